@@ -1,1 +1,38 @@
+//! vertx-cluster: the replicated state and wire protocol behind `BopClusterManager`, a Vert.x 5
+//! cluster manager with a Rust core.
+//!
+//! Modules, bottom up (no module reaches upward):
+//! - [`wire`]: frames (16-byte header with CRC32) and the [`wire::Message`] enum; pure.
+//! - [`fsm`]: the deterministic state machine (members, registrations, maps with TTL, sets,
+//!   counters, FIFO locks with fencing tokens, sync maps) and its snapshots; pure.
+//! - [`config`]: settings from code, then `VERTX_CLUSTER_*` environment variables, then defaults.
+//! - [`App`] (module `app`): the product sheet's API: one node's state answering protocol frames.
+//!
+//! ```
+//! use vertx_cluster::{builder, wire::{FramedMessage, Message}};
+//!
+//! let app = builder().node_id(1).address("127.0.0.1:8080").build();
+//! let join = FramedMessage::request(1, Message::JoinRequest { node_id: "node1".into() });
+//! let response = app.process_message(join, Some(7), Some(1));
+//! assert_eq!(response.payload, Message::JoinResponse { members: vec!["node1".into()] });
+//! assert_eq!(app.state().get_node_stats(), (0, 1, 1));
+//! ```
+
+mod app;
+pub mod config;
+mod error;
+pub mod fsm;
 pub mod wire;
+
+pub use app::{builder, App, Builder, ClusterState};
+pub use config::Config;
+pub use error::{Error, Result};
+
+/// A one-line identification of this build: crate version and protocol version.
+pub fn greeting() -> String {
+    format!(
+        "vertx-cluster {} (wire protocol v{})",
+        env!("CARGO_PKG_VERSION"),
+        wire::PROTOCOL_VERSION
+    )
+}

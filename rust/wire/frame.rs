@@ -89,12 +89,17 @@ impl FramedMessage<Message> {
 
     /// The response frame answering this request: same id, RESPONSE flag.
     pub fn reply(&self, payload: Message) -> Self {
+        Self::response(self.request_id, payload)
+    }
+
+    /// A response frame for `request_id`: RESPONSE flag, plus PONG for a pong.
+    pub fn response(request_id: u32, payload: Message) -> Self {
         let flags = if matches!(payload, Message::Pong { .. }) {
             MessageFlags::RESPONSE | MessageFlags::PONG
         } else {
             MessageFlags::RESPONSE
         };
-        Self::new(flags, self.request_id, payload)
+        Self::new(flags, request_id, payload)
     }
 
     /// Encodes into a new buffer, refusing frames above [`DEFAULT_MAX_FRAME_SIZE`].

@@ -1,0 +1,27 @@
+//! The crate's one error type. Each variant says what was wrong in words a user can act on; the
+//! JNI layer maps variants to Java exception classes in one place.
+
+use crate::fsm::SnapshotError;
+use crate::wire::WireError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A configuration value (usually an environment variable) could not be used.
+    #[error("invalid value {value:?} for {variable}: {reason}")]
+    Config {
+        variable: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    /// An address that is not `host:port`.
+    #[error("invalid address {0:?}: expected host:port with a port from 0 to 65535")]
+    InvalidAddress(String),
+    /// Bytes that are not a valid frame, or a frame that cannot be encoded.
+    #[error("wire error: {0}")]
+    Wire(#[from] WireError),
+    /// Snapshot bytes that were refused.
+    #[error("snapshot refused: {0}")]
+    Snapshot(#[from] SnapshotError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
