@@ -18,6 +18,22 @@ use crate::fsm::{ApplyContext, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, WireError, PROTOCOL_VERSION};
 
 /// One cluster node's state and protocol endpoint. Cheap to clone: clones share the state.
+///
+/// The product sheet's basic usage:
+/// ```
+/// use vertx_cluster::App;
+///
+/// fn main() {
+///     // Create a cluster node
+///     let app = App::new();
+///
+///     // Start processing (in a real app, this would be in an event loop)
+///     let timeout_processor = app.create_timeout_processor();
+///     # assert_eq!(timeout_processor(), 0);
+///
+///     println!("Cluster node started: {}", vertx_cluster::greeting());
+/// }
+/// ```
 #[derive(Clone)]
 pub struct App {
     config: Arc<Config>,
@@ -89,6 +105,25 @@ impl ClusterState {
     }
 
     /// The whole replicated state as versioned, checksummed bytes.
+    ///
+    /// The product sheet's state synchronization:
+    /// ```
+    /// use vertx_cluster::App;
+    ///
+    /// fn main() -> Result<(), vertx_cluster::Error> {
+    ///     let app = App::new();
+    ///     # app.process_message(vertx_cluster::wire::FramedMessage::request(1,
+    ///     #     vertx_cluster::wire::Message::JoinRequest { node_id: "n1".into() }), None, None);
+    ///     // Create state snapshot for backup/recovery
+    ///     let snapshot = app.state().create_snapshot();
+    ///
+    ///     // Restore from snapshot
+    ///     let new_app = App::new();
+    ///     new_app.state().restore_from_snapshot(snapshot)?;
+    ///     # assert_eq!(new_app.state().members(), vec!["n1".to_string()]);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn create_snapshot(&self) -> Vec<u8> {
         self.lock().fsm.create_snapshot()
     }
@@ -200,6 +235,77 @@ impl App {
     /// Answers one request frame and returns the response frame (same request id, RESPONSE
     /// flag). `connection_id` names the connection it arrived on, `node_id` the raft id of the
     /// peer behind it, when known. Failures are answered with an `ErrorResponse`, never a panic.
+    ///
+    /// The product sheet's node management:
+    /// ```
+    /// use vertx_cluster::wire::{Message, FramedMessage, MessageFlags, PROTOCOL_VERSION};
+    /// # let app = vertx_cluster::App::new();
+    /// # let (connection_id, node_id) = (1u64, 1u64);
+    ///
+    /// // Join cluster
+    /// let join_msg = FramedMessage {
+    ///     protocol_version: PROTOCOL_VERSION,
+    ///     flags: MessageFlags::REQUEST,
+    ///     message_kind: Message::JoinRequest {
+    ///         node_id: "node1".to_string()
+    ///     }.get_message_kind(),
+    ///     request_id: 1,
+    ///     payload: Message::JoinRequest {
+    ///         node_id: "node1".to_string()
+    ///     },
+    /// };
+    ///
+    /// let response = app.process_message(join_msg, Some(connection_id), Some(node_id));
+    /// # assert_eq!(response.request_id, 1);
+    /// # assert_eq!(response.payload, Message::JoinResponse { members: vec!["node1".into()] });
+    /// ```
+    ///
+    /// The sheet's distributed maps and locks, each message answered by the node:
+    /// ```
+    /// use vertx_cluster::wire::{FramedMessage, Message};
+    /// # let app = vertx_cluster::App::new();
+    /// # let send = |id: u32, m: Message| app.process_message(FramedMessage::request(id, m), Some(1), None).payload;
+    /// # send(1, Message::JoinRequest { node_id: "node1".into() });
+    ///
+    /// // Create a distributed map
+    /// let create_msg = Message::CreateMapRequest {
+    ///     name: "user_sessions".to_string(),
+    /// };
+    ///
+    /// // Put a value
+    /// let put_msg = Message::MapPutRequest {
+    ///     map_name: "user_sessions".to_string(),
+    ///     key: b"user123".to_vec(),
+    ///     value: b"session_data_here".to_vec(),
+    /// };
+    ///
+    /// // Get a value
+    /// let get_msg = Message::MapGetRequest {
+    ///     map_name: "user_sessions".to_string(),
+    ///     key: b"user123".to_vec(),
+    /// };
+    /// # assert_eq!(send(2, create_msg), Message::CreateMapResponse {});
+    /// # assert_eq!(send(3, put_msg), Message::MapPutResponse {});
+    /// # assert_eq!(send(4, get_msg), Message::MapGetResponse { value: Some(b"session_data_here".to_vec()) });
+    ///
+    /// // Create a distributed lock
+    /// let lock_msg = Message::CreateLockRequest {
+    ///     name: "critical_section".to_string(),
+    /// };
+    ///
+    /// // Acquire lock (queued until available)
+    /// let acquire_msg = Message::LockAcquireRequest {
+    ///     lock_name: "critical_section".to_string(),
+    /// };
+    ///
+    /// // Release lock
+    /// let release_msg = Message::LockReleaseRequest {
+    ///     lock_name: "critical_section".to_string(),
+    /// };
+    /// # assert_eq!(send(5, lock_msg), Message::CreateLockResponse {});
+    /// # assert_eq!(send(6, acquire_msg), Message::LockAcquireResponse { granted: true, fencing_token: 6 });
+    /// # assert_eq!(send(7, release_msg), Message::LockReleaseResponse { released: true });
+    /// ```
     pub fn process_message(
         &self,
         framed: FramedMessage<Message>,
@@ -328,6 +434,36 @@ impl App {
     /// returns how many it dropped. A dropped connection's member, unless another open
     /// connection still speaks for it, is removed from the cluster as if it had left. Each call
     /// also applies an expire command, so TTL entries and lock waits that are due are removed.
+    ///
+    /// The product sheet's custom application, with its background timeout processing:
+    /// ```
+    /// use vertx_cluster::{App, wire::*};
+    /// use std::thread;
+    /// use std::time::Duration;
+    ///
+    /// # fn run_application_event_loop(app: App) {
+    /// #     let r = app.process_message(FramedMessage::request(1, Message::NodeListRequest {}), Some(1), None);
+    /// #     assert_eq!(r.payload, Message::NodeListResponse { nodes: vec![] });
+    /// # }
+    /// fn main() {
+    ///     let app = App::new();
+    ///
+    ///     // Background timeout processing
+    ///     let timeout_processor = app.create_timeout_processor();
+    ///     thread::spawn(move || {
+    ///         loop {
+    ///             let cleaned = timeout_processor();
+    ///             if cleaned > 0 {
+    ///                 println!("Cleaned {} timed out connections", cleaned);
+    ///             }
+    ///             thread::sleep(Duration::from_secs(30));
+    ///         }
+    ///     });
+    ///
+    ///     // Your application logic here
+    ///     run_application_event_loop(app);
+    /// }
+    /// ```
     pub fn create_timeout_processor(&self) -> impl Fn() -> usize + Send + Sync + 'static {
         let state = Arc::clone(&self.state);
         let timeout = self.config.timeout;
@@ -380,6 +516,44 @@ pub struct Builder {
 }
 
 /// Starts configuring a node.
+///
+/// The product sheet's advanced configuration:
+/// ```
+/// use vertx_cluster::{builder, App};
+///
+/// fn main() {
+///     // Build with custom configuration
+///     let app = builder()
+///         .node_id(1)
+///         .address("192.168.1.100:8080")
+///         .build();
+///
+///     // Access internal state
+///     let state = app.state();
+///     let (legacy, managed, active) = state.get_node_stats();
+///
+///     println!("Cluster stats: {} legacy, {} managed, {} active",
+///              legacy, managed, active);
+/// }
+/// ```
+///
+/// And its programmatic configuration from the application's own variables:
+/// ```
+/// use vertx_cluster::{builder, App};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # std::env::set_var("NODE_ID", "3");
+/// let app = builder()
+///     .node_id(std::env::var("NODE_ID")?.parse()?)
+///     .address(&format!("{}:{}",
+///         std::env::var("CLUSTER_HOST").unwrap_or("127.0.0.1".to_string()),
+///         std::env::var("CLUSTER_PORT").unwrap_or("8080".to_string())
+///     ))
+///     .build();
+/// # assert_eq!(app.config().node_id, 3);
+/// # Ok(())
+/// # }
+/// ```
 pub fn builder() -> Builder {
     Builder::default()
 }

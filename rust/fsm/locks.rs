@@ -1,8 +1,9 @@
 //! Cluster locks: one holder per name and a FIFO queue of waiters.
 //!
 //! A holder or waiter is identified by its node and the request id of its acquire. A grant
-//! carries a fencing token, the log index of the command that granted it, so tokens grow
-//! strictly with every grant of the cluster. A waiter with a deadline is dropped by the expire
+//! carries a fencing token: the log index of the command that granted it, or one past the previous
+//! token when a single command makes several grants (a departing node freeing several locks), so
+//! tokens grow strictly with every grant of the cluster. A waiter with a deadline is dropped by the expire
 //! command once its deadline passes, or skipped when the lock frees up after its deadline; both
 //! are decided by leader-stamped time, so every replica grants the same waiter.
 //! Invariants: at most one holder per lock; waiters are granted in the order they queued; a lock
@@ -11,9 +12,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use rustc_hash::FxHashMap;
-
-use super::Event;
+use super::{Event, FastMap};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
@@ -51,11 +50,20 @@ pub(crate) enum AcquireOutcome {
     Refused,
 }
 
+/// The token for a grant made by the command at `index`: the index itself, unless an earlier
+/// grant of the same command already used it.
+fn next_token(last_token: &mut u64, index: u64) -> u64 {
+    *last_token = (*last_token).max(index.saturating_sub(1)) + 1;
+    *last_token
+}
+
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LockTable {
-    locks: FxHashMap<String, LockState>,
+    locks: FastMap<String, LockState>,
     /// (deadline, lock, node, request id) of every waiter with a deadline.
     wait_deadlines: BTreeSet<(u64, String, String, u32)>,
+    /// The last fencing token handed out.
+    last_token: u64,
 }
 
 impl LockTable {
@@ -71,33 +79,42 @@ impl LockTable {
         wait: Wait,
         index: u64,
     ) -> AcquireOutcome {
-        let holder = Holder {
-            node_id: node_id.to_owned(),
-            request_id,
-            fencing_token: index,
-        };
         let Some(lock) = self.locks.get_mut(&name) else {
             // Free locks have no entry (see the module invariants).
+            let fencing_token = next_token(&mut self.last_token, index);
+            let holder = Holder {
+                node_id: node_id.to_owned(),
+                request_id,
+                fencing_token,
+            };
             let state = LockState {
                 holder: Some(holder),
                 waiters: VecDeque::new(),
             };
             self.locks.insert(name, state);
-            return AcquireOutcome::Granted(index);
+            return AcquireOutcome::Granted(fencing_token);
         };
         let deadline = match wait {
             Wait::No => return AcquireOutcome::Refused,
             Wait::Forever => None,
             Wait::Until(d) => Some(d),
         };
+        let already_queued = lock
+            .waiters
+            .iter()
+            .any(|w| w.node_id == node_id && w.request_id == request_id);
+        if already_queued {
+            // A retried acquire keeps its place in the queue.
+            return AcquireOutcome::Queued;
+        }
         lock.waiters.push_back(Waiter {
-            node_id: holder.node_id.clone(),
+            node_id: node_id.to_owned(),
             request_id,
             deadline,
         });
         if let Some(d) = deadline {
             self.wait_deadlines
-                .insert((d, name, holder.node_id, request_id));
+                .insert((d, name, node_id.to_owned(), request_id));
         }
         AcquireOutcome::Queued
     }
@@ -138,8 +155,9 @@ impl LockTable {
                     continue;
                 }
             }
+            let fencing_token = next_token(&mut self.last_token, index);
             log::debug!(
-                "lock {name}: granted to {} (request {}), token {index}",
+                "lock {name}: granted to {} (request {}), token {fencing_token}",
                 w.node_id,
                 w.request_id
             );
@@ -147,12 +165,12 @@ impl LockTable {
                 lock_name: name.to_owned(),
                 node_id: w.node_id.clone(),
                 request_id: w.request_id,
-                fencing_token: index,
+                fencing_token,
             });
             lock.holder = Some(Holder {
                 node_id: w.node_id,
                 request_id: w.request_id,
-                fencing_token: index,
+                fencing_token,
             });
             return;
         }
@@ -225,6 +243,14 @@ impl LockTable {
             });
         }
         expired
+    }
+
+    pub fn last_token(&self) -> u64 {
+        self.last_token
+    }
+
+    pub fn set_last_token(&mut self, token: u64) {
+        self.last_token = token;
     }
 
     /// Every lock sorted by name: the snapshot's view.

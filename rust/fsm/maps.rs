@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use rustc_hash::FxHashMap;
+use super::FastMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
@@ -23,7 +23,7 @@ impl Entry {
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TtlMap {
-    entries: FxHashMap<Vec<u8>, Entry>,
+    entries: FastMap<Vec<u8>, Entry>,
     deadlines: BTreeSet<(u64, Vec<u8>)>,
 }
 

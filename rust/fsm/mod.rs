@@ -17,13 +17,15 @@ mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rustc_hash::FxHashMap;
-
 use crate::wire::{error_code, MapEntry, Message, RegistrationInfo};
 use locks::{AcquireOutcome, LockTable, Wait};
 pub use locks::{Holder, LockState, Waiter};
 use maps::TtlMap;
 pub use snapshot::SnapshotError;
+
+/// Hash maps with a fixed-seed fast hash: quick on short byte keys, and the same iteration order
+/// on every replica (listings are sorted anyway; nothing depends on it).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// What a command is applied under: its log position, the leader's time when it was proposed,
 /// and who proposed it.
@@ -86,12 +88,12 @@ pub struct Member {
 pub struct StateMachine {
     last_applied: u64,
     members: Vec<Member>,
-    registrations: FxHashMap<String, Vec<RegistrationInfo>>,
-    maps: FxHashMap<String, TtlMap>,
-    sets: FxHashMap<String, BTreeSet<Vec<u8>>>,
-    counters: FxHashMap<String, i64>,
+    registrations: FastMap<String, Vec<RegistrationInfo>>,
+    maps: FastMap<String, TtlMap>,
+    sets: FastMap<String, BTreeSet<Vec<u8>>>,
+    counters: FastMap<String, i64>,
     locks: LockTable,
-    sync_maps: FxHashMap<String, BTreeMap<Vec<u8>, Vec<u8>>>,
+    sync_maps: FastMap<String, BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
 /// True for commands that never change state.

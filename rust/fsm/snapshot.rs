@@ -87,6 +87,7 @@ impl StateMachine {
             w.put(value);
         }
 
+        w.u64(self.locks.last_token());
         let locks = self.locks.sorted();
         w.len(locks.len());
         for (name, lock) in locks {
@@ -187,10 +188,10 @@ impl StateMachine {
             let name: String = r.get("counter_name")?;
             sm.counters.insert(name, r.get("counter_value")?);
         }
+        sm.locks.set_last_token(r.u64("last_token")?);
         for _ in 0..r.len("locks", 9)? {
             let name: String = r.get("lock_name")?;
             let holder = match r.u8("holder")? {
-                0 => None,
                 1 => Some(Holder {
                     node_id: r.get("holder_node")?,
                     request_id: r.get("holder_request")?,

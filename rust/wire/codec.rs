@@ -14,35 +14,43 @@ pub struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
+    #[inline]
     pub fn new(buf: &'a mut Vec<u8>) -> Self {
         Writer { buf }
     }
 
+    #[inline]
     pub fn put<T: Field + ?Sized>(&mut self, value: &T) {
         value.encode(self);
     }
 
+    #[inline]
     pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
 
+    #[inline]
     pub fn u16(&mut self, v: u16) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
+    #[inline]
     pub fn u32(&mut self, v: u32) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
+    #[inline]
     pub fn u64(&mut self, v: u64) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
     /// A length prefix. Lengths above `u32::MAX` cannot occur: frames are capped far below it.
+    #[inline]
     pub fn len(&mut self, n: usize) {
         self.u32(u32::try_from(n).expect("length fits the u32 prefix"));
     }
 
+    #[inline]
     pub fn bytes(&mut self, v: &[u8]) {
         self.len(v.len());
         self.buf.extend_from_slice(v);
@@ -56,15 +64,18 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub fn new(data: &'a [u8]) -> Self {
         Reader { data, pos: 0 }
     }
 
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
 
     /// Fails unless every byte was consumed: trailing garbage is a malformed payload.
+    #[inline]
     pub fn finish(&self) -> Result<(), WireError> {
         match self.remaining() {
             0 => Ok(()),
@@ -72,6 +83,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
         if n > self.remaining() {
             return Err(WireError::FieldTooLong {
@@ -85,30 +97,36 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], WireError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N, field)?);
         Ok(out)
     }
 
+    #[inline]
     pub fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
         Ok(self.array::<1>(field)?[0])
     }
 
+    #[inline]
     pub fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
         Ok(u16::from_le_bytes(self.array(field)?))
     }
 
+    #[inline]
     pub fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
         Ok(u32::from_le_bytes(self.array(field)?))
     }
 
+    #[inline]
     pub fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
         Ok(u64::from_le_bytes(self.array(field)?))
     }
 
     /// A length prefix, checked against what remains assuming each item takes at least
     /// `min_item_size` bytes; a larger claim cannot be satisfied and is rejected up front.
+    #[inline]
     pub fn len(&mut self, field: &'static str, min_item_size: usize) -> Result<usize, WireError> {
         let n = self.u32(field)? as usize;
         let needed = n.saturating_mul(min_item_size.max(1));
@@ -122,11 +140,13 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    #[inline]
     pub fn bytes(&mut self, field: &'static str) -> Result<&'a [u8], WireError> {
         let n = self.len(field, 1)?;
         self.take(n, field)
     }
 
+    #[inline]
     pub fn get<T: Field>(&mut self, field: &'static str) -> Result<T, WireError> {
         T::decode(self, field)
     }
@@ -136,7 +156,9 @@ impl<'a> Reader<'a> {
 pub trait Field {
     /// The fewest bytes an encoded value can take; bounds sequence lengths before allocating.
     const MIN_SIZE: usize;
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>);
+    #[inline]
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, WireError>
     where
         Self: Sized;
@@ -146,9 +168,11 @@ macro_rules! int_field {
     ($($t:ty => $size:expr, $write:ident, $read:ident, $cast:ty;)*) => {$(
         impl Field for $t {
             const MIN_SIZE: usize = $size;
+            #[inline]
             fn encode(&self, w: &mut Writer<'_>) {
                 w.$write(*self as $cast);
             }
+            #[inline]
             fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, WireError> {
                 Ok(r.$read(field)? as $t)
             }
@@ -166,9 +190,11 @@ int_field! {
 
 impl Field for bool {
     const MIN_SIZE: usize = 1;
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.u8(u8::from(*self));
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, WireError> {
         match r.u8(field)? {
             0 => Ok(false),
@@ -180,9 +206,11 @@ impl Field for bool {
 
 impl Field for String {
     const MIN_SIZE: usize = 4;
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.bytes(self.as_bytes());
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, WireError> {
         let raw = r.bytes(field)?;
         std::str::from_utf8(raw)
@@ -194,9 +222,11 @@ impl Field for String {
 /// `Vec<u8>` is a byte string (one length prefix, then the bytes), not a sequence of `u8` fields.
 impl Field for Vec<u8> {
     const MIN_SIZE: usize = 4;
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.bytes(self);
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, WireError> {
         Ok(r.bytes(field)?.to_vec())
     }
@@ -204,6 +234,7 @@ impl Field for Vec<u8> {
 
 impl<T: Field> Field for Option<T> {
     const MIN_SIZE: usize = 1;
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         match self {
             None => w.u8(0),
@@ -213,6 +244,7 @@ impl<T: Field> Field for Option<T> {
             }
         }
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, WireError> {
         match r.u8(field)? {
             0 => Ok(None),
@@ -231,12 +263,14 @@ impl SeqItem for u64 {}
 
 impl<T: SeqItem> Field for Vec<T> {
     const MIN_SIZE: usize = 4;
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.len(self.len());
         for item in self {
             item.encode(w);
         }
     }
+    #[inline]
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, WireError> {
         let n = r.len(field, T::MIN_SIZE)?;
         let mut out = Vec::with_capacity(n);
@@ -256,9 +290,11 @@ macro_rules! wire_struct {
 
         impl $crate::wire::codec::Field for $name {
             const MIN_SIZE: usize = 0 $(+ <$ty as $crate::wire::codec::Field>::MIN_SIZE)*;
+            #[inline]
             fn encode(&self, w: &mut $crate::wire::codec::Writer<'_>) {
                 $(w.put(&self.$field);)*
             }
+            #[inline]
             fn decode(
                 r: &mut $crate::wire::codec::Reader<'_>,
                 _field: &'static str,
