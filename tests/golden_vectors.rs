@@ -16,7 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use vertx_cluster::wire::{
-    error_code, FramedMessage, MapEntry, Message, MessageFlags, RegistrationInfo,
+    error_code, FramedMessage, MapEntry, Message, MessageFlags, Proposal, RegistrationInfo,
     DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE, PROTOCOL_VERSION,
 };
 
@@ -169,6 +169,16 @@ fn vectors() -> Vec<Vector> {
         v("sync_map_get_response_none", RESP, 71, M::SyncMapGetResponse { value: None }),
         v("sync_map_contains_response", RESP, 72, M::SyncMapContainsResponse { contains: true }),
         v("sync_map_entries_response", RESP, 73, M::SyncMapEntriesResponse { entries: vec![entry(b"node-1", b"{\"verticles\":[]}"), entry(&[0xff], &[])] }),
+        // ---- between nodes ----
+        v("raft_message", NONE, 0, M::RaftMessage { from_address: s("127.0.0.1:5701"), data: all_bytes() }),
+        v("add_member_request", REQ, 80, M::AddMemberRequest { node_id: s("node-2"), address: s("127.0.0.2:5702") }),
+        v("add_member_response", RESP, 80, M::AddMemberResponse { raft_id: 2 }),
+        v("cluster_join_request", REQ, 81, M::ClusterJoinRequest { node_id: s(UNICODE), address: s("[::1]:5703") }),
+        v("cluster_join_response", RESP, 81, M::ClusterJoinResponse { raft_id: u64::MAX }),
+        v("forward_proposals", NONE, 0, M::ForwardProposals { proposals: vec![
+            Proposal { origin: s("node-1"), request_id: 7, kind: 0x0303, payload: b(&[1, 0, 0, 0, b'm']) },
+            Proposal { origin: s(""), request_id: u32::MAX, kind: 0x0102, payload: vec![] },
+        ] }),
     ]
 }
 
@@ -325,6 +335,18 @@ impl ToJson for RegistrationInfo {
     }
 }
 
+impl ToJson for Proposal {
+    fn to_json(&self) -> Json {
+        let Proposal {
+            origin,
+            request_id,
+            kind,
+            payload,
+        } = self;
+        Json::Obj(fields!(origin, request_id, kind, payload))
+    }
+}
+
 impl ToJson for MapEntry {
     fn to_json(&self) -> Json {
         let MapEntry { key, value } = self;
@@ -338,6 +360,7 @@ impl ListItem for String {}
 impl ListItem for Vec<u8> {}
 impl ListItem for RegistrationInfo {}
 impl ListItem for MapEntry {}
+impl ListItem for Proposal {}
 
 impl<T: ListItem> ToJson for Vec<T> {
     fn to_json(&self) -> Json {
@@ -480,6 +503,12 @@ fn describe(message: &Message) -> Vec<(&'static str, Json)> {
         M::MapEntriesResponse { entries } | M::SyncMapEntriesResponse { entries } => {
             fields!(entries)
         }
+        M::RaftMessage { from_address, data } => fields!(from_address, data),
+        M::AddMemberRequest { node_id, address } | M::ClusterJoinRequest { node_id, address } => {
+            fields!(node_id, address)
+        }
+        M::AddMemberResponse { raft_id } | M::ClusterJoinResponse { raft_id } => fields!(raft_id),
+        M::ForwardProposals { proposals } => fields!(proposals),
         M::ExpireResponse {
             expired_entries,
             expired_waits,

@@ -245,6 +245,11 @@ impl LockTable {
         expired
     }
 
+    /// The earliest deadline of a queued wait.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.wait_deadlines.first().map(|(d, ..)| *d)
+    }
+
     pub fn last_token(&self) -> u64 {
         self.last_token
     }

@@ -130,6 +130,11 @@ impl TtlMap {
         self.entries.insert(key, entry);
     }
 
+    /// The earliest deadline in the index (possibly of an entry already overwritten).
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.deadlines.first().map(|(d, _)| *d)
+    }
+
     /// Removes every entry whose deadline is at or before `now_ms`; returns how many went.
     pub fn expire(&mut self, now_ms: u64) -> usize {
         let mut expired = 0;

@@ -80,6 +80,11 @@ pub struct Applied {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub node_id: String,
+    /// The member's raft id; 0 for a member that joined with a plain `JoinRequest` and takes no
+    /// part in replication.
+    pub raft_id: u64,
+    /// Where the member's node listens; empty when `raft_id` is 0.
+    pub address: String,
     pub info: Option<Vec<u8>>,
 }
 
@@ -87,6 +92,8 @@ pub struct Member {
 #[derive(Debug, Default, Clone)]
 pub struct StateMachine {
     last_applied: u64,
+    /// The raft id the next `AddMemberRequest` assigns; ids are never reused.
+    next_raft_id: u64,
     members: Vec<Member>,
     registrations: FastMap<String, Vec<RegistrationInfo>>,
     maps: FastMap<String, TtlMap>,
@@ -144,6 +151,22 @@ impl StateMachine {
 
     pub fn is_member(&self, node_id: &str) -> bool {
         self.members.iter().any(|m| m.node_id == node_id)
+    }
+
+    /// The member with this raft id.
+    pub fn member_by_raft_id(&self, raft_id: u64) -> Option<&Member> {
+        self.members.iter().find(|m| m.raft_id == raft_id)
+    }
+
+    /// The earliest deadline of a map entry or lock wait still stored, if any: when an expire
+    /// command would have something to remove.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let maps = self.maps.values().filter_map(TtlMap::next_deadline).min();
+        let waits = self.locks.next_deadline();
+        match (maps, waits) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The current holder of a lock.
@@ -269,12 +292,32 @@ impl StateMachine {
                     });
                     self.members.push(Member {
                         node_id,
+                        raft_id: 0,
+                        address: String::new(),
                         info: None,
                     });
                 }
                 JoinResponse {
                     members: self.members.iter().map(|m| m.node_id.clone()).collect(),
                 }
+            }
+            AddMemberRequest { node_id, address } => {
+                if let Some(m) = self.members.iter().find(|m| m.node_id == node_id) {
+                    return AddMemberResponse { raft_id: m.raft_id };
+                }
+                let raft_id = self.next_raft_id.max(1);
+                self.next_raft_id = raft_id + 1;
+                log::debug!("index {}: node {node_id} at {address} joined as raft id {raft_id}", ctx.index);
+                events.push(Event::NodeAdded {
+                    node_id: node_id.clone(),
+                });
+                self.members.push(Member {
+                    node_id,
+                    raft_id,
+                    address,
+                    info: None,
+                });
+                AddMemberResponse { raft_id }
             }
             LeaveRequest { node_id } => LeaveResponse {
                 was_member: self.remove_node(&node_id, ctx, events),

@@ -43,10 +43,13 @@ impl StateMachine {
         let mut body = Vec::with_capacity(256);
         let mut w = Writer::new(&mut body);
         w.u64(self.last_applied);
+        w.u64(self.next_raft_id);
 
         w.len(self.members.len());
         for m in &self.members {
             w.put(&m.node_id);
+            w.put(&m.raft_id);
+            w.put(&m.address);
             w.put(&m.info);
         }
 
@@ -151,12 +154,15 @@ impl StateMachine {
         let mut r = Reader::new(body);
         let mut sm = StateMachine {
             last_applied: r.u64("last_applied")?,
+            next_raft_id: r.u64("next_raft_id")?,
             ..StateMachine::default()
         };
 
-        for _ in 0..r.len("members", 5)? {
+        for _ in 0..r.len("members", 17)? {
             sm.members.push(Member {
                 node_id: r.get("node_id")?,
+                raft_id: r.get("raft_id")?,
+                address: r.get("address")?,
                 info: r.get("info")?,
             });
         }

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use super::{MapEntry, RegistrationInfo};
+use super::{MapEntry, Proposal, RegistrationInfo};
 
 pub(crate) trait Arb: Sized {
     fn arb() -> BoxedStrategy<Self>;
@@ -79,5 +79,19 @@ impl Arb for MapEntry {
 impl Arb for Vec<MapEntry> {
     fn arb() -> BoxedStrategy<Self> {
         proptest::collection::vec(MapEntry::arb(), 0..4).boxed()
+    }
+}
+
+impl Arb for Vec<Proposal> {
+    fn arb() -> BoxedStrategy<Self> {
+        let one = (String::arb(), any::<u32>(), any::<u16>(), Vec::<u8>::arb()).prop_map(
+            |(origin, request_id, kind, payload)| Proposal {
+                origin,
+                request_id,
+                kind,
+                payload,
+            },
+        );
+        proptest::collection::vec(one, 0..4).boxed()
     }
 }

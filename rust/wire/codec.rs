@@ -156,9 +156,7 @@ impl<'a> Reader<'a> {
 pub trait Field {
     /// The fewest bytes an encoded value can take; bounds sequence lengths before allocating.
     const MIN_SIZE: usize;
-    #[inline]
     fn encode(&self, w: &mut Writer<'_>);
-    #[inline]
     fn decode(r: &mut Reader<'_>, field: &'static str) -> Result<Self, WireError>
     where
         Self: Sized;

@@ -25,6 +25,17 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// A request a follower forwards to the leader for proposal: who asked, the asker's request
+    /// id, and the request itself as its kind and encoded payload.
+    pub struct Proposal {
+        pub origin: String,
+        pub request_id: u32,
+        pub kind: u16,
+        pub payload: Vec<u8>,
+    }
+}
+
+wire_struct! {
     /// A key and its value, as returned by entry listings.
     pub struct MapEntry {
         pub key: Vec<u8>,
@@ -255,10 +266,29 @@ messages! {
     0x8704 => SyncMapContainsResponse { contains: bool }
     0x0705 => SyncMapEntriesRequest { map_name: String }
     0x8705 => SyncMapEntriesResponse { entries: Vec<MapEntry> }
+
+    // ---- between nodes of a replicated cluster (0x09xx) ----
+    /// One raft-rs message (protobuf bytes). `from_address` is the sender's listen address, so a
+    /// node learns where to answer before its replica knows the sender. One-way.
+    0x0901 => RaftMessage { from_address: String, data: Vec<u8> }
+    /// A state-machine command: adds a node of the replicated cluster with its listen address
+    /// and assigns it the next raft id (the member's existing id when it is already a member).
+    0x0902 => AddMemberRequest { node_id: String, address: String }
+    0x8902 => AddMemberResponse { raft_id: u64 }
+    /// A node asks any member to be let into the cluster; the leader answers, with the same
+    /// request id, at `address`.
+    0x0903 => ClusterJoinRequest { node_id: String, address: String }
+    0x8903 => ClusterJoinResponse { raft_id: u64 }
+    /// Requests a follower forwards to the leader, in the order they arrived. One-way: each
+    /// requester learns its outcome when the command is applied on its own node.
+    0x0904 => ForwardProposals { proposals: Vec<Proposal> }
 }
 
 /// The bit that marks a response kind.
 pub const RESPONSE_KIND_BIT: u16 = 0x8000;
+
+/// Kinds sent without any answer.
+pub const ONE_WAY_KINDS: &[u16] = &[0x0901, 0x0904];
 
 impl Message {
     /// True for responses (including errors and pongs).
@@ -291,7 +321,7 @@ mod tests {
     #[test]
     fn every_request_kind_has_its_response() {
         for &kind in Message::KINDS {
-            if kind & RESPONSE_KIND_BIT == 0 {
+            if kind & RESPONSE_KIND_BIT == 0 && !ONE_WAY_KINDS.contains(&kind) {
                 assert!(
                     Message::KINDS.contains(&(kind | RESPONSE_KIND_BIT)),
                     "request {kind:#06x} has no response kind"

@@ -28,7 +28,9 @@ mod proptests;
 pub use frame::{
     frame_size, FramedMessage, MessageFlags, DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE, PROTOCOL_VERSION,
 };
-pub use message::{error_code, MapEntry, Message, RegistrationInfo, RESPONSE_KIND_BIT};
+pub use message::{
+    error_code, MapEntry, Message, Proposal, RegistrationInfo, ONE_WAY_KINDS, RESPONSE_KIND_BIT,
+};
 
 /// Why bytes could not be decoded (or a frame could not be encoded).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
