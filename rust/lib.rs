@@ -22,6 +22,8 @@ mod app;
 pub mod config;
 mod error;
 pub mod fsm;
+pub mod raft;
+pub(crate) mod transport;
 pub mod wire;
 
 pub use app::{builder, App, Builder, ClusterState};

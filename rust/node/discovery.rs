@@ -1,0 +1,851 @@
+//! Start-up discovery: decides whether a starting node bootstraps a new cluster or joins an
+//! existing one, so that N nodes started at the same moment form exactly one cluster.
+//!
+//! Three sources, one rule each:
+//! - [`Discovery::Local`] (zero-config on one host): every node keeps an entry file
+//!   `<sequence>-<pid>-<port>.node` holding its listen address in a directory shared by the
+//!   cluster name. Start-ups are serialised by an exclusive advisory lock on `<dir>/.lock`
+//!   (`flock` on Unix, which excludes other open handles of the same process too, so nodes
+//!   inside one JVM are serialised like separate processes). Under the lock a node keeps the
+//!   entries whose address accepts a TCP connection, deletes the rest, writes its own entry and
+//!   releases the lock; it bootstraps only if it found no live entry. Because the decision and
+//!   the write happen under one lock, exactly one of N simultaneous starters finds the directory
+//!   empty. Entries are written under a temporary name and renamed, so a reader never sees a
+//!   half-written file.
+//! - [`Discovery::Seeds`] and [`Discovery::Dns`]: a rule every node evaluates the same way, like
+//!   etcd's initial cluster: the node whose own address is the smallest resolved address
+//!   bootstraps (after briefly probing the others, in case a cluster already exists), every other
+//!   node joins. Nodes that resolve the list differently (a seed failing to resolve on one node
+//!   only) can break the rule; the probe is what catches that.
+//!
+//! A node listening on an unspecified IP (`0.0.0.0:port`) owns every address of this host with
+//! that port, but never an address of another host: otherwise every pod of a headless service
+//! listening on `0.0.0.0:7000` would believe it owns the smallest address and bootstrap.
+//!
+//! A liveness probe is a plain TCP connect that is closed at once: the transport's listener
+//! sees a connection that ends without a frame, and must tolerate it. The kernel completes the
+//! handshake from the listen backlog, so a node whose event loop is not accepting yet still
+//! counts as live.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a live node may take to accept a probe connection. Entries are on the same host,
+/// where a live listener completes the handshake from the kernel's backlog in microseconds.
+const LIVENESS_TIMEOUT: Duration = Duration::from_millis(200);
+const LOCK_FILE_NAME: &str = ".lock";
+const ENTRY_EXTENSION: &str = "node";
+const TEMPORARY_EXTENSION: &str = "tmp";
+
+/// Where a starting node looks for the rest of its cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Discovery {
+    /// Zero-config on one host: nodes of the same cluster name find each other through entry files in `dir`.
+    Local { dir: PathBuf },
+    /// Explicit seed addresses "host:port" (names resolved with `ToSocketAddrs`).
+    Seeds(Vec<String>),
+    /// A DNS name resolving to several addresses (a Kubernetes headless service); every address uses `port`.
+    Dns { name: String, port: u16 },
+}
+
+/// What a starting node should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Start a new cluster. `probe` lists other seed addresses the node should first try to join
+    /// briefly (an existing cluster may already be there, e.g. when this seed restarts); empty for Local.
+    Bootstrap { probe: Vec<SocketAddr> },
+    /// Join through any of these addresses (try them in order, retrying).
+    Join { candidates: Vec<SocketAddr> },
+}
+
+/// Keeps the node's entry registered; removes it when dropped (Local), no-op otherwise.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    /// The node's own entry file; `None` for sources that keep no entry.
+    entry: Option<PathBuf>,
+}
+
+impl Registration {
+    fn without_entry() -> Registration {
+        Registration { entry: None }
+    }
+
+    /// The entry file announcing this node, if the discovery source keeps one.
+    pub(crate) fn entry_path(&self) -> Option<&Path> {
+        self.entry.as_deref()
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            // A node that cannot delete its entry leaves a stale one behind; the next starter
+            // finds its address dead and deletes it, so there is nothing better to do here.
+            remove_quietly(&entry);
+        }
+    }
+}
+
+impl Discovery {
+    /// `Local` under `std::env::temp_dir()/vertx-cluster/<cluster name, sanitised to
+    /// [A-Za-z0-9._-], others replaced by '_', empty -> "default">`.
+    pub(crate) fn local(cluster_name: &str) -> Discovery {
+        Discovery::Local {
+            dir: std::env::temp_dir()
+                .join("vertx-cluster")
+                .join(sanitise_cluster_name(cluster_name)),
+        }
+    }
+
+    /// Decides bootstrap-or-join for a node whose listener is already bound at `own` (so others
+    /// can connect to it), and registers it.
+    pub(crate) fn start(&self, own: SocketAddr) -> io::Result<(Plan, Registration)> {
+        let addresses = match self {
+            Discovery::Local { dir } => return start_local(dir, own),
+            Discovery::Seeds(seeds) => resolve_seeds(seeds)?,
+            Discovery::Dns { name, port } => resolve_dns(name, *port)?,
+        };
+        let plan = plan_from_seed_list(&addresses, own);
+        match &plan {
+            Plan::Bootstrap { probe } => log::info!(
+                "discovery: {own} holds the smallest seed address: bootstrapping after probing {probe:?}"
+            ),
+            Plan::Join { candidates } => {
+                log::info!("discovery: {own} joins through {candidates:?}");
+            }
+        }
+        Ok((plan, Registration::without_entry()))
+    }
+
+    /// Addresses to try for joining right now (re-read/re-resolved on each call; excludes `own`), for retries.
+    pub(crate) fn candidates(&self, own: SocketAddr) -> io::Result<Vec<SocketAddr>> {
+        let addresses = match self {
+            Discovery::Local { dir } => return live_local_nodes(dir, own),
+            Discovery::Seeds(seeds) => resolve_seeds(seeds)?,
+            Discovery::Dns { name, port } => resolve_dns(name, *port)?,
+        };
+        Ok(addresses
+            .into_iter()
+            .filter(|&address| !is_own_address(address, own))
+            .collect())
+    }
+}
+
+/// Every character outside `[A-Za-z0-9._-]` becomes `_`, so a cluster name can never leave the
+/// discovery directory; a name of dots only would still climb (`..`), so its dots become `_` too.
+fn sanitise_cluster_name(cluster_name: &str) -> String {
+    if cluster_name.is_empty() {
+        return "default".to_owned();
+    }
+    if cluster_name.chars().all(|c| c == '.') {
+        return "_".repeat(cluster_name.chars().count());
+    }
+    cluster_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Resolves each "host:port" seed, sorted and deduplicated; one that does not resolve is
+/// skipped with a warning, so a seed host that is down does not stop the others from forming the
+/// cluster.
+fn resolve_seeds(seeds: &[String]) -> io::Result<Vec<SocketAddr>> {
+    let mut addresses = Vec::new();
+    for seed in seeds {
+        match seed.to_socket_addrs() {
+            Ok(resolved) => addresses.extend(resolved),
+            Err(error) => log::warn!("discovery: skipping seed {seed:?}: {error}"),
+        }
+    }
+    if addresses.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("discovery: none of the seeds {seeds:?} resolves to an address"),
+        ));
+    }
+    addresses.sort_unstable();
+    addresses.dedup();
+    log::debug!("discovery: seeds {seeds:?} resolved to {addresses:?}");
+    Ok(addresses)
+}
+
+/// Resolves the DNS name to every address it has, each with `port`, sorted and deduplicated.
+fn resolve_dns(name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    let mut addresses: Vec<SocketAddr> = (name, port)
+        .to_socket_addrs()
+        .map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("discovery: cannot resolve {name:?}: {error}"),
+            )
+        })?
+        .collect();
+    if addresses.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("discovery: {name:?} resolves to no address"),
+        ));
+    }
+    addresses.sort_unstable();
+    addresses.dedup();
+    log::debug!("discovery: {name:?} resolved to {addresses:?}");
+    Ok(addresses)
+}
+
+/// The seed rule, evaluated identically on every node: the owner of the smallest address
+/// bootstraps, every other node joins. `addresses` is sorted and non-empty.
+fn plan_from_seed_list(addresses: &[SocketAddr], own: SocketAddr) -> Plan {
+    let others: Vec<SocketAddr> = addresses
+        .iter()
+        .copied()
+        .filter(|&address| !is_own_address(address, own))
+        .collect();
+    match addresses.first() {
+        Some(&smallest) if is_own_address(smallest, own) => Plan::Bootstrap { probe: others },
+        _ => Plan::Join { candidates: others },
+    }
+}
+
+/// Whether `address` reaches the listener bound at `own`: the same address, or, for a listener
+/// on an unspecified IP, any address of this host with the same port.
+fn is_own_address(address: SocketAddr, own: SocketAddr) -> bool {
+    address == own
+        || (own.ip().is_unspecified() && address.port() == own.port() && is_local_ip(address))
+}
+
+/// Whether the IP of `address` belongs to this host. Routing a UDP socket to an address sends
+/// nothing, and the kernel picks the destination itself as the source only when this host owns
+/// it. Unlike binding to the address, this is not fooled by `ip_nonlocal_bind`, and when in doubt
+/// it answers "not local", which makes a node join rather than bootstrap a second cluster.
+fn is_local_ip(address: SocketAddr) -> bool {
+    let ip = address.ip();
+    if ip.is_loopback() || ip.is_unspecified() {
+        return true;
+    }
+    let wildcard = match ip {
+        IpAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        IpAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+    };
+    // Port 0 cannot be connected to, and the port plays no part in choosing the source.
+    let routed = SocketAddr::new(ip, address.port().max(1));
+    UdpSocket::bind(wildcard)
+        .and_then(|socket| {
+            socket.connect(routed)?;
+            socket.local_addr()
+        })
+        .is_ok_and(|source| source.ip() == ip)
+}
+
+/// The address other local nodes can connect to: a listener on an unspecified IP is reached
+/// through loopback.
+fn connectable_address(own: SocketAddr) -> SocketAddr {
+    match own.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, own.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, own.port()))
+        }
+        _ => own,
+    }
+}
+
+/// A live node accepts a TCP connection; a refused or timed-out connect means its entry is stale.
+fn accepts_connections(address: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&address, LIVENESS_TIMEOUT).is_ok()
+}
+
+fn remove_quietly(path: &Path) {
+    if let Err(error) = fs::remove_file(path) {
+        if error.kind() != io::ErrorKind::NotFound {
+            log::debug!("discovery: cannot remove {}: {error}", path.display());
+        }
+    }
+}
+
+fn start_local(dir: &Path, own: SocketAddr) -> io::Result<(Plan, Registration)> {
+    fs::create_dir_all(dir)?;
+    let lock = DirectoryLock::acquire(dir)?;
+
+    let scan = scan_entries(dir)?;
+    // Under the lock no other node is writing, so any temporary file is a crashed writer's.
+    for path in scan.unusable.iter().chain(&scan.leftover_temporaries) {
+        log::debug!("discovery: deleting unusable entry {}", path.display());
+        remove_quietly(path);
+    }
+    let mut live = Vec::new();
+    for entry in scan.entries {
+        if is_own_address(entry.address, own) {
+            // Our listener holds this address now, so the entry is a dead predecessor's; probing
+            // it would only reach ourselves.
+            log::debug!(
+                "discovery: deleting {} left by a previous holder of {own}",
+                entry.path.display()
+            );
+            remove_quietly(&entry.path);
+        } else if live.contains(&entry.address) {
+            // A duplicate address: the older entry already speaks for that listener.
+        } else if accepts_connections(entry.address) {
+            live.push(entry.address);
+        } else {
+            log::info!(
+                "discovery: deleting stale entry of {} ({})",
+                entry.address,
+                entry.path.display()
+            );
+            remove_quietly(&entry.path);
+        }
+    }
+
+    let entry = write_entry(dir, scan.highest_sequence + 1, connectable_address(own))?;
+    drop(lock);
+
+    let plan = if live.is_empty() {
+        log::info!(
+            "discovery: no live node in {}: {own} bootstraps a new cluster",
+            dir.display()
+        );
+        Plan::Bootstrap { probe: Vec::new() }
+    } else {
+        log::info!(
+            "discovery: {own} joins through the live nodes {live:?} of {}",
+            dir.display()
+        );
+        Plan::Join { candidates: live }
+    };
+    Ok((plan, Registration { entry: Some(entry) }))
+}
+
+/// The live nodes of `dir` other than `own`, oldest first. Reads without the lock: entries
+/// appear by rename, so each one read is whole. Dead entries are skipped but not deleted here:
+/// deleting is left to a starter holding the lock.
+fn live_local_nodes(dir: &Path, own: SocketAddr) -> io::Result<Vec<SocketAddr>> {
+    let mut live = Vec::new();
+    for entry in scan_entries(dir)?.entries {
+        if !is_own_address(entry.address, own)
+            && !live.contains(&entry.address)
+            && accepts_connections(entry.address)
+        {
+            live.push(entry.address);
+        }
+    }
+    Ok(live)
+}
+
+/// The exclusive start-up lock on `<dir>/.lock`, released on drop. `File::lock` is `flock` on
+/// Unix and `LockFileEx` on Windows: both exclude every other open handle of the file, including
+/// handles of the same process, so no in-process mutex is needed (a test pins this down).
+struct DirectoryLock {
+    file: File,
+}
+
+impl DirectoryLock {
+    fn acquire(dir: &Path) -> io::Result<DirectoryLock> {
+        let path = dir.join(LOCK_FILE_NAME);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        file.lock().map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot lock {}: {error}", path.display()),
+            )
+        })?;
+        Ok(DirectoryLock { file })
+    }
+}
+
+impl Drop for DirectoryLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock anyway; unlocking first just says so explicitly.
+        let _ = self.file.unlock();
+    }
+}
+
+/// One readable entry file.
+#[derive(Debug)]
+struct Entry {
+    path: PathBuf,
+    address: SocketAddr,
+}
+
+/// What a directory holds, entries oldest first.
+#[derive(Debug, Default)]
+struct EntryScan {
+    entries: Vec<Entry>,
+    /// `*.node` files that cannot be read or do not hold an address.
+    unusable: Vec<PathBuf>,
+    leftover_temporaries: Vec<PathBuf>,
+    /// The largest sequence number in any entry file name; 0 if none.
+    highest_sequence: u64,
+}
+
+/// Reads every entry file of `dir`. Entries come oldest first (by the sequence number in their
+/// names, which each starter takes under the lock), so a joiner tries the node most likely to be
+/// a member already, the bootstrapper, first.
+fn scan_entries(dir: &Path) -> io::Result<EntryScan> {
+    let mut scan = EntryScan::default();
+    let mut sequenced = Vec::new();
+    for dir_entry in fs::read_dir(dir)? {
+        let path = dir_entry?.path();
+        let extension = path.extension().and_then(|extension| extension.to_str());
+        if extension == Some(TEMPORARY_EXTENSION) {
+            scan.leftover_temporaries.push(path);
+            continue;
+        }
+        if extension != Some(ENTRY_EXTENSION) {
+            continue;
+        }
+        let sequence = entry_sequence(&path);
+        scan.highest_sequence = scan.highest_sequence.max(sequence.unwrap_or(0));
+        let address = fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| text.trim().parse::<SocketAddr>().ok());
+        match address {
+            Some(address) => {
+                sequenced.push((sequence.unwrap_or(u64::MAX), Entry { path, address }));
+            }
+            None => scan.unusable.push(path),
+        }
+    }
+    sequenced.sort_by(|(a_sequence, a), (b_sequence, b)| {
+        a_sequence.cmp(b_sequence).then_with(|| a.path.cmp(&b.path))
+    });
+    scan.entries = sequenced.into_iter().map(|(_, entry)| entry).collect();
+    Ok(scan)
+}
+
+/// The sequence number leading an entry file name `<sequence>-<pid>-<port>.node`, if any.
+fn entry_sequence(path: &Path) -> Option<u64> {
+    let stem = path.file_stem()?.to_str()?;
+    stem.split('-').next()?.parse().ok()
+}
+
+/// Writes this node's entry under a temporary name, then renames it into place, so a reader
+/// sees either no entry or the whole address.
+fn write_entry(dir: &Path, sequence: u64, address: SocketAddr) -> io::Result<PathBuf> {
+    let stem = format!("{sequence:020}-{}-{}", std::process::id(), address.port());
+    let temporary = dir.join(format!(".{stem}.{TEMPORARY_EXTENSION}"));
+    let entry = dir.join(format!("{stem}.{ENTRY_EXTENSION}"));
+    let written = File::create(&temporary)
+        .and_then(|mut file| file.write_all(format!("{address}\n").as_bytes()))
+        .and_then(|()| fs::rename(&temporary, &entry));
+    if let Err(error) = written {
+        remove_quietly(&temporary);
+        return Err(io::Error::new(
+            error.kind(),
+            format!("cannot write discovery entry {}: {error}", entry.display()),
+        ));
+    }
+    log::debug!("discovery: registered {address} as {}", entry.display());
+    Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{mpsc, Arc, Barrier};
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    /// A fresh directory per test, removed when the test ends, even by a panic.
+    struct ScratchDir(PathBuf);
+
+    impl ScratchDir {
+        fn new(test: &str) -> ScratchDir {
+            static COUNTER: AtomicU64 = AtomicU64::new(0);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            let path = std::env::temp_dir().join(format!(
+                "vertx-cluster-discovery-test-{}-{}-{test}-{nanos}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed),
+            ));
+            ScratchDir(path)
+        }
+
+        fn discovery(&self) -> Discovery {
+            Discovery::Local {
+                dir: self.0.clone(),
+            }
+        }
+
+        fn node_files(&self) -> Vec<PathBuf> {
+            let mut files: Vec<PathBuf> = fs::read_dir(&self.0)
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .filter(|path| {
+                    path.extension()
+                        .is_some_and(|extension| extension == "node")
+                })
+                .collect();
+            files.sort();
+            files
+        }
+    }
+
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn bound_listener() -> (TcpListener, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        (listener, address)
+    }
+
+    /// An address that refuses connections: a port that was just bound and released.
+    fn dead_address() -> SocketAddr {
+        bound_listener().1
+    }
+
+    fn address(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn seeds(list: &[&str]) -> Discovery {
+        Discovery::Seeds(list.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn first_node_bootstraps_and_second_joins_it() {
+        let scratch = ScratchDir::new("first-second");
+        let discovery = scratch.discovery();
+        let (_first_listener, first) = bound_listener();
+        let (_second_listener, second) = bound_listener();
+
+        let (first_plan, _first_registration) = discovery.start(first).unwrap();
+        assert_eq!(first_plan, Plan::Bootstrap { probe: vec![] });
+        let (second_plan, _second_registration) = discovery.start(second).unwrap();
+        assert_eq!(
+            second_plan,
+            Plan::Join {
+                candidates: vec![first]
+            }
+        );
+
+        assert_eq!(discovery.candidates(second).unwrap(), vec![first]);
+        assert_eq!(discovery.candidates(first).unwrap(), vec![second]);
+        assert_eq!(scratch.node_files().len(), 2);
+    }
+
+    #[test]
+    fn nodes_started_at_the_same_moment_form_one_cluster() {
+        const NODES: usize = 8;
+        let scratch = ScratchDir::new("simultaneous");
+        let barrier = Arc::new(Barrier::new(NODES));
+        let (results, received) = mpsc::channel();
+        for _ in 0..NODES {
+            let discovery = scratch.discovery();
+            let barrier = Arc::clone(&barrier);
+            let results = results.clone();
+            std::thread::spawn(move || {
+                let (listener, own) = bound_listener();
+                barrier.wait();
+                let started = discovery.start(own);
+                // The listener and registration travel with the result, so every node stays
+                // live until the test has checked all of them.
+                let _ = results.send((own, started, listener));
+            });
+        }
+        let mut nodes = Vec::new();
+        for _ in 0..NODES {
+            let (own, started, listener) = received.recv_timeout(Duration::from_secs(20)).unwrap();
+            let (plan, registration) = started.unwrap();
+            nodes.push((own, plan, registration, listener));
+        }
+
+        let addresses: HashSet<SocketAddr> = nodes.iter().map(|node| node.0).collect();
+        let bootstrappers: Vec<SocketAddr> = nodes
+            .iter()
+            .filter(|node| matches!(node.1, Plan::Bootstrap { .. }))
+            .map(|node| node.0)
+            .collect();
+        assert_eq!(
+            bootstrappers.len(),
+            1,
+            "exactly one node bootstraps: {nodes:?}"
+        );
+        let bootstrapper = bootstrappers[0];
+        for (own, plan, _, _) in &nodes {
+            match plan {
+                Plan::Bootstrap { probe } => assert!(probe.is_empty()),
+                Plan::Join { candidates } => {
+                    assert_eq!(candidates[0], bootstrapper, "the oldest entry comes first");
+                    assert!(!candidates.contains(own));
+                    assert!(candidates
+                        .iter()
+                        .all(|candidate| addresses.contains(candidate)));
+                }
+            }
+        }
+        assert_eq!(scratch.node_files().len(), NODES);
+        drop(nodes);
+        assert!(
+            scratch.node_files().is_empty(),
+            "every registration removed its entry"
+        );
+    }
+
+    #[test]
+    fn stale_and_unusable_entries_are_ignored_and_deleted() {
+        let scratch = ScratchDir::new("stale");
+        let discovery = scratch.discovery();
+        fs::create_dir_all(&scratch.0).unwrap();
+        let (_listener, own) = bound_listener();
+        let stale = scratch.0.join("00000000000000000001-1-1.node");
+        fs::write(&stale, format!("{}\n", dead_address())).unwrap();
+        let garbage = scratch.0.join("garbage.node");
+        fs::write(&garbage, "not an address\n").unwrap();
+        let previous_holder_of_own = scratch.0.join("00000000000000000002-2-2.node");
+        fs::write(&previous_holder_of_own, format!("{own}\n")).unwrap();
+        let half_written = scratch.0.join(".00000000000000000003-3-3.tmp");
+        fs::write(&half_written, "127.0.0.1:").unwrap();
+
+        let (plan, registration) = discovery.start(own).unwrap();
+
+        assert_eq!(plan, Plan::Bootstrap { probe: vec![] });
+        for path in [&stale, &garbage, &previous_holder_of_own, &half_written] {
+            assert!(!path.exists(), "{} is deleted", path.display());
+        }
+        assert_eq!(
+            scratch.node_files(),
+            vec![registration.entry_path().unwrap().to_path_buf()]
+        );
+        assert!(registration.entry_path().unwrap().ends_with(format!(
+            "00000000000000000003-{}-{}.node",
+            std::process::id(),
+            own.port()
+        )));
+    }
+
+    #[test]
+    fn candidates_lists_only_live_nodes_other_than_itself() {
+        let scratch = ScratchDir::new("candidates");
+        let discovery = scratch.discovery();
+        let (_first_listener, first) = bound_listener();
+        let (second_listener, second) = bound_listener();
+        let (_third_listener, third) = bound_listener();
+        let _first_registration = discovery.start(first).unwrap().1;
+        let _second_registration = discovery.start(second).unwrap().1;
+        let _third_registration = discovery.start(third).unwrap().1;
+
+        assert_eq!(discovery.candidates(third).unwrap(), vec![first, second]);
+        drop(second_listener);
+        assert_eq!(discovery.candidates(third).unwrap(), vec![first]);
+    }
+
+    #[test]
+    fn dropping_registration_removes_the_entry() {
+        let scratch = ScratchDir::new("drop");
+        let (_listener, own) = bound_listener();
+        let (_, registration) = scratch.discovery().start(own).unwrap();
+        let entry = registration.entry_path().unwrap().to_path_buf();
+        assert_eq!(fs::read_to_string(&entry).unwrap(), format!("{own}\n"));
+
+        drop(registration);
+
+        assert!(!entry.exists());
+        assert!(scratch.node_files().is_empty());
+    }
+
+    #[test]
+    fn unspecified_own_ip_registers_a_loopback_address() {
+        let scratch = ScratchDir::new("unspecified-local");
+        let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+        let own = listener.local_addr().unwrap();
+        let (_, registration) = scratch.discovery().start(own).unwrap();
+        let registered = fs::read_to_string(registration.entry_path().unwrap()).unwrap();
+        assert_eq!(registered, format!("127.0.0.1:{}\n", own.port()));
+
+        let (_other_listener, other) = bound_listener();
+        let (plan, _other_registration) = scratch.discovery().start(other).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Join {
+                candidates: vec![address(registered.trim())]
+            }
+        );
+    }
+
+    #[test]
+    fn start_up_lock_excludes_other_handles_in_the_same_process() {
+        let scratch = ScratchDir::new("lock");
+        fs::create_dir_all(&scratch.0).unwrap();
+        let held = DirectoryLock::acquire(&scratch.0).unwrap();
+        let other_handle = File::options()
+            .read(true)
+            .write(true)
+            .open(scratch.0.join(LOCK_FILE_NAME))
+            .unwrap();
+        assert!(
+            matches!(other_handle.try_lock(), Err(fs::TryLockError::WouldBlock)),
+            "a second handle in the same process must not get the lock while it is held"
+        );
+        drop(held);
+        other_handle.try_lock().unwrap();
+    }
+
+    #[test]
+    fn cluster_name_is_sanitised_into_one_directory_level() {
+        let base = std::env::temp_dir().join("vertx-cluster");
+        let dir_of = |name: &str| match Discovery::local(name) {
+            Discovery::Local { dir } => dir,
+            other => panic!("not local: {other:?}"),
+        };
+        assert_eq!(dir_of(""), base.join("default"));
+        assert_eq!(dir_of("orders-v2.prod_eu"), base.join("orders-v2.prod_eu"));
+        assert_eq!(dir_of("a/b c:é"), base.join("a_b_c__"));
+        assert_eq!(dir_of(".."), base.join("__"));
+    }
+
+    #[test]
+    fn smallest_seed_bootstraps_with_the_others_as_probe() {
+        let discovery = seeds(&[
+            "127.0.0.1:7003",
+            "127.0.0.1:7001",
+            "127.0.0.1:7002",
+            "127.0.0.1:7001",
+        ]);
+        let (plan, registration) = discovery.start(address("127.0.0.1:7001")).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Bootstrap {
+                probe: vec![address("127.0.0.1:7002"), address("127.0.0.1:7003")]
+            }
+        );
+        assert!(registration.entry_path().is_none());
+    }
+
+    #[test]
+    fn other_seeds_and_non_seeds_join_the_rest() {
+        let discovery = seeds(&["127.0.0.1:7003", "127.0.0.1:7001", "127.0.0.1:7002"]);
+        let (plan, _) = discovery.start(address("127.0.0.1:7002")).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Join {
+                candidates: vec![address("127.0.0.1:7001"), address("127.0.0.1:7003")]
+            }
+        );
+        let (plan, _) = discovery.start(address("127.0.0.1:7009")).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Join {
+                candidates: vec![
+                    address("127.0.0.1:7001"),
+                    address("127.0.0.1:7002"),
+                    address("127.0.0.1:7003")
+                ]
+            }
+        );
+        assert_eq!(
+            discovery.candidates(address("127.0.0.1:7003")).unwrap(),
+            vec![address("127.0.0.1:7001"), address("127.0.0.1:7002")]
+        );
+    }
+
+    #[test]
+    fn unspecified_own_ip_matches_this_hosts_addresses_with_the_same_port() {
+        let discovery = seeds(&["127.0.0.1:7001", "127.0.0.1:7002"]);
+        let (plan, _) = discovery.start(address("0.0.0.0:7001")).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Bootstrap {
+                probe: vec![address("127.0.0.1:7002")]
+            }
+        );
+        let (plan, _) = discovery.start(address("0.0.0.0:7002")).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Join {
+                candidates: vec![address("127.0.0.1:7001")]
+            }
+        );
+        assert_eq!(
+            discovery.candidates(address("[::]:7002")).unwrap(),
+            vec![address("127.0.0.1:7001")]
+        );
+
+        // The host's own non-loopback address, if it has a route out (no packet is sent).
+        let probe = UdpSocket::bind("0.0.0.0:0").unwrap();
+        if probe.connect("198.51.100.1:9").is_ok() {
+            let host_ip = probe.local_addr().unwrap().ip();
+            assert!(is_own_address(
+                SocketAddr::new(host_ip, 7001),
+                address("0.0.0.0:7001")
+            ));
+            assert!(!is_own_address(
+                SocketAddr::new(host_ip, 7002),
+                address("0.0.0.0:7001")
+            ));
+        }
+    }
+
+    #[test]
+    fn unspecified_own_ip_never_matches_another_hosts_address() {
+        // Every pod of a headless service listens on 0.0.0.0 with the same port: matching the
+        // port alone would make each of them bootstrap its own cluster.
+        let discovery = seeds(&["198.51.100.7:7001", "203.0.113.9:7001"]);
+        let (plan, _) = discovery.start(address("0.0.0.0:7001")).unwrap();
+        assert_eq!(
+            plan,
+            Plan::Join {
+                candidates: vec![address("198.51.100.7:7001"), address("203.0.113.9:7001")]
+            }
+        );
+    }
+
+    #[test]
+    fn unresolvable_seeds_are_skipped_and_none_resolving_is_an_error() {
+        let discovery = seeds(&["missing-port", "127.0.0.1:notaport", "127.0.0.1:7002"]);
+        let (plan, _) = discovery.start(address("127.0.0.1:7002")).unwrap();
+        assert_eq!(plan, Plan::Bootstrap { probe: vec![] });
+
+        let discovery = seeds(&["missing-port", "127.0.0.1:notaport"]);
+        let error = discovery.start(address("127.0.0.1:7002")).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(error.to_string().contains("missing-port"), "{error}");
+        assert!(discovery.candidates(address("127.0.0.1:7002")).is_err());
+        assert!(seeds(&[]).start(address("127.0.0.1:7002")).is_err());
+    }
+
+    #[test]
+    fn dns_name_addresses_all_use_the_given_port() {
+        let discovery = Discovery::Dns {
+            name: "localhost".to_owned(),
+            port: 7001,
+        };
+        let (plan, _) = discovery.start(address("127.0.0.1:7001")).unwrap();
+        match plan {
+            Plan::Bootstrap { probe } => {
+                assert!(probe
+                    .iter()
+                    .all(|a| a.port() == 7001 && a.ip().is_loopback()))
+            }
+            other => panic!("127.0.0.1 is the smallest address of localhost: {other:?}"),
+        }
+        let (plan, _) = discovery.start(address("127.0.0.1:7002")).unwrap();
+        match plan {
+            Plan::Join { candidates } => assert!(candidates.contains(&address("127.0.0.1:7001"))),
+            other => panic!("a non-member joins: {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The leader's care of the cluster: declaring silent members dead, proposing expiry when a
+//! deadline passes, and keeping the raft configuration in step with the member list.
+//!
+//! The member list (in the state machine) is the truth; the raft configuration follows it one
+//! single-step change at a time (raft-rs refuses a second change while one is pending):
+//! 1. a raft node that is no longer a member is removed (the leader itself hands leadership to
+//!    another voter first, or, alone, promotes a learner before it can go);
+//! 2. a member that is not yet in the configuration is added as a learner;
+//! 3. voters are promoted or demoted to reach the target count: one voter while the cluster
+//!    has one or two members, else `voters` (odd), capped by the member count. Promotion takes the
+//!    earliest-joined learner the leader has heard from recently; demotion the latest-joined voter.
+//!
+//! With 2f+1 voters the cluster survives f simultaneous failures; because a dead voter is
+//! replaced by a learner (or the voter count shrinks) once it is declared dead, it survives any
+//! sequence of single failures, each detected before the next, down to one node.
+
+use raft::prelude::{ConfChange, ConfChangeType};
+
+use super::replica::Replica;
+use crate::wire::Message;
+
+impl Replica {
+    /// Leader: declares dead every member unheard for longer than the failure timeout.
+    pub(super) fn detect_failures(&mut self, now_ms: u64) {
+        let tick = self.ticks;
+        let since = self.leader_since_tick;
+        let limit = self.cfg.dead_after_ticks;
+        let me = self.raft_id();
+        let mut dead = Vec::new();
+        for m in self.fsm.members() {
+            if m.raft_id == 0 || m.raft_id == me {
+                continue;
+            }
+            let heard = self
+                .last_heard
+                .get(&m.raft_id)
+                .copied()
+                .unwrap_or(since)
+                .max(since);
+            if tick > heard + limit {
+                dead.push(m.node_id.clone());
+            }
+        }
+        for node_id in dead {
+            log::info!(
+                "{}: declaring {node_id} dead: unheard for {} ms",
+                self.cfg.node_id,
+                limit * self.cfg.tick_ms
+            );
+            // Reset its clock so the declaration is proposed once per timeout, not every tick.
+            if let Some(id) = self
+                .fsm
+                .members()
+                .iter()
+                .find(|m| m.node_id == node_id)
+                .map(|m| m.raft_id)
+            {
+                self.last_heard.insert(id, tick);
+            }
+            self.propose_internal(Message::LeaveRequest { node_id }, now_ms);
+        }
+    }
+
+    /// Leader: proposes an expire command once the earliest deadline has passed.
+    pub(super) fn propose_expiry(&mut self, now_ms: u64) {
+        if self.ticks < self.next_expire_tick {
+            return;
+        }
+        if self.fsm.next_deadline().is_some_and(|d| d <= now_ms) {
+            self.next_expire_tick = self.ticks + 2;
+            self.propose_internal(Message::ExpireRequest {}, now_ms);
+        }
+    }
+
+    fn propose_internal(&mut self, request: Message, now_ms: u64) {
+        let ticket = self.submit_internal();
+        self.propose_or_forward(ticket, &request, now_ms);
+    }
+
+    fn submit_internal(&mut self) -> u32 {
+        // Internal tickets share the numbering of requests, so their applies are recognised.
+        let ticket = self.next_ticket();
+        self.internal
+            .insert(ticket, self.ticks + self.cfg.request_timeout_ticks);
+        ticket
+    }
+
+    /// Leader: moves the raft configuration one step toward the member list.
+    pub(super) fn reconcile_membership(&mut self) {
+        let Some(raw) = self.raw.as_ref() else {
+            return;
+        };
+        if raw.raft.has_pending_conf() {
+            return;
+        }
+        let me = raw.raft.id;
+        let conf = raw.raft.prs().conf();
+        let voters: Vec<u64> = conf.voters().ids().iter().collect();
+        let learners: Vec<u64> = conf.learners().iter().copied().collect();
+        let members: Vec<u64> = self
+            .fsm
+            .members()
+            .iter()
+            .map(|m| m.raft_id)
+            .filter(|id| *id != 0)
+            .collect();
+        let in_conf = |id: &u64| voters.contains(id) || learners.contains(id);
+
+        // 1. Raft nodes that are no longer members.
+        if let Some(&gone) = voters
+            .iter()
+            .chain(learners.iter())
+            .find(|id| **id != me && !members.contains(id))
+        {
+            self.change(ConfChangeType::RemoveNode, gone);
+            return;
+        }
+        // 2. Members not yet in the configuration join as learners.
+        if let Some(&new) = members.iter().find(|id| !in_conf(id)) {
+            self.change(ConfChangeType::AddLearnerNode, new);
+            return;
+        }
+        // 3. The voter count.
+        let target = match members.len() {
+            0..=2 => 1,
+            n => {
+                let t = self.cfg.voters.max(1).min(n);
+                if t % 2 == 0 {
+                    t - 1
+                } else {
+                    t
+                }
+            }
+        };
+        let leaving = !members.contains(&me);
+        let staying_voters: Vec<u64> = voters
+            .iter()
+            .copied()
+            .filter(|v| *v != me || !leaving)
+            .collect();
+        if staying_voters.len() < target {
+            let recent = self.ticks.saturating_sub(self.cfg.dead_after_ticks / 2);
+            let candidate = members.iter().copied().find(|id| {
+                learners.contains(id) && self.last_heard.get(id).is_some_and(|t| *t >= recent)
+            });
+            if let Some(id) = candidate {
+                self.change(ConfChangeType::AddNode, id);
+                return;
+            }
+        } else if staying_voters.len() > target {
+            if let Some(&id) = members
+                .iter()
+                .rev()
+                .find(|id| **id != me && voters.contains(id))
+            {
+                self.change(ConfChangeType::AddLearnerNode, id);
+                return;
+            }
+        }
+        // 4. A leader that is no longer a member hands over to another voter.
+        if leaving && self.ticks >= self.next_transfer_tick {
+            if let Some(&to) = voters.iter().find(|v| **v != me) {
+                log::info!(
+                    "{}: handing leadership to {to} before leaving",
+                    self.cfg.node_id
+                );
+                self.next_transfer_tick = self.ticks + self.cfg.election_ticks as u64;
+                self.raw.as_mut().expect("checked").transfer_leader(to);
+            }
+        }
+    }
+
+    fn change(&mut self, change: ConfChangeType, node_id: u64) {
+        let mut cc = ConfChange::default();
+        cc.set_change_type(change);
+        cc.node_id = node_id;
+        log::debug!("{}: proposing {change:?} {node_id}", self.cfg.node_id);
+        let raw = self.raw.as_mut().expect("checked by the caller");
+        if let Err(e) = raw.propose_conf_change(vec![], cc) {
+            log::debug!(
+                "{}: conf change {change:?} {node_id} dropped: {e}",
+                self.cfg.node_id
+            );
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Linearizable reads by ReadIndex, batched: every read that arrives before the next round joins
+//! one batch, and a batch costs one ReadIndex round however many reads it holds. A batch is
+//! answered from the local state machine once it has applied up to the index the leader
+//! confirmed. raft-rs drops a ReadIndex request silently when there is no leader or the leader
+//! has not yet committed an entry of its term, so a batch without an answer is asked again.
+
+use std::collections::BTreeMap;
+
+use crate::wire::Message;
+
+pub(crate) struct Read {
+    pub ticket: u32,
+    pub request: Message,
+    pub deadline_tick: u64,
+}
+
+struct Batch {
+    reads: Vec<Read>,
+    asked_tick: u64,
+    index: Option<u64>,
+}
+
+#[derive(Default)]
+pub(crate) struct ReadBatches {
+    next_id: u64,
+    forming: Vec<Read>,
+    in_flight: BTreeMap<u64, Batch>,
+}
+
+impl ReadBatches {
+    pub fn push(&mut self, read: Read) {
+        self.forming.push(read);
+    }
+
+    /// Closes the forming batch; returns the context to ask ReadIndex with, if there was one.
+    pub fn start_batch(&mut self, tick: u64) -> Option<Vec<u8>> {
+        if self.forming.is_empty() {
+            return None;
+        }
+        self.next_id += 1;
+        let batch = Batch {
+            reads: std::mem::take(&mut self.forming),
+            asked_tick: tick,
+            index: None,
+        };
+        self.in_flight.insert(self.next_id, batch);
+        Some(self.next_id.to_le_bytes().to_vec())
+    }
+
+    /// Records the leader's answer for a batch.
+    pub fn confirmed(&mut self, context: &[u8], index: u64) {
+        let Ok(id) = <[u8; 8]>::try_from(context).map(u64::from_le_bytes) else {
+            return;
+        };
+        if let Some(batch) = self.in_flight.get_mut(&id) {
+            batch.index.get_or_insert(index);
+        }
+    }
+
+    /// Takes every read whose batch is confirmed at or below `applied`.
+    pub fn ready(&mut self, applied: u64) -> Vec<Read> {
+        let done: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, b)| b.index.is_some_and(|i| i <= applied))
+            .map(|(id, _)| *id)
+            .collect();
+        done.into_iter()
+            .flat_map(|id| self.in_flight.remove(&id).expect("listed").reads)
+            .collect()
+    }
+
+    /// Contexts of unanswered batches asked at or before `tick - retry_after`, re-stamped.
+    pub fn due_for_retry(&mut self, tick: u64, retry_after: u64) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for (id, batch) in &mut self.in_flight {
+            if batch.index.is_none() && tick >= batch.asked_tick + retry_after {
+                batch.asked_tick = tick;
+                out.push(id.to_le_bytes().to_vec());
+            }
+        }
+        out
+    }
+
+    /// Takes every read whose deadline has passed.
+    pub fn expired(&mut self, tick: u64) -> Vec<Read> {
+        let mut out = Vec::new();
+        let (keep, gone): (Vec<Read>, Vec<Read>) = std::mem::take(&mut self.forming)
+            .into_iter()
+            .partition(|r| r.deadline_tick > tick);
+        self.forming = keep;
+        out.extend(gone);
+        for batch in self.in_flight.values_mut() {
+            let (keep, gone): (Vec<Read>, Vec<Read>) = std::mem::take(&mut batch.reads)
+                .into_iter()
+                .partition(|r| r.deadline_tick > tick);
+            batch.reads = keep;
+            out.extend(gone);
+        }
+        self.in_flight.retain(|_, b| !b.reads.is_empty());
+        out
+    }
+
+    /// Takes every read, for failing them all.
+    pub fn drain(&mut self) -> Vec<Read> {
+        let mut out = std::mem::take(&mut self.forming);
+        for (_, b) in std::mem::take(&mut self.in_flight) {
+            out.extend(b.reads);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(ticket: u32, deadline_tick: u64) -> Read {
+        Read {
+            ticket,
+            request: Message::NodeListRequest {},
+            deadline_tick,
+        }
+    }
+
+    #[test]
+    fn one_round_answers_a_whole_batch_once_applied() {
+        let mut b = ReadBatches::default();
+        b.push(read(1, 100));
+        b.push(read(2, 100));
+        let ctx = b.start_batch(0).unwrap();
+        assert!(b.start_batch(0).is_none());
+        b.push(read(3, 100));
+        b.confirmed(&ctx, 7);
+        assert!(b.ready(6).is_empty());
+        let done: Vec<u32> = b.ready(7).iter().map(|r| r.ticket).collect();
+        assert_eq!(done, vec![1, 2]);
+        assert_eq!(b.drain().len(), 1);
+    }
+
+    #[test]
+    fn unanswered_batches_are_asked_again_and_expire() {
+        let mut b = ReadBatches::default();
+        b.push(read(1, 10));
+        let ctx = b.start_batch(0).unwrap();
+        assert!(b.due_for_retry(3, 4).is_empty());
+        assert_eq!(b.due_for_retry(4, 4), vec![ctx]);
+        assert!(b.expired(9).is_empty());
+        assert_eq!(b.expired(10).len(), 1);
+        assert!(b.drain().is_empty());
+    }
+}

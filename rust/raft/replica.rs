@@ -1,0 +1,835 @@
+//! One node's replica: a raft-rs `RawNode` and the state machine it feeds, driven by calls that
+//! carry the time in and messages out. No sockets, threads or clock: the node runtime drives it
+//! over TCP, and the simulation in `tests/` drives several over a seeded in-memory network.
+//!
+//! Requests become tickets. A write is proposed by the leader (a follower forwards it) and its
+//! ticket completes when the command is applied here, with the state machine's answer. A read
+//! joins a ReadIndex batch and completes once this replica has applied up to the confirmed index.
+//! A ticket that outlives its deadline fails with an error that says whether a leader was known.
+//!
+//! The Ready loop follows raft-rs's documented order: send messages, apply a snapshot, apply
+//! committed entries, append entries, save the hard state, send persisted messages, advance, then
+//! the light ready's commit index, messages and committed entries, then `advance_apply`.
+
+use std::collections::HashMap;
+
+use protobuf::Message as _;
+use raft::prelude::{ConfChange, ConfChangeType, Entry, EntryType, Message as RaftMsg, Snapshot};
+use raft::{RawNode, StateRole};
+
+use super::command::{self, Command};
+use super::reads::{Read, ReadBatches};
+use super::storage::LogStore;
+use crate::fsm::{is_read_only, ApplyContext, Event, StateMachine};
+use crate::wire::{error_code, FramedMessage, Message, MessageFlags, Proposal};
+
+/// Settings of a replica, in ticks of the driver's clock.
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    /// The Vert.x node id.
+    pub node_id: String,
+    /// Where this node listens, as other nodes reach it.
+    pub address: String,
+    /// The most voters the cluster keeps (odd); the rest are learners.
+    pub voters: usize,
+    pub election_ticks: usize,
+    pub heartbeat_ticks: usize,
+    /// A member unheard by the leader for this many ticks is declared dead.
+    pub dead_after_ticks: u64,
+    /// A request not answered within this many ticks fails.
+    pub request_timeout_ticks: u64,
+    /// Without a leader for this many ticks, requests fail at once with "no quorum".
+    pub no_quorum_after_ticks: u64,
+    /// The log is compacted into a snapshot once it holds this many applied entries.
+    pub compact_after_entries: u64,
+    /// Milliseconds per tick, for error messages.
+    pub tick_ms: u64,
+}
+
+/// The answer to one ticket: the state machine's response or an `ErrorResponse`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub ticket: u32,
+    pub response: Message,
+}
+
+/// Where the replica is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for a member to let it in.
+    Joining,
+    Member,
+    /// Removed from the cluster: gracefully (`left`) or declared dead by the others.
+    Removed {
+        left: bool,
+    },
+}
+
+pub struct Replica {
+    pub(super) cfg: ReplicaConfig,
+    pub(super) raw: Option<RawNode<LogStore>>,
+    pub(super) fsm: StateMachine,
+    pub(super) phase: Phase,
+    pub(super) ticks: u64,
+    next_ticket: u32,
+    /// Writes of this replica awaiting their apply: ticket -> deadline tick.
+    pending_writes: HashMap<u32, u64>,
+    /// Writes waiting for a leader to forward them to.
+    unsent: Vec<Proposal>,
+    reads: ReadBatches,
+    /// Joins this replica proposed as leader: ticket -> (joiner's address, joiner's request id).
+    pub(super) joins: HashMap<u32, (String, u32)>,
+    /// Tickets of this replica's own internal commands (expiry, declared dead, its own join).
+    pub(super) internal: HashMap<u32, u64>,
+    /// raft id -> listen address, from the member list and from raft messages received.
+    pub(super) peers: HashMap<u64, String>,
+    /// Leader only: the tick each peer was last heard from.
+    pub(super) last_heard: HashMap<u64, u64>,
+    pub(super) leader_since_tick: u64,
+    pub(super) no_leader_since_tick: Option<u64>,
+    pub(super) next_expire_tick: u64,
+    pub(super) next_transfer_tick: u64,
+    /// The ticket of the graceful leave in flight.
+    pub(super) leaving: Option<u32>,
+    outbox: Vec<(String, FramedMessage<Message>)>,
+    completions: Vec<Completion>,
+    events: Vec<Event>,
+    logger: slog::Logger,
+}
+
+fn raft_logger() -> slog::Logger {
+    use slog::Drain;
+    slog::Logger::root(slog_stdlog::StdLog.fuse(), slog::o!())
+}
+
+impl ReplicaConfig {
+    /// Settings for a tick of `tick_ms`: elections after 10 ticks, heartbeats every 2, a member
+    /// declared dead after `failure_timeout_ms`, requests failing after 10 s.
+    pub fn new(
+        node_id: impl Into<String>,
+        address: impl Into<String>,
+        tick_ms: u64,
+        failure_timeout_ms: u64,
+    ) -> Self {
+        let ticks = |ms: u64| ms.div_ceil(tick_ms).max(1);
+        ReplicaConfig {
+            node_id: node_id.into(),
+            address: address.into(),
+            voters: 3,
+            election_ticks: 10,
+            heartbeat_ticks: 2,
+            dead_after_ticks: ticks(failure_timeout_ms),
+            request_timeout_ticks: ticks(10_000),
+            no_quorum_after_ticks: 40,
+            compact_after_entries: 50_000,
+            tick_ms,
+        }
+    }
+}
+
+impl Replica {
+    fn new(cfg: ReplicaConfig) -> Replica {
+        Replica {
+            cfg,
+            raw: None,
+            fsm: StateMachine::new(),
+            phase: Phase::Joining,
+            ticks: 0,
+            next_ticket: 0,
+            pending_writes: HashMap::new(),
+            unsent: Vec::new(),
+            reads: ReadBatches::default(),
+            joins: HashMap::new(),
+            internal: HashMap::new(),
+            peers: HashMap::new(),
+            last_heard: HashMap::new(),
+            leader_since_tick: 0,
+            no_leader_since_tick: Some(0),
+            next_expire_tick: 0,
+            next_transfer_tick: 0,
+            leaving: None,
+            outbox: Vec::new(),
+            completions: Vec::new(),
+            events: Vec::new(),
+            logger: raft_logger(),
+        }
+    }
+
+    fn raft_config(&self, raft_id: u64) -> raft::Config {
+        raft::Config {
+            id: raft_id,
+            election_tick: self.cfg.election_ticks,
+            heartbeat_tick: self.cfg.heartbeat_ticks,
+            pre_vote: true,
+            check_quorum: true,
+            max_size_per_msg: 1024 * 1024,
+            max_inflight_msgs: 256,
+            ..Default::default()
+        }
+    }
+
+    /// A replica that starts a new cluster as its only voter (raft id 1), elects itself at once
+    /// and proposes its own membership.
+    pub fn bootstrap(cfg: ReplicaConfig, now_ms: u64) -> raft::Result<Replica> {
+        let mut r = Replica::new(cfg);
+        let config = r.raft_config(1);
+        let store = LogStore::bootstrap(1, r.fsm.create_snapshot());
+        let mut raw = RawNode::new(&config, store, &r.logger)?;
+        raw.campaign()?;
+        r.raw = Some(raw);
+        r.phase = Phase::Member;
+        r.peers.insert(1, r.cfg.address.clone());
+        let add_self = Message::AddMemberRequest {
+            node_id: r.cfg.node_id.clone(),
+            address: r.cfg.address.clone(),
+        };
+        let ticket = r.next_ticket();
+        r.internal.insert(ticket, u64::MAX);
+        r.propose_or_forward(ticket, &add_self, now_ms);
+        Ok(r)
+    }
+
+    /// A replica that will join an existing cluster (see [`Replica::join_request`]).
+    pub fn joining(cfg: ReplicaConfig) -> Replica {
+        Replica::new(cfg)
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.cfg.node_id
+    }
+
+    pub fn fsm(&self) -> &StateMachine {
+        &self.fsm
+    }
+
+    pub fn raft_id(&self) -> u64 {
+        self.raw.as_ref().map_or(0, |r| r.raft.id)
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raw
+            .as_ref()
+            .is_some_and(|r| r.raft.state == StateRole::Leader)
+    }
+
+    pub fn leader_id(&self) -> u64 {
+        self.raw.as_ref().map_or(0, |r| r.raft.leader_id)
+    }
+
+    /// Voter ids of the configuration this replica has applied.
+    pub fn voters(&self) -> Vec<u64> {
+        self.raw.as_ref().map_or_else(Vec::new, |r| {
+            let mut v: Vec<u64> = r.raft.prs().conf().voters().ids().iter().collect();
+            v.sort_unstable();
+            v
+        })
+    }
+
+    pub fn is_voter(&self) -> bool {
+        let id = self.raft_id();
+        id != 0 && self.voters().contains(&id)
+    }
+
+    pub fn take_outbox(&mut self) -> Vec<(String, FramedMessage<Message>)> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    pub fn take_completions(&mut self) -> Vec<Completion> {
+        std::mem::take(&mut self.completions)
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub(super) fn next_ticket(&mut self) -> u32 {
+        self.next_ticket = self.next_ticket.wrapping_add(1).max(1);
+        self.next_ticket
+    }
+
+    /// The frame that asks a member to let this replica in. `request_id` 0 is the join's.
+    pub fn join_request(&self) -> FramedMessage<Message> {
+        FramedMessage::request(
+            0,
+            Message::ClusterJoinRequest {
+                node_id: self.cfg.node_id.clone(),
+                address: self.cfg.address.clone(),
+            },
+        )
+    }
+
+    /// Starts raft once a member has let this replica in with `raft_id`. Empty storage: the
+    /// leader sends the log or a snapshot.
+    fn start_as(&mut self, raft_id: u64) -> raft::Result<()> {
+        if self.raw.is_some() {
+            return Ok(());
+        }
+        let config = self.raft_config(raft_id);
+        self.raw = Some(RawNode::new(&config, LogStore::default(), &self.logger)?);
+        self.phase = Phase::Member;
+        self.peers.insert(raft_id, self.cfg.address.clone());
+        log::info!(
+            "{}: joined the cluster as raft id {raft_id}",
+            self.cfg.node_id
+        );
+        Ok(())
+    }
+
+    /// Submits a request; its answer arrives later as a [`Completion`] with the returned ticket.
+    pub fn submit(&mut self, request: Message, now_ms: u64) -> u32 {
+        let ticket = self.next_ticket();
+        let deadline = self.ticks + self.cfg.request_timeout_ticks;
+        match self.phase {
+            Phase::Removed { left } => {
+                let why = if left {
+                    "this node has left the cluster"
+                } else {
+                    "this node was removed from the cluster after being unreachable"
+                };
+                self.fail(ticket, error_code::CLOSED, why.to_owned());
+                return ticket;
+            }
+            Phase::Joining | Phase::Member => {}
+        }
+        if self.quorum_lost() {
+            let msg = self.no_quorum_message();
+            self.fail(ticket, error_code::NO_QUORUM, msg);
+            return ticket;
+        }
+        if matches!(&request, Message::LeaveRequest { node_id } if *node_id == self.cfg.node_id) {
+            self.leaving = Some(ticket);
+        }
+        if is_read_only(&request) {
+            self.reads.push(Read {
+                ticket,
+                request,
+                deadline_tick: deadline,
+            });
+        } else {
+            self.pending_writes.insert(ticket, deadline);
+            self.propose_or_forward(ticket, &request, now_ms);
+        }
+        ticket
+    }
+
+    pub(super) fn propose_or_forward(&mut self, ticket: u32, request: &Message, now_ms: u64) {
+        let p = command::proposal(&self.cfg.node_id, ticket, request);
+        if self.is_leader() {
+            self.propose(&p, now_ms);
+        } else {
+            self.unsent.push(p);
+        }
+    }
+
+    /// Proposes as leader, stamping the time. A dropped proposal fails its ticket if it is ours.
+    fn propose(&mut self, p: &Proposal, now_ms: u64) {
+        let data = command::encode(now_ms, p);
+        let raw = self.raw.as_mut().expect("only a leader proposes");
+        if let Err(e) = raw.propose(vec![], data) {
+            log::debug!("{}: proposal dropped: {e}", self.cfg.node_id);
+            if p.origin == self.cfg.node_id && self.pending_writes.remove(&p.request_id).is_some() {
+                self.completions.push(Completion {
+                    ticket: p.request_id,
+                    response: Message::error(
+                        error_code::NO_QUORUM,
+                        format!("the leader could not accept the request: {e}"),
+                    ),
+                });
+            }
+        }
+    }
+
+    fn fail(&mut self, ticket: u32, code: u16, message: String) {
+        self.completions.push(Completion {
+            ticket,
+            response: Message::error(code, message),
+        });
+    }
+
+    pub(super) fn quorum_lost(&self) -> bool {
+        self.phase == Phase::Member
+            && self
+                .no_leader_since_tick
+                .is_some_and(|t| self.ticks >= t + self.cfg.no_quorum_after_ticks)
+    }
+
+    fn no_quorum_message(&self) -> String {
+        let ms = self.cfg.no_quorum_after_ticks * self.cfg.tick_ms;
+        format!(
+            "no quorum: this node has reached no leader for at least {ms} ms (it is cut off from a majority of the cluster's voters)"
+        )
+    }
+
+    /// Handles a frame from another node.
+    pub fn receive(&mut self, frame: FramedMessage<Message>, now_ms: u64) {
+        match frame.payload {
+            Message::RaftMessage { from_address, data } => {
+                let Ok(msg) = RaftMsg::parse_from_bytes(&data) else {
+                    log::warn!(
+                        "{}: undecodable raft message from {from_address}",
+                        self.cfg.node_id
+                    );
+                    return;
+                };
+                self.peers.entry(msg.from).or_insert(from_address);
+                self.last_heard.insert(msg.from, self.ticks);
+                if let Some(raw) = self.raw.as_mut() {
+                    if let Err(e) = raw.step(msg) {
+                        log::debug!("{}: raft step: {e}", self.cfg.node_id);
+                    }
+                }
+            }
+            Message::ForwardProposals { proposals } => {
+                if self.is_leader() {
+                    for p in &proposals {
+                        self.propose(p, now_ms);
+                    }
+                } else if let Some(addr) = self.leader_address() {
+                    let frame = FramedMessage::new(
+                        MessageFlags::NONE,
+                        0,
+                        Message::ForwardProposals { proposals },
+                    );
+                    self.outbox.push((addr, frame));
+                }
+            }
+            Message::ClusterJoinRequest { node_id, address } => {
+                self.on_join_request(frame.request_id, node_id, address, now_ms);
+            }
+            Message::ClusterJoinResponse { raft_id } => {
+                if self.phase == Phase::Joining {
+                    if let Err(e) = self.start_as(raft_id) {
+                        log::error!("{}: cannot start raft: {e}", self.cfg.node_id);
+                    }
+                }
+            }
+            other => {
+                log::debug!(
+                    "{}: ignoring {} from a peer",
+                    self.cfg.node_id,
+                    other.name()
+                );
+            }
+        }
+    }
+
+    fn on_join_request(&mut self, request_id: u32, node_id: String, address: String, now_ms: u64) {
+        if self.is_leader() {
+            if let Some(m) = self.fsm.members().iter().find(|m| m.node_id == node_id) {
+                // A retried join whose first attempt was applied: answer again.
+                let reply = FramedMessage::response(
+                    request_id,
+                    Message::ClusterJoinResponse { raft_id: m.raft_id },
+                );
+                self.outbox.push((address, reply));
+                return;
+            }
+            let ticket = self.next_ticket();
+            self.joins.insert(ticket, (address.clone(), request_id));
+            self.internal
+                .insert(ticket, self.ticks + self.cfg.request_timeout_ticks);
+            let add = Message::AddMemberRequest { node_id, address };
+            self.propose_or_forward(ticket, &add, now_ms);
+        } else if let Some(leader) = self.leader_address() {
+            let frame = FramedMessage::new(
+                MessageFlags::REQUEST,
+                request_id,
+                Message::ClusterJoinRequest { node_id, address },
+            );
+            self.outbox.push((leader, frame));
+        }
+    }
+
+    fn leader_address(&self) -> Option<String> {
+        let leader = self.leader_id();
+        if leader == 0 || leader == self.raft_id() {
+            return None;
+        }
+        self.peers.get(&leader).cloned()
+    }
+
+    /// Advances the clock by one tick.
+    pub fn tick(&mut self, now_ms: u64) {
+        self.ticks += 1;
+        if let Some(raw) = self.raw.as_mut() {
+            raw.tick();
+        }
+        self.expire_requests();
+        let retry = 2 * self.cfg.heartbeat_ticks as u64;
+        for ctx in self.reads.due_for_retry(self.ticks, retry) {
+            if let Some(raw) = self.raw.as_mut() {
+                raw.read_index(ctx);
+            }
+        }
+        if self.is_leader() {
+            self.detect_failures(now_ms);
+            self.propose_expiry(now_ms);
+        }
+    }
+
+    fn expire_requests(&mut self) {
+        let tick = self.ticks;
+        let lost = self.quorum_lost();
+        let message = if lost || self.leader_id() == 0 {
+            (error_code::NO_QUORUM, self.no_quorum_message())
+        } else {
+            let ms = self.cfg.request_timeout_ticks * self.cfg.tick_ms;
+            (
+                error_code::TIMEOUT,
+                format!("timed out after {ms} ms waiting for the cluster to commit the request"),
+            )
+        };
+        let mut expired: Vec<u32> = self
+            .pending_writes
+            .iter()
+            .filter(|(_, d)| lost || **d <= tick)
+            .map(|(t, _)| *t)
+            .collect();
+        let reads = if lost {
+            self.reads.drain()
+        } else {
+            self.reads.expired(tick)
+        };
+        expired.extend(reads.iter().map(|r| r.ticket));
+        expired.sort_unstable();
+        for ticket in expired {
+            self.pending_writes.remove(&ticket);
+            self.fail(ticket, message.0, message.1.clone());
+        }
+        let unsent_before = self.unsent.len();
+        let pending = &self.pending_writes;
+        let node_id = &self.cfg.node_id;
+        self.unsent
+            .retain(|p| p.origin != *node_id || pending.contains_key(&p.request_id));
+        if self.unsent.len() != unsent_before {
+            log::debug!(
+                "{}: dropped {} unsent requests that timed out",
+                self.cfg.node_id,
+                unsent_before - self.unsent.len()
+            );
+        }
+        self.internal.retain(|_, d| *d > tick);
+        let internal = &self.internal;
+        self.joins.retain(|t, _| internal.contains_key(t));
+    }
+
+    /// Moves raft forward: forwards or proposes queued writes, starts read rounds, and handles
+    /// every Ready. Call after any input.
+    pub fn drive(&mut self, now_ms: u64) {
+        if self.raw.is_none() {
+            return;
+        }
+        self.track_leader();
+        if !self.unsent.is_empty() {
+            if self.is_leader() {
+                for p in std::mem::take(&mut self.unsent) {
+                    self.propose(&p, now_ms);
+                }
+            } else if let Some(addr) = self.leader_address() {
+                let proposals = std::mem::take(&mut self.unsent);
+                let frame = FramedMessage::new(
+                    MessageFlags::NONE,
+                    0,
+                    Message::ForwardProposals { proposals },
+                );
+                self.outbox.push((addr, frame));
+            }
+        }
+        if let Some(ctx) = self.reads.start_batch(self.ticks) {
+            self.raw.as_mut().expect("checked").read_index(ctx);
+        }
+        while self.raw.as_ref().is_some_and(|r| r.has_ready()) {
+            self.handle_ready(now_ms);
+        }
+        if self.is_leader() {
+            self.reconcile_membership();
+            // raft asks for a snapshot while sending, outside any Ready.
+            self.maybe_snapshot();
+        }
+        self.answer_reads(now_ms);
+    }
+
+    fn track_leader(&mut self) {
+        let leader = self.leader_id();
+        match (leader, self.no_leader_since_tick) {
+            (0, None) => self.no_leader_since_tick = Some(self.ticks),
+            (l, Some(_)) if l != 0 => self.no_leader_since_tick = None,
+            _ => {}
+        }
+        if self.is_leader() && self.leader_since_tick == 0 {
+            self.leader_since_tick = self.ticks.max(1);
+            // Everyone gets a full timeout from the moment this replica leads.
+            let tick = self.ticks;
+            for v in self.last_heard.values_mut() {
+                *v = tick;
+            }
+        } else if !self.is_leader() {
+            self.leader_since_tick = 0;
+        }
+    }
+
+    fn handle_ready(&mut self, now_ms: u64) {
+        let raw = self.raw.as_mut().expect("checked by the caller");
+        let mut rd = raw.ready();
+        let messages = rd.take_messages();
+        self.send_raft(messages);
+        if !rd.snapshot().is_empty() {
+            self.install_snapshot(rd.snapshot().clone());
+        }
+        let committed = rd.take_committed_entries();
+        self.apply_entries(committed);
+        let raw = self.raw.as_mut().expect("still there");
+        if !rd.entries().is_empty() {
+            raw.mut_store()
+                .append(rd.entries())
+                .expect("appending to the in-memory log");
+        }
+        if let Some(hs) = rd.hs() {
+            raw.mut_store().set_hard_state(hs.clone());
+        }
+        for rs in rd.take_read_states() {
+            self.reads.confirmed(&rs.request_ctx, rs.index);
+        }
+        let persisted = rd.take_persisted_messages();
+        self.send_raft(persisted);
+        let raw = self.raw.as_mut().expect("still there");
+        let mut light = raw.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            raw.mut_store().set_commit(commit);
+        }
+        let messages = light.take_messages();
+        let committed = light.take_committed_entries();
+        self.send_raft(messages);
+        self.apply_entries(committed);
+        self.raw.as_mut().expect("still there").advance_apply();
+        self.maybe_snapshot();
+        let _ = now_ms;
+    }
+
+    fn send_raft(&mut self, messages: Vec<RaftMsg>) {
+        for msg in messages {
+            let Some(addr) = self.address_of(msg.to) else {
+                log::debug!("{}: no address for raft id {}", self.cfg.node_id, msg.to);
+                continue;
+            };
+            let data = msg
+                .write_to_bytes()
+                .expect("protobuf encoding of a raft message");
+            let frame = FramedMessage::new(
+                MessageFlags::NONE,
+                0,
+                Message::RaftMessage {
+                    from_address: self.cfg.address.clone(),
+                    data,
+                },
+            );
+            self.outbox.push((addr, frame));
+        }
+    }
+
+    fn address_of(&self, raft_id: u64) -> Option<String> {
+        if let Some(a) = self.peers.get(&raft_id) {
+            return Some(a.clone());
+        }
+        self.fsm
+            .member_by_raft_id(raft_id)
+            .map(|m| m.address.clone())
+    }
+
+    fn install_snapshot(&mut self, snapshot: Snapshot) {
+        match StateMachine::from_snapshot(snapshot.get_data()) {
+            Ok(fsm) => {
+                let index = snapshot.get_metadata().index;
+                self.fsm = fsm;
+                for m in self.fsm.members() {
+                    if m.raft_id != 0 {
+                        self.peers.insert(m.raft_id, m.address.clone());
+                    }
+                }
+                let raw = self.raw.as_mut().expect("checked");
+                if let Err(e) = raw.mut_store().apply_snapshot(snapshot) {
+                    log::error!(
+                        "{}: snapshot at {index} refused by storage: {e}",
+                        self.cfg.node_id
+                    );
+                }
+                log::info!(
+                    "{}: installed a snapshot at index {index}",
+                    self.cfg.node_id
+                );
+            }
+            Err(e) => log::error!("{}: received a corrupt snapshot: {e}", self.cfg.node_id),
+        }
+    }
+
+    fn apply_entries(&mut self, entries: Vec<Entry>) {
+        for entry in entries {
+            if entry.data.is_empty() {
+                continue;
+            }
+            match entry.get_entry_type() {
+                EntryType::EntryNormal => match command::decode(&entry.data) {
+                    Ok(c) => self.apply_command(entry.index, c),
+                    Err(e) => log::error!(
+                        "{}: undecodable entry {}: {e}",
+                        self.cfg.node_id,
+                        entry.index
+                    ),
+                },
+                EntryType::EntryConfChange => {
+                    let Ok(cc) = ConfChange::parse_from_bytes(&entry.data) else {
+                        log::error!(
+                            "{}: undecodable conf change {}",
+                            self.cfg.node_id,
+                            entry.index
+                        );
+                        continue;
+                    };
+                    let raw = self.raw.as_mut().expect("applying needs raft");
+                    match raw.apply_conf_change(&cc) {
+                        Ok(cs) => {
+                            log::debug!(
+                                "{}: conf change {:?} {} -> voters {:?} learners {:?}",
+                                self.cfg.node_id,
+                                cc.get_change_type(),
+                                cc.node_id,
+                                cs.voters,
+                                cs.learners
+                            );
+                            raw.mut_store().set_conf_state(cs);
+                            if cc.get_change_type() == ConfChangeType::RemoveNode {
+                                self.last_heard.remove(&cc.node_id);
+                            }
+                        }
+                        Err(e) => log::error!("{}: conf change refused: {e}", self.cfg.node_id),
+                    }
+                }
+                EntryType::EntryConfChangeV2 => {
+                    log::error!("{}: unexpected joint conf change", self.cfg.node_id);
+                }
+            }
+        }
+    }
+
+    fn apply_command(&mut self, index: u64, c: Command) {
+        let ctx = ApplyContext {
+            index,
+            now_ms: c.now_ms,
+            origin: &c.origin,
+            request_id: c.request_id,
+        };
+        let applied = self.fsm.apply(c.request, &ctx);
+        if let Message::AddMemberResponse { raft_id } = &applied.response {
+            // Every replica learns the new member's address from the log.
+            if let Some(m) = self.fsm.member_by_raft_id(*raft_id) {
+                self.peers.insert(m.raft_id, m.address.clone());
+            }
+        }
+        for event in &applied.events {
+            if let Event::NodeLeft { node_id } = event {
+                if *node_id == self.cfg.node_id {
+                    let left = self.leaving.is_some();
+                    self.phase = Phase::Removed { left };
+                    log::info!(
+                        "{}: removed from the cluster (graceful: {left})",
+                        self.cfg.node_id
+                    );
+                }
+            }
+        }
+        self.events.extend(applied.events);
+        if c.origin != self.cfg.node_id {
+            return;
+        }
+        if let Some((address, request_id)) = self.joins.remove(&c.request_id) {
+            let reply = FramedMessage::response(request_id, join_reply(&applied.response));
+            self.outbox.push((address, reply));
+        }
+        if self.internal.remove(&c.request_id).is_some() {
+            return;
+        }
+        if self.pending_writes.remove(&c.request_id).is_some() {
+            self.completions.push(Completion {
+                ticket: c.request_id,
+                response: applied.response,
+            });
+        }
+    }
+
+    fn answer_reads(&mut self, now_ms: u64) {
+        // raft's applied index, not the state machine's: conf changes and empty entries count.
+        let applied = self.raw.as_ref().map_or(0, |r| r.raft.raft_log.applied);
+        for read in self.reads.ready(applied) {
+            let response = self.fsm.query(&read.request, now_ms);
+            self.completions.push(Completion {
+                ticket: read.ticket,
+                response,
+            });
+        }
+    }
+
+    /// The state machine as a raft snapshot at the applied index.
+    fn take_snapshot(&self) -> Option<Snapshot> {
+        let raw = self.raw.as_ref().expect("checked");
+        let applied = raw.raft.raft_log.applied;
+        let term = raw.raft.raft_log.term(applied).ok()?;
+        let mut snapshot = Snapshot::default();
+        snapshot.set_data(self.fsm.create_snapshot().into());
+        let meta = snapshot.mut_metadata();
+        meta.index = applied;
+        meta.term = term;
+        meta.set_conf_state(raw.raft.prs().conf().to_conf_state());
+        Some(snapshot)
+    }
+
+    /// Takes a snapshot when raft wants one to send, and compacts the log once it is long.
+    fn maybe_snapshot(&mut self) {
+        let raw = self.raw.as_ref().expect("checked");
+        let applied = raw.raft.raft_log.applied;
+        let first = raw.store().first_log_index();
+        let compact = applied >= first && applied - first >= self.cfg.compact_after_entries;
+        let wanted = raw.store().take_snapshot_wanted();
+        if !compact && !wanted {
+            return;
+        }
+        let Some(snapshot) = self.take_snapshot() else {
+            return;
+        };
+        let store = self.raw.as_mut().expect("checked").mut_store();
+        if !compact {
+            store.set_snapshot(snapshot);
+        } else if let Err(e) = store.compact(snapshot) {
+            log::warn!(
+                "{}: log compaction at {applied} failed: {e}",
+                self.cfg.node_id
+            );
+        } else {
+            log::debug!("{}: compacted the log up to {applied}", self.cfg.node_id);
+        }
+    }
+
+    /// Fails every open ticket (the node is closing).
+    pub fn fail_all(&mut self, message: &str) {
+        let mut tickets: Vec<u32> = self.pending_writes.drain().map(|(t, _)| t).collect();
+        tickets.extend(self.reads.drain().into_iter().map(|r| r.ticket));
+        tickets.sort_unstable();
+        for t in tickets {
+            self.fail(t, error_code::CLOSED, message.to_owned());
+        }
+        self.unsent.clear();
+    }
+}
+
+/// What the joiner is told once its membership was applied.
+fn join_reply(applied: &Message) -> Message {
+    match applied {
+        Message::AddMemberResponse { raft_id } => {
+            Message::ClusterJoinResponse { raft_id: *raft_id }
+        }
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,160 @@
+//! A small in-memory cluster of replicas: scripted scenarios, no sockets, no sleeps.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::*;
+use crate::wire::{FramedMessage, Message};
+
+struct Cluster {
+    replicas: BTreeMap<String, Replica>,
+    queue: VecDeque<(String, FramedMessage<Message>)>,
+    done: BTreeMap<(String, u32), Message>,
+    now_ms: u64,
+    down: Vec<String>,
+}
+
+fn cfg(name: &str) -> ReplicaConfig {
+    ReplicaConfig::new(name, name, 10, 2_000)
+}
+
+impl Cluster {
+    fn new() -> Self {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let mut replicas = BTreeMap::new();
+        replicas.insert("n1".to_string(), Replica::bootstrap(cfg("n1"), 0).unwrap());
+        Cluster {
+            replicas,
+            queue: VecDeque::new(),
+            done: BTreeMap::new(),
+            now_ms: 0,
+            down: vec![],
+        }
+    }
+
+    fn add(&mut self, name: &str) {
+        let r = Replica::joining(cfg(name));
+        let join = r.join_request();
+        self.replicas.insert(name.to_string(), r);
+        self.queue.push_back(("n1".to_string(), join));
+    }
+
+    /// Delivers messages and drives replicas until the network is quiet.
+    fn settle(&mut self) {
+        for _ in 0..1000 {
+            for (name, r) in self.replicas.iter_mut() {
+                if self.down.contains(name) {
+                    continue;
+                }
+                r.drive(self.now_ms);
+                for (to, frame) in r.take_outbox() {
+                    self.queue.push_back((to, frame));
+                }
+                for c in r.take_completions() {
+                    self.done.insert((name.clone(), c.ticket), c.response);
+                }
+            }
+            if self.queue.is_empty() {
+                return;
+            }
+            while let Some((to, frame)) = self.queue.pop_front() {
+                if self.down.contains(&to) {
+                    continue;
+                }
+                if let Some(r) = self.replicas.get_mut(&to) {
+                    r.receive(frame, self.now_ms);
+                }
+            }
+        }
+        panic!("the network never went quiet");
+    }
+
+    fn tick(&mut self, n: usize) {
+        for _ in 0..n {
+            self.now_ms += 10;
+            for (name, r) in self.replicas.iter_mut() {
+                if !self.down.contains(name) {
+                    r.tick(self.now_ms);
+                }
+            }
+            self.settle();
+        }
+    }
+
+    fn call(&mut self, node: &str, request: Message) -> Message {
+        let ticket = self
+            .replicas
+            .get_mut(node)
+            .unwrap()
+            .submit(request, self.now_ms);
+        for _ in 0..2000 {
+            self.settle();
+            if let Some(m) = self.done.remove(&(node.to_string(), ticket)) {
+                return m;
+            }
+            self.tick(1);
+        }
+        panic!("no answer on {node}");
+    }
+}
+
+#[test]
+fn three_replicas_replicate_writes_and_serve_linearizable_reads() {
+    let mut c = Cluster::new();
+    c.settle();
+    c.add("n2");
+    c.add("n3");
+    c.tick(50);
+    let nodes = c.call("n3", Message::NodeListRequest {});
+    assert_eq!(
+        nodes,
+        Message::NodeListResponse {
+            nodes: vec!["n1".into(), "n2".into(), "n3".into()]
+        }
+    );
+    assert_eq!(c.replicas["n1"].voters(), vec![1, 2, 3]);
+
+    let r = c.call(
+        "n2",
+        Message::CounterAddAndGetRequest {
+            counter_name: "c".into(),
+            delta: 5,
+        },
+    );
+    assert_eq!(r, Message::CounterAddAndGetResponse { value: 5 });
+    let r = c.call(
+        "n3",
+        Message::CounterGetRequest {
+            counter_name: "c".into(),
+        },
+    );
+    assert_eq!(r, Message::CounterGetResponse { value: 5 });
+}
+
+#[test]
+fn a_dead_leader_is_replaced_and_declared_dead() {
+    let mut c = Cluster::new();
+    c.settle();
+    for n in ["n2", "n3", "n4"] {
+        c.add(n);
+    }
+    c.tick(50);
+    assert_eq!(c.replicas["n1"].voters(), vec![1, 2, 3]);
+    c.down.push("n1".into());
+    c.tick(400);
+    let r = c.call("n2", Message::NodeListRequest {});
+    assert_eq!(
+        r,
+        Message::NodeListResponse {
+            nodes: vec!["n2".into(), "n3".into(), "n4".into()]
+        }
+    );
+    assert_eq!(c.replicas["n2"].voters(), vec![2, 3, 4]);
+    let r = c.call(
+        "n4",
+        Message::CounterAddAndGetRequest {
+            counter_name: "c".into(),
+            delta: 1,
+        },
+    );
+    assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
+}
