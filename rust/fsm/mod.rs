@@ -307,7 +307,10 @@ impl StateMachine {
                 }
                 let raft_id = self.next_raft_id.max(1);
                 self.next_raft_id = raft_id + 1;
-                log::debug!("index {}: node {node_id} at {address} joined as raft id {raft_id}", ctx.index);
+                log::debug!(
+                    "index {}: node {node_id} at {address} joined as raft id {raft_id}",
+                    ctx.index
+                );
                 events.push(Event::NodeAdded {
                     node_id: node_id.clone(),
                 });
