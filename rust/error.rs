@@ -22,6 +22,24 @@ pub enum Error {
     /// Snapshot bytes that were refused.
     #[error("snapshot refused: {0}")]
     Snapshot(#[from] SnapshotError),
+    /// An operating-system call failed.
+    #[error("{context}: {message}")]
+    Io { context: String, message: String },
+    /// The node could not get into a cluster.
+    #[error("could not join the cluster: {0}")]
+    Join(String),
+    /// The node is closed or closing.
+    #[error("the node is closed")]
+    Closed,
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, e: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            message: e.to_string(),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -22,6 +22,7 @@ mod app;
 pub mod config;
 mod error;
 pub mod fsm;
+pub mod node;
 pub mod raft;
 pub(crate) mod transport;
 pub mod wire;

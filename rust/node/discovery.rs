@@ -74,6 +74,7 @@ impl Registration {
     }
 
     /// The entry file announcing this node, if the discovery source keeps one.
+    #[cfg(test)]
     pub(crate) fn entry_path(&self) -> Option<&Path> {
         self.entry.as_deref()
     }

@@ -53,6 +53,14 @@ pub struct Completion {
     pub response: Message,
 }
 
+/// A write of this replica awaiting its apply.
+#[derive(Debug, Clone, Copy)]
+struct PendingWrite {
+    deadline_tick: u64,
+    /// The leader it was proposed by or forwarded to; 0 while it waits for one.
+    leader: u64,
+}
+
 /// Where the replica is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -72,8 +80,10 @@ pub struct Replica {
     pub(super) phase: Phase,
     pub(super) ticks: u64,
     next_ticket: u32,
-    /// Writes of this replica awaiting their apply: ticket -> deadline tick.
-    pending_writes: HashMap<u32, u64>,
+    /// Writes of this replica awaiting their apply.
+    pending_writes: HashMap<u32, PendingWrite>,
+    /// The leader as this replica last knew it, to notice a change.
+    known_leader: u64,
     /// Writes waiting for a leader to forward them to.
     unsent: Vec<Proposal>,
     reads: ReadBatches,
@@ -137,6 +147,7 @@ impl Replica {
             ticks: 0,
             next_ticket: 0,
             pending_writes: HashMap::new(),
+            known_leader: 0,
             unsent: Vec::new(),
             reads: ReadBatches::default(),
             joins: HashMap::new(),
@@ -310,7 +321,13 @@ impl Replica {
                 deadline_tick: deadline,
             });
         } else {
-            self.pending_writes.insert(ticket, deadline);
+            self.pending_writes.insert(
+                ticket,
+                PendingWrite {
+                    deadline_tick: deadline,
+                    leader: 0,
+                },
+            );
             self.propose_or_forward(ticket, &request, now_ms);
         }
         ticket
@@ -328,6 +345,12 @@ impl Replica {
     /// Proposes as leader, stamping the time. A dropped proposal fails its ticket if it is ours.
     fn propose(&mut self, p: &Proposal, now_ms: u64) {
         let data = command::encode(now_ms, p);
+        let me = self.raft_id();
+        if p.origin == self.cfg.node_id {
+            if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
+                w.leader = me;
+            }
+        }
         let raw = self.raw.as_mut().expect("only a leader proposes");
         if let Err(e) = raw.propose(vec![], data) {
             log::debug!("{}: proposal dropped: {e}", self.cfg.node_id);
@@ -486,7 +509,7 @@ impl Replica {
         let mut expired: Vec<u32> = self
             .pending_writes
             .iter()
-            .filter(|(_, d)| lost || **d <= tick)
+            .filter(|(_, w)| lost || w.deadline_tick <= tick)
             .map(|(t, _)| *t)
             .collect();
         let reads = if lost {
@@ -531,6 +554,12 @@ impl Replica {
                 }
             } else if let Some(addr) = self.leader_address() {
                 let proposals = std::mem::take(&mut self.unsent);
+                let leader = self.leader_id();
+                for p in &proposals {
+                    if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
+                        w.leader = leader;
+                    }
+                }
                 let frame = FramedMessage::new(
                     MessageFlags::NONE,
                     0,
@@ -555,6 +584,12 @@ impl Replica {
 
     fn track_leader(&mut self) {
         let leader = self.leader_id();
+        if leader != 0 && leader != self.known_leader {
+            let old = std::mem::replace(&mut self.known_leader, leader);
+            if old != 0 {
+                self.fail_writes_of_leader(old);
+            }
+        }
         match (leader, self.no_leader_since_tick) {
             (0, None) => self.no_leader_since_tick = Some(self.ticks),
             (l, Some(_)) if l != 0 => self.no_leader_since_tick = None,
@@ -569,6 +604,26 @@ impl Replica {
             }
         } else if !self.is_leader() {
             self.leader_since_tick = 0;
+        }
+    }
+
+    /// Fails the writes that went to a leader that is no longer the leader: they may or may not
+    /// be committed by its successor, and forwarding them again could apply them twice.
+    fn fail_writes_of_leader(&mut self, old: u64) {
+        let mut lost: Vec<u32> = self
+            .pending_writes
+            .iter()
+            .filter(|(_, w)| w.leader == old)
+            .map(|(t, _)| *t)
+            .collect();
+        lost.sort_unstable();
+        for ticket in lost {
+            self.pending_writes.remove(&ticket);
+            self.fail(
+                ticket,
+                error_code::LEADER_CHANGED,
+                "the leader changed before the request was committed; it may or may not have been applied".to_owned(),
+            );
         }
     }
 

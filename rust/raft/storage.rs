@@ -61,11 +61,13 @@ impl LogStore {
         Ok(())
     }
 
-    /// Records the state machine's snapshot at `index` and drops the log up to it.
+    /// Records the state machine's snapshot at `index` and drops the log before it. The entry
+    /// at `index` itself stays: `MemStorage` derives its first and last index from its entries
+    /// and falls back to its own (older) snapshot metadata when none are left.
     pub fn compact(&mut self, snapshot: Snapshot) -> raft::Result<()> {
         let index = snapshot.get_metadata().index;
         self.snapshot = snapshot;
-        self.mem.wl().compact(index + 1)
+        self.mem.wl().compact(index)
     }
 
     /// True once since raft last asked for a snapshot this store could not give.

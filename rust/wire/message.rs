@@ -61,6 +61,8 @@ pub mod error_code {
     pub const CLOSED: u16 = 7;
     /// A value or frame is larger than the configured maximum.
     pub const TOO_LARGE: u16 = 8;
+    /// The leader changed while the request was in flight: it may or may not have been applied.
+    pub const LEADER_CHANGED: u16 = 9;
 }
 
 macro_rules! messages {

@@ -1,0 +1,742 @@
+//! The node's event loop: one thread that owns the poll, the transport and the replica, and a
+//! callback thread that runs completions and events in the order the loop hands them over.
+//!
+//! Each turn of the loop: wait on the poll until a socket is ready, a command arrives (the waker)
+//! or the next tick is due; read frames; take commands; tick raft when due; drive the replica;
+//! hand its outgoing frames to the transport and its completions and events to the callback
+//! thread. Lock acquisitions that queue are kept until their grant or expiry arrives as an event,
+//! so the caller hears once: granted (with the fencing token) or not.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::{Events, Poll, Token, Waker};
+
+use super::discovery::{Discovery, Plan, Registration};
+use super::{Callback, DiscoveryMode, Node, NodeOptions};
+use crate::error::{Error, Result};
+use crate::fsm::Event;
+use crate::raft::{Completion, Phase, Replica, ReplicaConfig};
+use crate::transport::{Transport, TransportConfig, TransportStats};
+use crate::wire::{error_code, Message};
+
+const WAKER: Token = Token(0);
+const FIRST_TRANSPORT_TOKEN: usize = 1;
+/// How often a joining node asks a member again.
+const JOIN_RETRY: Duration = Duration::from_millis(250);
+/// How long a seed that should bootstrap first looks for an existing cluster.
+const PROBE_WINDOW: Duration = Duration::from_secs(1);
+/// How long a graceful leave waits for the node to hand its vote on.
+const LEAVE_HANDOFF: Duration = Duration::from_secs(5);
+/// A queued lock wait is given up locally this long after its own timeout if the cluster never
+/// said (a partition): the caller is told it was not granted.
+const LOCK_WAIT_GRACE: Duration = Duration::from_secs(2);
+
+pub(super) enum Command {
+    Request(Message, Callback),
+    Leave(Sender<Result<()>>),
+    Shutdown,
+}
+
+/// What other threads may read of the node without asking the loop.
+#[derive(Clone, Default)]
+pub(super) struct View {
+    pub members: Vec<String>,
+    pub leader: bool,
+    pub voters: Vec<u64>,
+    pub transport: TransportStats,
+}
+
+#[derive(Default)]
+pub(super) struct Shared {
+    view: Mutex<View>,
+}
+
+impl Shared {
+    pub fn view(&self) -> View {
+        self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+enum Delivery {
+    Answer(Callback, Message),
+    Event(Event),
+}
+
+fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A random version-4 UUID, from the standard library's randomly seeded hasher.
+fn random_node_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut words = [0u64; 2];
+    for (i, w) in words.iter_mut().enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_usize(i);
+        *w = h.finish();
+    }
+    let b: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        u16::from_le_bytes([b[4], b[5]]),
+        u16::from_le_bytes([b[6], b[7]]) & 0x0fff,
+        (u16::from_le_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
+        u64::from_le_bytes([b[10], b[11], b[12], b[13], b[14], b[15], 0, 0])
+    )
+}
+
+fn ticks(d: Duration, tick: Duration) -> u64 {
+    (d.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64).max(1)
+}
+
+pub(super) fn start(options: NodeOptions) -> Result<Node> {
+    let node_id = if options.node_id.is_empty() {
+        random_node_id()
+    } else {
+        options.node_id.clone()
+    };
+    let poll = Poll::new().map_err(|e| Error::io("creating the poll", e))?;
+    let waker = Arc::new(
+        Waker::new(poll.registry(), WAKER).map_err(|e| Error::io("creating the waker", e))?,
+    );
+    let bind = (options.host.as_str(), options.port)
+        .to_socket_addrs()
+        .map_err(|e| Error::io(format!("resolving {}", options.host), e))?
+        .next()
+        .ok_or_else(|| Error::InvalidAddress(format!("{}:{}", options.host, options.port)))?;
+    let transport_config = TransportConfig {
+        max_frame_size: options.max_frame_size,
+        ping_interval: options.ping_interval,
+        idle_timeout: options.failure_timeout.max(options.ping_interval * 3),
+        ..TransportConfig::default()
+    };
+    let transport = Transport::bind(
+        bind,
+        poll.registry(),
+        FIRST_TRANSPORT_TOKEN,
+        transport_config,
+        options.faults.clone(),
+    )
+    .map_err(|e| Error::io(format!("binding {bind}"), e))?;
+    let mut local = transport.local_addr();
+    if local.ip().is_unspecified() {
+        local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let address = local.to_string();
+    let discovery = match &options.discovery {
+        DiscoveryMode::Local => Discovery::local(&options.cluster_name),
+        DiscoveryMode::Seeds(seeds) => Discovery::Seeds(seeds.clone()),
+        DiscoveryMode::Dns { name, port } => Discovery::Dns {
+            name: name.clone(),
+            port: *port,
+        },
+    };
+    let (plan, registration) = discovery
+        .start(local)
+        .map_err(|e| Error::io("discovering the cluster", e))?;
+
+    let tick = options.tick;
+    let mut cfg = ReplicaConfig::new(
+        node_id.clone(),
+        address.clone(),
+        tick.as_millis().max(1) as u64,
+        options.failure_timeout.as_millis() as u64,
+    );
+    cfg.voters = options.voters;
+    cfg.compact_after_entries = options.compact_after_entries;
+    cfg.dead_after_ticks = ticks(options.failure_timeout, tick);
+    cfg.request_timeout_ticks = ticks(options.request_timeout, tick);
+    cfg.no_quorum_after_ticks = ticks(Duration::from_secs(2).max(tick * 40), tick);
+
+    let (commands_tx, commands_rx) = mpsc::channel();
+    let (deliveries_tx, deliveries_rx) = mpsc::channel::<Delivery>();
+    let (joined_tx, joined_rx) = mpsc::channel();
+    let shared = Arc::new(Shared::default());
+    let on_event = options.on_event.clone();
+
+    let callback_thread = std::thread::Builder::new()
+        .name(format!("vertx-cluster-callbacks-{address}"))
+        .spawn(move || run_callbacks(deliveries_rx, on_event))
+        .map_err(|e| Error::io("starting the callback thread", e))?;
+
+    let now = Instant::now();
+    let mut lp = Loop {
+        poll,
+        transport,
+        replica: Replica::joining(cfg.clone()),
+        cfg,
+        discovery,
+        registration: Some(registration),
+        local,
+        commands: commands_rx,
+        deliveries: deliveries_tx,
+        shared: Arc::clone(&shared),
+        callbacks: HashMap::new(),
+        lock_waits: HashMap::new(),
+        abandoned: HashSet::new(),
+        internal: HashSet::new(),
+        leave: None,
+        joined: Some(joined_tx),
+        join: JoinState {
+            candidates: Vec::new(),
+            attempt: 0,
+            next_attempt: now,
+            bootstrap_at: None,
+            deadline: now + options.join_timeout,
+        },
+        tick,
+        next_tick: now + tick,
+        addresses: HashMap::new(),
+        member_addresses: HashMap::new(),
+        last_view: (u64::MAX, u64::MAX, 0),
+        last_stats: TransportStats::default(),
+    };
+    match plan {
+        Plan::Bootstrap { probe } if probe.is_empty() => lp.bootstrap()?,
+        Plan::Bootstrap { probe } => {
+            lp.join.candidates = probe;
+            lp.join.bootstrap_at = Some(now + PROBE_WINDOW);
+        }
+        Plan::Join { candidates } => lp.join.candidates = candidates,
+    }
+    let loop_thread = std::thread::Builder::new()
+        .name(format!("vertx-cluster-loop-{address}"))
+        .spawn(move || {
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| lp.run())) {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown panic");
+                log::error!("the node's event loop stopped after a panic: {why}");
+            }
+        })
+        .map_err(|e| Error::io("starting the event loop thread", e))?;
+
+    let node = Node {
+        shared,
+        commands: commands_tx,
+        waker,
+        threads: Mutex::new(vec![loop_thread, callback_thread]),
+        node_id,
+        address,
+    };
+    match joined_rx.recv() {
+        Ok(Ok(())) => Ok(node),
+        Ok(Err(e)) => {
+            node.close();
+            Err(e)
+        }
+        Err(_) => {
+            node.close();
+            Err(Error::Join("the event loop stopped before joining".into()))
+        }
+    }
+}
+
+fn run_callbacks(
+    deliveries: Receiver<Delivery>,
+    on_event: Option<Arc<dyn Fn(Event) + Send + Sync>>,
+) {
+    for delivery in deliveries {
+        let outcome = catch_unwind(AssertUnwindSafe(|| match delivery {
+            Delivery::Answer(callback, message) => callback(message),
+            Delivery::Event(event) => {
+                if let Some(f) = &on_event {
+                    f(event);
+                }
+            }
+        }));
+        if outcome.is_err() {
+            log::error!("a cluster callback panicked; the callback thread carries on");
+        }
+    }
+}
+
+struct JoinState {
+    candidates: Vec<SocketAddr>,
+    attempt: usize,
+    next_attempt: Instant,
+    /// Seeds that should bootstrap do so at this instant if no cluster answered before.
+    bootstrap_at: Option<Instant>,
+    deadline: Instant,
+}
+
+struct LeaveState {
+    ticket: u32,
+    done: Sender<Result<()>>,
+    applied_at: Option<Instant>,
+}
+
+/// A queued lock acquisition waiting for its grant.
+struct LockWait {
+    callback: Callback,
+    lock_name: String,
+    timed: bool,
+    give_up_at: Option<Instant>,
+}
+
+struct Loop {
+    poll: Poll,
+    transport: Transport,
+    replica: Replica,
+    cfg: ReplicaConfig,
+    discovery: Discovery,
+    registration: Option<Registration>,
+    local: SocketAddr,
+    commands: Receiver<Command>,
+    deliveries: Sender<Delivery>,
+    shared: Arc<Shared>,
+    /// Tickets of caller requests, with what they asked.
+    callbacks: HashMap<u32, (Callback, Message)>,
+    lock_waits: HashMap<u32, LockWait>,
+    /// Acquisitions given up locally: a late grant is released at once.
+    abandoned: HashSet<u32>,
+    /// Tickets of the loop's own requests (cancels, releases), answered to nobody.
+    internal: HashSet<u32>,
+    leave: Option<LeaveState>,
+    joined: Option<Sender<Result<()>>>,
+    join: JoinState,
+    tick: Duration,
+    next_tick: Instant,
+    addresses: HashMap<String, Option<SocketAddr>>,
+    /// Listen addresses of members, so a departed member's connection can be dropped.
+    member_addresses: HashMap<String, String>,
+    last_view: (u64, u64, usize),
+    last_stats: TransportStats,
+}
+
+impl Loop {
+    fn bootstrap(&mut self) -> Result<()> {
+        log::info!(
+            "{}: bootstrapping a new cluster at {}",
+            self.cfg.node_id,
+            self.local
+        );
+        self.replica = Replica::bootstrap(self.cfg.clone(), wall_clock_ms())
+            .map_err(|e| Error::Join(format!("cannot start raft: {e}")))?;
+        self.join.bootstrap_at = None;
+        Ok(())
+    }
+
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(256);
+        let mut inbox = Vec::new();
+        loop {
+            let now = Instant::now();
+            let mut wake_at = self.next_tick;
+            if let Some(t) = self.transport.next_deadline() {
+                wake_at = wake_at.min(t);
+            }
+            if let Err(e) = self
+                .poll
+                .poll(&mut events, Some(wake_at.saturating_duration_since(now)))
+            {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    log::error!("{}: poll failed: {e}", self.cfg.node_id);
+                    break;
+                }
+            }
+            for event in events.iter() {
+                if self.transport.owns(event.token()) {
+                    self.transport
+                        .handle_event(self.poll.registry(), event, &mut inbox);
+                }
+            }
+            let now_ms = wall_clock_ms();
+            let mut shutdown = false;
+            while let Ok(command) = self.commands.try_recv() {
+                match command {
+                    Command::Request(request, callback) => self.submit(request, callback, now_ms),
+                    Command::Leave(done) => self.start_leave(done, now_ms),
+                    Command::Shutdown => shutdown = true,
+                }
+            }
+            if shutdown {
+                break;
+            }
+            for incoming in inbox.drain(..) {
+                self.replica.receive(incoming.frame, now_ms);
+            }
+            let now = Instant::now();
+            if now >= self.next_tick {
+                self.replica.tick(now_ms);
+                self.next_tick += self.tick;
+                if self.next_tick < now {
+                    // The loop fell behind (a paused process); do not replay missed ticks.
+                    self.next_tick = now + self.tick;
+                }
+                self.give_up_lock_waits(now);
+            }
+            self.transport.on_timer(self.poll.registry(), now);
+            if let Err(e) = self.joining_step(now) {
+                if let Some(joined) = self.joined.take() {
+                    let _ = joined.send(Err(e));
+                }
+                break;
+            }
+            self.replica.drive(now_ms);
+            self.flush(now_ms);
+            self.check_joined();
+            self.check_leave(now);
+            self.publish_view();
+        }
+        self.close();
+    }
+
+    fn submit(&mut self, request: Message, callback: Callback, now_ms: u64) {
+        let ticket = self.replica.submit(request.clone(), now_ms);
+        self.callbacks.insert(ticket, (callback, request));
+    }
+
+    fn start_leave(&mut self, done: Sender<Result<()>>, now_ms: u64) {
+        if self.leave.is_some() || !matches!(self.replica.phase(), Phase::Member) {
+            let _ = done.send(Ok(()));
+            return;
+        }
+        let ticket = self.replica.submit(
+            Message::LeaveRequest {
+                node_id: self.cfg.node_id.clone(),
+            },
+            now_ms,
+        );
+        self.leave = Some(LeaveState {
+            ticket,
+            done,
+            applied_at: None,
+        });
+    }
+
+    fn joining_step(&mut self, now: Instant) -> Result<()> {
+        if self.replica.phase() != Phase::Joining {
+            return Ok(());
+        }
+        if self.join.bootstrap_at.is_some_and(|t| now >= t) {
+            return self.bootstrap();
+        }
+        if now >= self.join.deadline {
+            return Err(Error::Join(format!(
+                "no member answered within the join timeout (tried {:?})",
+                self.join.candidates
+            )));
+        }
+        if now < self.join.next_attempt {
+            return Ok(());
+        }
+        self.join.next_attempt = now + JOIN_RETRY;
+        if self.join.attempt > 0
+            && self.join.attempt.is_multiple_of(8)
+            && self.join.bootstrap_at.is_none()
+        {
+            // Re-read who is alive; with nobody left, discovery decides afresh.
+            match self.discovery.candidates(self.local) {
+                Ok(c) if !c.is_empty() => self.join.candidates = c,
+                Ok(_) => {
+                    self.registration = None;
+                    let (plan, registration) = self
+                        .discovery
+                        .start(self.local)
+                        .map_err(|e| Error::io("discovering the cluster", e))?;
+                    self.registration = Some(registration);
+                    match plan {
+                        Plan::Bootstrap { .. } => return self.bootstrap(),
+                        Plan::Join { candidates } => self.join.candidates = candidates,
+                    }
+                }
+                Err(e) => log::warn!("{}: discovery failed: {e}", self.cfg.node_id),
+            }
+        }
+        if self.join.candidates.is_empty() {
+            return Ok(());
+        }
+        let to = self.join.candidates[self.join.attempt % self.join.candidates.len()];
+        self.join.attempt += 1;
+        let frame = self.replica.join_request();
+        if let Err(e) = self.transport.send(self.poll.registry(), to, &frame) {
+            log::debug!("{}: join request to {to} not sent: {e}", self.cfg.node_id);
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, address: &str) -> Option<SocketAddr> {
+        *self
+            .addresses
+            .entry(address.to_owned())
+            .or_insert_with(|| address.to_socket_addrs().ok().and_then(|mut a| a.next()))
+    }
+
+    fn flush(&mut self, now_ms: u64) {
+        for (to, frame) in self.replica.take_outbox() {
+            match self.resolve(&to) {
+                Some(addr) => {
+                    if let Err(e) = self.transport.send(self.poll.registry(), addr, &frame) {
+                        log::debug!("{}: frame to {to} not sent: {e}", self.cfg.node_id);
+                    }
+                }
+                None => log::warn!("{}: cannot resolve peer address {to}", self.cfg.node_id),
+            }
+        }
+        for completion in self.replica.take_completions() {
+            self.complete(completion);
+        }
+        for event in self.replica.take_events() {
+            self.on_event(event, now_ms);
+        }
+        // Releases and cancels queued by events go out with the next drive.
+    }
+
+    fn complete(&mut self, c: Completion) {
+        if self.leave.as_ref().is_some_and(|l| l.ticket == c.ticket) {
+            self.leave_applied(c.response);
+            return;
+        }
+        if self.internal.remove(&c.ticket) {
+            return;
+        }
+        let Some((callback, request)) = self.callbacks.remove(&c.ticket) else {
+            return;
+        };
+        let queued = matches!(
+            c.response,
+            Message::LockAcquireResponse { granted: false, .. }
+                | Message::LockAcquireTimeoutResponse { granted: false, .. }
+        );
+        let wait = match &request {
+            Message::LockAcquireRequest { lock_name } => Some((lock_name.clone(), false, None)),
+            Message::LockAcquireTimeoutRequest {
+                lock_name,
+                timeout_ms,
+            } if *timeout_ms > 0 => {
+                let give_up = Instant::now() + Duration::from_millis(*timeout_ms) + LOCK_WAIT_GRACE;
+                Some((lock_name.clone(), true, Some(give_up)))
+            }
+            _ => None,
+        };
+        match wait {
+            Some((lock_name, timed, give_up_at)) if queued => {
+                self.lock_waits.insert(
+                    c.ticket,
+                    LockWait {
+                        callback,
+                        lock_name,
+                        timed,
+                        give_up_at,
+                    },
+                );
+            }
+            _ => self.deliver(Delivery::Answer(callback, c.response)),
+        }
+    }
+
+    fn on_event(&mut self, event: Event, now_ms: u64) {
+        match &event {
+            Event::LockGranted {
+                lock_name,
+                node_id,
+                request_id,
+                fencing_token,
+            } if *node_id == self.cfg.node_id => {
+                if let Some(wait) = self.lock_waits.remove(request_id) {
+                    let answer = grant_answer(wait.timed, true, *fencing_token);
+                    self.deliver(Delivery::Answer(wait.callback, answer));
+                } else if self.abandoned.remove(request_id) {
+                    log::debug!(
+                        "{}: releasing {lock_name}, granted after the caller gave up",
+                        self.cfg.node_id
+                    );
+                    let release = Message::LockReleaseRequest {
+                        lock_name: lock_name.clone(),
+                    };
+                    let ticket = self.replica.submit(release, now_ms);
+                    self.internal.insert(ticket);
+                }
+            }
+            Event::NodeLeft { node_id } if *node_id != self.cfg.node_id => {
+                if let Some(addr) = self.member_addresses.remove(node_id) {
+                    if let Some(addr) = self.resolve(&addr) {
+                        self.transport.forget(self.poll.registry(), addr);
+                    }
+                }
+            }
+            Event::LockWaitExpired {
+                node_id,
+                request_id,
+                ..
+            } if *node_id == self.cfg.node_id => {
+                self.abandoned.remove(request_id);
+                if let Some(wait) = self.lock_waits.remove(request_id) {
+                    let answer = grant_answer(wait.timed, false, 0);
+                    self.deliver(Delivery::Answer(wait.callback, answer));
+                }
+            }
+            _ => {}
+        }
+        self.deliver(Delivery::Event(event));
+    }
+
+    /// Tells callers whose lock wait outlived its timeout (the cluster never answered: a
+    /// partition) that they did not get the lock, and withdraws the wait.
+    fn give_up_lock_waits(&mut self, now: Instant) {
+        let due: Vec<u32> = self
+            .lock_waits
+            .iter()
+            .filter(|(_, w)| w.give_up_at.is_some_and(|t| now >= t))
+            .map(|(t, _)| *t)
+            .collect();
+        for ticket in due {
+            let wait = self.lock_waits.remove(&ticket).expect("listed");
+            self.abandoned.insert(ticket);
+            let cancel = Message::LockCancelRequest {
+                lock_name: wait.lock_name,
+                acquire_request_id: ticket,
+            };
+            let t = self.replica.submit(cancel, wall_clock_ms());
+            self.internal.insert(t);
+            self.deliver(Delivery::Answer(
+                wait.callback,
+                grant_answer(wait.timed, false, 0),
+            ));
+        }
+    }
+
+    fn deliver(&self, delivery: Delivery) {
+        let _ = self.deliveries.send(delivery);
+    }
+
+    fn leave_applied(&mut self, response: Message) {
+        let Some(leave) = self.leave.as_mut() else {
+            return;
+        };
+        match response {
+            Message::LeaveResponse { .. } => leave.applied_at = Some(Instant::now()),
+            Message::ErrorResponse { message, .. } => {
+                let leave = self.leave.take().expect("checked");
+                let _ = leave
+                    .done
+                    .send(Err(Error::Join(format!("leaving failed: {message}"))));
+            }
+            _ => {}
+        }
+    }
+
+    fn check_leave(&mut self, now: Instant) {
+        let Some(applied_at) = self.leave.as_ref().and_then(|l| l.applied_at) else {
+            return;
+        };
+        let others = self.replica.fsm().members().iter().any(|m| m.raft_id != 0);
+        let handed_over = !self.replica.is_voter() || !others;
+        if handed_over || now >= applied_at + LEAVE_HANDOFF {
+            let leave = self.leave.take().expect("checked");
+            let _ = leave.done.send(Ok(()));
+        }
+    }
+
+    fn check_joined(&mut self) {
+        if self.joined.is_some()
+            && self.replica.phase() == Phase::Member
+            && self.replica.fsm().is_member(&self.cfg.node_id)
+        {
+            log::info!(
+                "{}: member of the cluster at {} ({} members)",
+                self.cfg.node_id,
+                self.local,
+                self.replica.fsm().members().len()
+            );
+            let _ = self.joined.take().expect("checked").send(Ok(()));
+        }
+    }
+
+    fn publish_view(&mut self) {
+        let stats = self.transport.stats();
+        let key = (
+            self.replica.fsm().last_applied(),
+            self.replica.leader_id(),
+            self.replica.voters().len(),
+        );
+        if key == self.last_view && stats == self.last_stats {
+            return;
+        }
+        self.last_view = key;
+        self.last_stats = stats;
+        for m in self.replica.fsm().members() {
+            if m.raft_id != 0 && !self.member_addresses.contains_key(&m.node_id) {
+                self.member_addresses
+                    .insert(m.node_id.clone(), m.address.clone());
+            }
+        }
+        let view = View {
+            members: self
+                .replica
+                .fsm()
+                .members()
+                .iter()
+                .map(|m| m.node_id.clone())
+                .collect(),
+            leader: self.replica.is_leader(),
+            voters: self.replica.voters(),
+            transport: stats,
+        };
+        *self.shared.view.lock().unwrap_or_else(|e| e.into_inner()) = view;
+    }
+
+    fn close(&mut self) {
+        self.transport.shutdown(self.poll.registry());
+        self.replica.fail_all("the node is closed");
+        for c in self.replica.take_completions() {
+            if let Some((callback, _)) = self.callbacks.remove(&c.ticket) {
+                self.deliver(Delivery::Answer(callback, c.response));
+            }
+        }
+        self.registration = None;
+    }
+}
+
+impl Drop for Loop {
+    /// Whatever ends the loop (a close, a panic), every caller still waiting hears that the node
+    /// is closed.
+    fn drop(&mut self) {
+        let closed = || Message::error(error_code::CLOSED, "the node is closed");
+        for (_, (callback, _)) in self.callbacks.drain() {
+            let _ = self.deliveries.send(Delivery::Answer(callback, closed()));
+        }
+        for (_, wait) in self.lock_waits.drain() {
+            let _ = self
+                .deliveries
+                .send(Delivery::Answer(wait.callback, closed()));
+        }
+        if let Some(joined) = self.joined.take() {
+            let _ = joined.send(Err(Error::Closed));
+        }
+        if let Some(leave) = self.leave.take() {
+            let _ = leave.done.send(Err(Error::Closed));
+        }
+    }
+}
+
+/// The answer to a queued acquisition, in the kind of its request.
+fn grant_answer(timed: bool, granted: bool, fencing_token: u64) -> Message {
+    if timed {
+        Message::LockAcquireTimeoutResponse {
+            granted,
+            fencing_token,
+        }
+    } else {
+        Message::LockAcquireResponse {
+            granted,
+            fencing_token,
+        }
+    }
+}

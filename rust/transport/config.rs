@@ -1,0 +1,41 @@
+//! The transport's limits and timers, with defaults sized for a cluster on one LAN: frames up to
+//! the wire format's 16 MiB, keepalive well inside the idle timeout so a healthy but quiet link is
+//! never closed, and reconnects fast enough for a restarted node to be reached within a second.
+
+use std::time::Duration;
+
+use crate::wire::DEFAULT_MAX_FRAME_SIZE;
+
+/// Limits and timers of the transport.
+#[derive(Debug, Clone)]
+pub(crate) struct TransportConfig {
+    /// Frames above this are refused on send and close the connection on receive.
+    pub max_frame_size: usize,
+    /// An outbound connection with nothing written for this long sends a keepalive ping.
+    pub ping_interval: Duration,
+    /// An inbound connection that received nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// The first reconnect delay after a failed or broken connection.
+    pub reconnect_min: Duration,
+    /// The cap of the reconnect delay, which doubles from `reconnect_min` on each failure.
+    pub reconnect_max: Duration,
+    /// Per destination: bytes queued and not yet written beyond which sends are refused.
+    pub max_buffered_bytes: usize,
+    /// A connect still in progress after this long counts as failed (a host that drops SYNs
+    /// would otherwise hold the queue for the kernel's minutes-long connect timeout).
+    pub connect_timeout: Duration,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            reconnect_min: Duration::from_millis(20),
+            reconnect_max: Duration::from_secs(1),
+            max_buffered_bytes: 64 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}

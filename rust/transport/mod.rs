@@ -1,0 +1,396 @@
+//! Node-to-node TCP transport, driven by a node's single event-loop thread over one `mio::Poll`.
+//!
+//! Connections are one-directional: a node writes only over its own outbound connection to a
+//! destination's listen address and reads only from connections it accepted, so no identity
+//! handshake exists and [`Incoming::remote`] is the sender's ephemeral address (the node layer
+//! names senders inside its messages). Per destination, frames are encoded into one queue and
+//! written in order over at most one connection; a failed or broken connection is retried with
+//! exponential backoff from `reconnect_min` to `reconnect_max` while frames wait, and a queue
+//! beyond `max_buffered_bytes` refuses further frames (back-pressure) instead of growing.
+//!
+//! Keepalive: an outbound connection with nothing written for `ping_interval` sends a frame with
+//! the PING flag and a `Message::Ping` payload; such frames refresh the inbound side's liveness
+//! and are never delivered. An inbound connection silent for `idle_timeout` is closed. A
+//! malformed frame closes the connection that carried it: a byte stream cannot be resynchronised.
+//!
+//! Tokens: the listener uses `first_token`, connections take fresh numbers above it and never
+//! reuse one, so a late event for a closed connection cannot reach a newer one. `frames_sent` and
+//! `frames_received` count frames accepted by [`Transport::send`] and delivered to the inbox;
+//! keepalive pings count in neither.
+
+mod config;
+mod faults;
+mod inbound;
+mod outbound;
+mod send_queue;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::event::Event;
+use mio::net::TcpListener;
+use mio::{Interest, Registry, Token};
+
+use crate::wire::{FramedMessage, Message, WireError};
+pub(crate) use config::TransportConfig;
+pub use faults::Faults;
+use inbound::{InboundConnection, ReadOutcome};
+use outbound::{is_keepalive, LinkChange, OutboundPeer};
+
+/// A frame received from another node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Incoming {
+    /// The sending socket's address (ephemeral port), not the sender's listen address.
+    pub remote: SocketAddr,
+    pub frame: FramedMessage<Message>,
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum SendError {
+    #[error("send queue full: {queued} bytes wait for the destination")]
+    Backpressure { queued: usize },
+    #[error("frame cannot be encoded: {0}")]
+    Encode(WireError),
+    #[error("the link to the destination is blocked by fault injection")]
+    Blocked,
+    #[error("the transport is shut down")]
+    Closed,
+}
+
+/// Counters since the transport was bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub malformed_frames: u64,
+    pub refused_backpressure: u64,
+    pub connects: u64,
+    pub connect_failures: u64,
+}
+
+/// The TCP side of one node: its listener, the connections it accepted, and one outbound queue
+/// and connection per destination. Owned and driven by the node's event-loop thread.
+pub(crate) struct Transport {
+    config: TransportConfig,
+    faults: Option<Faults>,
+    local_addr: SocketAddr,
+    /// `None` once shut down.
+    listener: Option<TcpListener>,
+    first_token: usize,
+    next_token: usize,
+    inbound: HashMap<Token, InboundConnection>,
+    outbound: HashMap<SocketAddr, OutboundPeer>,
+    outbound_by_token: HashMap<Token, SocketAddr>,
+    stats: TransportStats,
+}
+
+impl Transport {
+    /// Binds the listener on `addr` (port 0 = any) and registers it; token numbers it uses are
+    /// all >= `first_token` (the loop keeps smaller ones for itself, e.g. its Waker).
+    pub fn bind(
+        addr: SocketAddr,
+        registry: &Registry,
+        first_token: usize,
+        config: TransportConfig,
+        faults: Option<Faults>,
+    ) -> io::Result<Transport> {
+        let mut listener = TcpListener::bind(addr)?;
+        let local_addr = listener.local_addr()?;
+        registry.register(&mut listener, Token(first_token), Interest::READABLE)?;
+        Ok(Transport {
+            config,
+            faults,
+            local_addr,
+            listener: Some(listener),
+            first_token,
+            next_token: first_token + 1,
+            inbound: HashMap::new(),
+            outbound: HashMap::new(),
+            outbound_by_token: HashMap::new(),
+            stats: TransportStats::default(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether `token` is one the transport issued (possibly for a connection since closed,
+    /// whose late events [`Self::handle_event`] ignores).
+    pub fn owns(&self, token: Token) -> bool {
+        (self.first_token..self.next_token).contains(&token.0)
+    }
+
+    /// Queues a frame for the node listening at `to`; connects (non-blocking) on first use and
+    /// after failures with backoff. Frames to one destination are written in order over one
+    /// outbound connection. When `faults` says (local_addr, to) is blocked, the frame is
+    /// silently dropped and `Err(Blocked)` returned.
+    pub fn send(
+        &mut self,
+        registry: &Registry,
+        to: SocketAddr,
+        frame: &FramedMessage<Message>,
+    ) -> Result<(), SendError> {
+        if self.listener.is_none() {
+            return Err(SendError::Closed);
+        }
+        if let Some(faults) = &self.faults {
+            if faults.is_blocked(self.local_addr, to) {
+                return Err(SendError::Blocked);
+            }
+        }
+        let now = Instant::now();
+        let config = &self.config;
+        let peer = self
+            .outbound
+            .entry(to)
+            .or_insert_with(|| OutboundPeer::new(to, config, now));
+        let queued = peer
+            .queue
+            .push(frame, config.max_frame_size, config.max_buffered_bytes);
+        if let Err(error) = queued {
+            if matches!(error, SendError::Backpressure { .. }) {
+                self.stats.refused_backpressure += 1;
+            }
+            return Err(error);
+        }
+        self.stats.frames_sent += 1;
+        self.drive(registry, to, now);
+        Ok(())
+    }
+
+    /// Handles a readiness event for one of the transport's tokens: accepts, reads, writes
+    /// queued bytes, notices connect success or failure. Decoded frames go to `inbox`, except
+    /// keepalive pings, which only refresh liveness.
+    pub fn handle_event(&mut self, registry: &Registry, event: &Event, inbox: &mut Vec<Incoming>) {
+        let now = Instant::now();
+        let token = event.token();
+        if token == Token(self.first_token) {
+            self.accept_all(registry, now);
+        } else if self.inbound.contains_key(&token) {
+            self.read_inbound(registry, token, now, inbox);
+        } else if let Some(&to) = self.outbound_by_token.get(&token) {
+            let Some(peer) = self.outbound.get_mut(&to) else {
+                return;
+            };
+            match peer.on_ready(event, &self.config, now) {
+                LinkChange::Unchanged => {}
+                LinkChange::Connected => {
+                    self.stats.connects += 1;
+                    log::debug!("{} connected to {to}", self.local_addr);
+                    self.drive(registry, to, now);
+                }
+                LinkChange::ConnectFailed(error) => self.connect_failed(registry, to, error, now),
+                LinkChange::Broken(error) => self.link_broken(registry, to, error, now),
+            }
+        }
+    }
+
+    /// Timers: reconnect attempts whose backoff expired, connects that took too long, keepalive
+    /// pings, closing idle inbound connections.
+    pub fn on_timer(&mut self, registry: &Registry, now: Instant) {
+        let idle_timeout = self.config.idle_timeout;
+        let idle: Vec<Token> = self
+            .inbound
+            .iter()
+            .filter(|(_, connection)| now >= connection.last_received + idle_timeout)
+            .map(|(&token, _)| token)
+            .collect();
+        for token in idle {
+            log::info!("closing inbound connection idle for {idle_timeout:?}");
+            self.close_inbound(registry, token);
+        }
+
+        let destinations: Vec<SocketAddr> = self.outbound.keys().copied().collect();
+        for to in destinations {
+            let Some(peer) = self.outbound.get_mut(&to) else {
+                continue;
+            };
+            if peer.connect_timed_out(&self.config, now) {
+                let error = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                self.connect_failed(registry, to, error, now);
+            } else {
+                if peer.keepalive_due(&self.config, now) {
+                    peer.queue_keepalive(&self.config);
+                }
+                self.drive(registry, to, now);
+            }
+        }
+    }
+
+    /// The earliest instant [`Self::on_timer`] has work to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let outbound = self
+            .outbound
+            .values()
+            .filter_map(|peer| peer.next_deadline(&self.config));
+        let inbound = self
+            .inbound
+            .values()
+            .map(|connection| connection.last_received + self.config.idle_timeout);
+        outbound.chain(inbound).min()
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        self.stats
+    }
+
+    /// Drops all queued frames and the connection to `to` (used when a peer left the cluster).
+    pub fn forget(&mut self, registry: &Registry, to: SocketAddr) {
+        if let Some(mut peer) = self.outbound.remove(&to) {
+            if let Some(token) = peer.close(registry, Instant::now()) {
+                self.outbound_by_token.remove(&token);
+            }
+        }
+    }
+
+    /// Deregisters and closes every socket. Later sends fail with [`SendError::Closed`].
+    pub fn shutdown(&mut self, registry: &Registry) {
+        if let Some(mut listener) = self.listener.take() {
+            if let Err(error) = registry.deregister(&mut listener) {
+                log::debug!("deregistering the listener on {}: {error}", self.local_addr);
+            }
+        }
+        let now = Instant::now();
+        for (_, mut peer) in self.outbound.drain() {
+            peer.close(registry, now);
+        }
+        self.outbound_by_token.clear();
+        let tokens: Vec<Token> = self.inbound.keys().copied().collect();
+        for token in tokens {
+            self.close_inbound(registry, token);
+        }
+    }
+
+    /// Moves one destination forward: starts a connect when one is due, writes when connected.
+    fn drive(&mut self, registry: &Registry, to: SocketAddr, now: Instant) {
+        let Some(peer) = self.outbound.get_mut(&to) else {
+            return;
+        };
+        if peer.wants_connect(now) {
+            let token = Token(self.next_token);
+            self.next_token += 1;
+            match peer.connect(registry, token, now) {
+                Ok(()) => {
+                    self.outbound_by_token.insert(token, to);
+                }
+                Err(error) => self.connect_failed(registry, to, error, now),
+            }
+        } else if let Err(error) = peer.flush(now) {
+            self.link_broken(registry, to, error, now);
+        }
+    }
+
+    fn connect_failed(
+        &mut self,
+        registry: &Registry,
+        to: SocketAddr,
+        error: io::Error,
+        now: Instant,
+    ) {
+        self.stats.connect_failures += 1;
+        log::debug!("{} cannot connect to {to}: {error}", self.local_addr);
+        self.drop_link(registry, to, now);
+    }
+
+    fn link_broken(&mut self, registry: &Registry, to: SocketAddr, error: io::Error, now: Instant) {
+        log::info!("{} lost its connection to {to}: {error}", self.local_addr);
+        self.drop_link(registry, to, now);
+    }
+
+    fn drop_link(&mut self, registry: &Registry, to: SocketAddr, now: Instant) {
+        if let Some(peer) = self.outbound.get_mut(&to) {
+            if let Some(token) = peer.drop_link(registry, &self.config, now) {
+                self.outbound_by_token.remove(&token);
+            }
+        }
+    }
+
+    fn accept_all(&mut self, registry: &Registry, now: Instant) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((mut stream, remote)) => {
+                    if let Err(error) = stream.set_nodelay(true) {
+                        log::debug!(
+                            "cannot set TCP_NODELAY on the connection from {remote}: {error}"
+                        );
+                    }
+                    let token = Token(self.next_token);
+                    self.next_token += 1;
+                    match registry.register(&mut stream, token, Interest::READABLE) {
+                        Ok(()) => {
+                            let connection = InboundConnection::new(stream, remote, now);
+                            self.inbound.insert(token, connection);
+                        }
+                        Err(error) => {
+                            log::warn!("cannot register the connection from {remote}: {error}")
+                        }
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(error) => {
+                    // Typically out of file descriptors: retrying at once would spin.
+                    log::warn!("accept on {} failed: {error}", self.local_addr);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn read_inbound(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        now: Instant,
+        inbox: &mut Vec<Incoming>,
+    ) {
+        let Some(connection) = self.inbound.get_mut(&token) else {
+            return;
+        };
+        let remote = connection.remote;
+        let stats = &mut self.stats;
+        let outcome = connection.read_frames(self.config.max_frame_size, now, |frame| {
+            if is_keepalive(&frame) {
+                return;
+            }
+            stats.frames_received += 1;
+            inbox.push(Incoming { remote, frame });
+        });
+        match outcome {
+            ReadOutcome::Open => return,
+            ReadOutcome::Closed => log::debug!("{remote} closed its connection"),
+            ReadOutcome::Malformed(error) => {
+                self.stats.malformed_frames += 1;
+                log::warn!("closing the connection from {remote}: malformed frame: {error}");
+            }
+            ReadOutcome::Failed(error) => log::info!("connection from {remote} failed: {error}"),
+        }
+        self.close_inbound(registry, token);
+    }
+
+    fn close_inbound(&mut self, registry: &Registry, token: Token) {
+        if let Some(mut connection) = self.inbound.remove(&token) {
+            if let Err(error) = registry.deregister(&mut connection.stream) {
+                log::debug!(
+                    "deregistering the connection from {}: {error}",
+                    connection.remote
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Multi-node clusters over real loopback sockets, several nodes per test process, each test
+//! with a cluster name of its own. Failure timeouts are shortened so deaths are detected fast.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vertx_cluster::fsm::Event;
+use vertx_cluster::node::{Faults, Node, NodeOptions};
+use vertx_cluster::wire::{error_code, Message, RegistrationInfo};
+
+static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
+
+fn cluster_name(test: &str) -> String {
+    format!(
+        "{test}-{}-{}",
+        std::process::id(),
+        CLUSTERS.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn options(cluster: &str) -> NodeOptions {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let mut o = NodeOptions::new(cluster);
+    o.failure_timeout = Duration::from_millis(1_000);
+    o
+}
+
+fn start(cluster: &str) -> Node {
+    Node::start(options(cluster)).expect("node starts")
+}
+
+fn start_many(cluster: &str, n: usize) -> Vec<Node> {
+    (0..n).map(|_| start(cluster)).collect()
+}
+
+/// Waits until `check` holds, failing the test with `what` after 15 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn add(node: &Node, counter: &str) -> Message {
+    node.call(Message::CounterAddAndGetRequest {
+        counter_name: counter.into(),
+        delta: 1,
+    })
+}
+
+fn counter(node: &Node, counter: &str) -> i64 {
+    match node.call(Message::CounterGetRequest {
+        counter_name: counter.into(),
+    }) {
+        Message::CounterGetResponse { value } => value,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// The counter's value, or None while the node cannot serve linearizable reads.
+fn try_counter(node: &Node, counter: &str) -> Option<i64> {
+    match node.call(Message::CounterGetRequest {
+        counter_name: counter.into(),
+    }) {
+        Message::CounterGetResponse { value } => Some(value),
+        _ => None,
+    }
+}
+
+fn same_members(nodes: &[&Node], n: usize) -> bool {
+    let first = nodes[0].members();
+    first.len() == n && nodes.iter().all(|node| node.members() == first)
+}
+
+#[test]
+fn clusters_of_one_two_three_and_five_nodes_form() {
+    for n in [1, 2, 3, 5] {
+        let cluster = cluster_name("sizes");
+        let nodes = start_many(&cluster, n);
+        let refs: Vec<&Node> = nodes.iter().collect();
+        eventually(&format!("{n} members everywhere"), || {
+            same_members(&refs, n)
+        });
+        let expected: Vec<String> = nodes.iter().map(|n| n.node_id().to_string()).collect();
+        assert_eq!(
+            nodes[0].members(),
+            expected,
+            "members are listed in join order"
+        );
+        let voters = if n <= 2 { 1 } else { 3 };
+        eventually("voters settle", || nodes[0].voters().len() == voters);
+        for (i, node) in nodes.iter().enumerate() {
+            assert_eq!(
+                add(node, "c"),
+                Message::CounterAddAndGetResponse {
+                    value: i as i64 + 1
+                }
+            );
+        }
+        for node in &nodes {
+            assert_eq!(
+                counter(node, "c"),
+                n as i64,
+                "a read on any node sees every write"
+            );
+        }
+    }
+}
+
+fn leader_index(nodes: &[Node]) -> usize {
+    let mut found = None;
+    eventually("a leader", || {
+        found = nodes.iter().position(|n| n.is_leader());
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+/// Increments until a write succeeds (the cluster may be electing), failing after 15 s.
+fn add_eventually(node: &Node, name: &str) -> i64 {
+    let mut value = 0;
+    eventually("a write to succeed", || match add(node, name) {
+        Message::CounterAddAndGetResponse { value: v } => {
+            value = v;
+            true
+        }
+        _ => false,
+    });
+    value
+}
+
+#[test]
+fn five_nodes_started_at_once_form_one_cluster() {
+    for _ in 0..3 {
+        let cluster = cluster_name("at-once");
+        let barrier = Arc::new(std::sync::Barrier::new(5));
+        let handles: Vec<_> = (0..5)
+            .map(|_| {
+                let (cluster, barrier) = (cluster.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    start(&cluster)
+                })
+            })
+            .collect();
+        let nodes: Vec<Node> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let refs: Vec<&Node> = nodes.iter().collect();
+        eventually("one cluster of 5", || same_members(&refs, 5));
+    }
+}
+
+#[test]
+fn writes_resume_after_the_leader_is_killed() {
+    let cluster = cluster_name("leader-kill");
+    let mut nodes = start_many(&cluster, 3);
+    add_eventually(&nodes[0], "c");
+    let leader = leader_index(&nodes);
+    let dead = nodes.remove(leader);
+    let dead_id = dead.node_id().to_string();
+    dead.close();
+    let killed = Instant::now();
+    assert_eq!(add_eventually(&nodes[0], "c"), 2);
+    assert!(
+        killed.elapsed() < Duration::from_secs(5),
+        "writes resumed after {:?}",
+        killed.elapsed()
+    );
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("the dead leader removed", || same_members(&refs, 2));
+    assert!(!nodes[0].members().contains(&dead_id));
+    assert_eq!(counter(&nodes[1], "c"), 2);
+}
+
+#[test]
+fn a_minority_refuses_writes_and_catches_up_after_healing() {
+    let cluster = cluster_name("partition");
+    let faults = Faults::new();
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| {
+            let mut o = options(&cluster);
+            o.failure_timeout = Duration::from_secs(30);
+            o.faults = Some(faults.clone());
+            o.compact_after_entries = 50;
+            Node::start(o).unwrap()
+        })
+        .collect();
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("3 members", || same_members(&refs, 3));
+    let leader = leader_index(&nodes);
+    let follower = (leader + 1) % 3;
+    let addr = |i: usize| nodes[i].address().parse().unwrap();
+    let others: Vec<_> = (0..3).filter(|i| *i != follower).map(addr).collect();
+    faults.isolate(addr(follower), &others);
+
+    match add(&nodes[follower], "c") {
+        Message::ErrorResponse { code, message } => {
+            assert_eq!(code, error_code::NO_QUORUM, "{message}");
+            assert!(message.contains("no quorum"), "{message}");
+        }
+        other => panic!("a minority accepted a write: {other:?}"),
+    }
+    // The majority goes on, far enough that its log is compacted past the follower.
+    for i in 1..=200 {
+        assert_eq!(
+            add(&nodes[leader], "c"),
+            Message::CounterAddAndGetResponse { value: i }
+        );
+    }
+    faults.heal();
+    eventually("the follower catches up", || {
+        try_counter(&nodes[follower], "c") == Some(200)
+    });
+    assert_eq!(add_eventually(&nodes[follower], "c"), 201);
+}
+
+/// Node `holder` holds a lock and a registration; node 0 waits for the lock.
+fn holder_with_lock_and_registration(
+    nodes: &[Node],
+    holder: usize,
+) -> std::sync::mpsc::Receiver<Message> {
+    let registration = RegistrationInfo {
+        node_id: nodes[holder].node_id().into(),
+        seq: 1,
+        local_only: false,
+    };
+    let added = nodes[holder].call(Message::AddRegistrationRequest {
+        address: "svc".into(),
+        registration,
+    });
+    assert_eq!(added, Message::AddRegistrationResponse {});
+    let acquired = nodes[holder].call(Message::LockAcquireRequest {
+        lock_name: "l".into(),
+    });
+    assert!(
+        matches!(acquired, Message::LockAcquireResponse { granted: true, .. }),
+        "{acquired:?}"
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    nodes[0].request(
+        Message::LockAcquireTimeoutRequest {
+            lock_name: "l".into(),
+            timeout_ms: 20_000,
+        },
+        Box::new(move |m| {
+            let _ = tx.send(m);
+        }),
+    );
+    rx
+}
+
+fn registrations(node: &Node) -> Message {
+    node.call(Message::GetRegistrationsRequest {
+        address: "svc".into(),
+    })
+}
+
+#[test]
+fn graceful_leave_releases_locks_and_registrations() {
+    let cluster = cluster_name("leave");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let mut o = options(&cluster);
+    o.on_event = Some(Arc::new(move |e| seen.lock().unwrap().push(e)));
+    let mut nodes = vec![Node::start(o).unwrap()];
+    nodes.extend(start_many(&cluster, 2));
+    let waiter = holder_with_lock_and_registration(&nodes, 2);
+    let leaver = nodes.pop().unwrap();
+    let leaver_id = leaver.node_id().to_string();
+    let started = Instant::now();
+    leaver.leave().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "leave took {:?}",
+        started.elapsed()
+    );
+    let granted = waiter
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the waiter is granted");
+    assert!(
+        matches!(
+            granted,
+            Message::LockAcquireTimeoutResponse { granted: true, .. }
+        ),
+        "{granted:?}"
+    );
+    assert_eq!(
+        registrations(&nodes[1]),
+        Message::GetRegistrationsResponse {
+            registrations: vec![]
+        }
+    );
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("2 members", || same_members(&refs, 2));
+    eventually("the departure reported", || {
+        events.lock().unwrap().contains(&Event::NodeLeft {
+            node_id: leaver_id.clone(),
+        })
+    });
+}
+
+#[test]
+fn a_node_declared_dead_loses_its_locks_and_registrations() {
+    let cluster = cluster_name("dead");
+    let mut nodes = start_many(&cluster, 3);
+    let waiter = holder_with_lock_and_registration(&nodes, 2);
+    nodes.pop().unwrap().close();
+    let granted = waiter
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the waiter is granted");
+    assert!(
+        matches!(
+            granted,
+            Message::LockAcquireTimeoutResponse { granted: true, .. }
+        ),
+        "{granted:?}"
+    );
+    assert_eq!(
+        registrations(&nodes[1]),
+        Message::GetRegistrationsResponse {
+            registrations: vec![]
+        }
+    );
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("2 members", || same_members(&refs, 2));
+}
+
+#[test]
+fn four_nodes_survive_two_deaths_one_after_the_other() {
+    let cluster = cluster_name("two-deaths");
+    let mut nodes = start_many(&cluster, 4);
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("4 members, 3 voters", || {
+        same_members(&refs, 4) && nodes[0].voters().len() == 3
+    });
+    add_eventually(&nodes[0], "c");
+    for expected in [3, 2] {
+        // Kill a voter each time (the leader first), so each death costs a vote.
+        let victim = leader_index(&nodes);
+        nodes.remove(victim).close();
+        let refs: Vec<&Node> = nodes.iter().collect();
+        eventually(&format!("{expected} members"), || {
+            same_members(&refs, expected)
+        });
+        add_eventually(&nodes[0], "c");
+    }
+    assert_eq!(counter(&nodes[1], "c"), 3);
+}
