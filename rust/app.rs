@@ -510,6 +510,8 @@ impl App {
 pub struct Builder {
     node_id: Option<u64>,
     address: Option<String>,
+    cluster_name: Option<String>,
+    seeds: Vec<String>,
     timeout: Option<Duration>,
     ping_interval: Option<Duration>,
     max_frame_size: Option<usize>,
@@ -587,6 +589,56 @@ impl Builder {
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = Some(bytes);
         self
+    }
+
+    /// The cluster to join (nodes only cluster with nodes of the same name); for
+    /// [`Builder::start_node`].
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_name = Some(name.into());
+        self
+    }
+
+    /// Addresses (`host:port`) of some members, for [`Builder::start_node`]. Without seeds,
+    /// nodes of the same cluster name on this host find each other on their own.
+    pub fn seeds<S: Into<String>>(mut self, seeds: impl IntoIterator<Item = S>) -> Self {
+        self.seeds = seeds.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Starts a replicated cluster node with these settings and returns once it is a member.
+    /// `address` is where it listens (port 0: any free port); `node_id`, when given, names the
+    /// node `node-<id>` (raft ids themselves are assigned when a node joins).
+    ///
+    /// ```no_run
+    /// use vertx_cluster::builder;
+    /// use vertx_cluster::wire::Message;
+    ///
+    /// let node = builder()
+    ///     .node_id(1)
+    ///     .address("127.0.0.1:7801")
+    ///     .cluster_name("orders")
+    ///     .seeds(["127.0.0.1:7801", "127.0.0.1:7802", "127.0.0.1:7803"])
+    ///     .start_node()?;
+    /// let hits = node.call(Message::CounterAddAndGetRequest { counter_name: "hits".into(), delta: 1 });
+    /// # Ok::<(), vertx_cluster::Error>(())
+    /// ```
+    pub fn start_node(self) -> Result<crate::node::Node> {
+        let cluster_name = self
+            .cluster_name
+            .clone()
+            .unwrap_or_else(|| "default".to_owned());
+        let seeds = self.seeds.clone();
+        let node_id = self.node_id;
+        let app = self.try_build()?;
+        let config = app.config();
+        let mut options = crate::node::NodeOptions::new(cluster_name).with_config(config);
+        if let Some(id) = node_id {
+            options.node_id = format!("node-{id}");
+        }
+        if !seeds.is_empty() {
+            options.discovery = crate::node::DiscoveryMode::Seeds(seeds);
+        }
+        crate::node::Node::start(options)
     }
 
     /// The node, or the configuration error.

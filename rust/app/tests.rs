@@ -193,7 +193,8 @@ fn timeout_processor_drops_idle_connections_and_removes_their_members() {
     );
     assert!(
         events.contains(&Event::RegistrationsChanged {
-            address: "x".into()
+            address: "x".into(),
+            registrations: vec![]
         }),
         "{events:?}"
     );

@@ -50,9 +50,10 @@ pub enum Event {
     NodeLeft {
         node_id: String,
     },
-    /// The registrations of `address` changed; read them for the new full state.
+    /// The registrations of `address` changed; `registrations` is the full new list.
     RegistrationsChanged {
         address: String,
+        registrations: Vec<RegistrationInfo>,
     },
     /// A queued acquire was granted.
     LockGranted {
@@ -346,7 +347,11 @@ impl StateMachine {
                 let list = self.registrations.entry(address.clone()).or_default();
                 if !list.contains(&registration) {
                     list.push(registration);
-                    events.push(Event::RegistrationsChanged { address });
+                    let registrations = list.clone();
+                    events.push(Event::RegistrationsChanged {
+                        address,
+                        registrations,
+                    });
                 }
                 AddRegistrationResponse {}
             }
@@ -354,20 +359,24 @@ impl StateMachine {
                 address,
                 registration,
             } => {
-                let removed = match self.registrations.get_mut(&address) {
+                let (removed, remaining) = match self.registrations.get_mut(&address) {
                     Some(list) => {
                         let before = list.len();
                         list.retain(|r| r != &registration);
                         let removed = list.len() != before;
+                        let remaining = list.clone();
                         if list.is_empty() {
                             self.registrations.remove(&address);
                         }
-                        removed
+                        (removed, remaining)
                     }
-                    None => false,
+                    None => (false, Vec::new()),
                 };
                 if removed {
-                    events.push(Event::RegistrationsChanged { address });
+                    events.push(Event::RegistrationsChanged {
+                        address,
+                        registrations: remaining,
+                    });
                 }
                 RemoveRegistrationResponse { removed }
             }
@@ -690,21 +699,22 @@ impl StateMachine {
             }
             None => false,
         };
-        let mut changed: Vec<String> = Vec::new();
+        let mut changed: Vec<(String, Vec<RegistrationInfo>)> = Vec::new();
         self.registrations.retain(|address, list| {
             let before = list.len();
             list.retain(|r| r.node_id != node_id);
             if list.len() != before {
-                changed.push(address.clone());
+                changed.push((address.clone(), list.clone()));
             }
             !list.is_empty()
         });
-        changed.sort_unstable();
-        events.extend(
-            changed
-                .into_iter()
-                .map(|address| Event::RegistrationsChanged { address }),
-        );
+        changed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        events.extend(changed.into_iter().map(|(address, registrations)| {
+            Event::RegistrationsChanged {
+                address,
+                registrations,
+            }
+        }));
         self.locks
             .remove_node(node_id, ctx.index, ctx.now_ms, events);
         if was_member {

@@ -912,6 +912,7 @@ impl Model {
                         if list.len() != before {
                             events.push(Event::RegistrationsChanged {
                                 address: address.clone(),
+                                registrations: list.clone(),
                             });
                         }
                     }
@@ -954,7 +955,11 @@ impl Model {
                         let list = self.registrations.entry(address.clone()).or_default();
                         if !list.contains(&registration) {
                             list.push(registration);
-                            events.push(Event::RegistrationsChanged { address });
+                            let registrations = list.clone();
+                            events.push(Event::RegistrationsChanged {
+                                address,
+                                registrations,
+                            });
                         }
                         AddRegistrationResponse {}
                     }
@@ -964,16 +969,21 @@ impl Model {
                     registration,
                 } => {
                     let mut removed = false;
+                    let mut remaining = Vec::new();
                     if let Some(list) = self.registrations.get_mut(&address) {
                         let before = list.len();
                         list.retain(|r| *r != registration);
                         removed = list.len() != before;
+                        remaining = list.clone();
                         if list.is_empty() {
                             self.registrations.remove(&address);
                         }
                     }
                     if removed {
-                        events.push(Event::RegistrationsChanged { address });
+                        events.push(Event::RegistrationsChanged {
+                            address,
+                            registrations: remaining,
+                        });
                     }
                     RemoveRegistrationResponse { removed }
                 }

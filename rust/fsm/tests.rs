@@ -130,7 +130,8 @@ fn registrations_are_kept_per_registration_and_removed_exactly() {
     assert_eq!(
         changed.events,
         vec![Event::RegistrationsChanged {
-            address: "addr".into()
+            address: "addr".into(),
+            registrations: vec![reg("a", 1)]
         }]
     );
     log.apply(add("a", 2));
@@ -197,10 +198,12 @@ fn leaving_drops_registrations_and_node_info_but_keeps_sync_map_entries() {
         left.events,
         vec![
             Event::RegistrationsChanged {
-                address: "x".into()
+                address: "x".into(),
+                registrations: vec![]
             },
             Event::RegistrationsChanged {
-                address: "y".into()
+                address: "y".into(),
+                registrations: vec![reg("a", 1)]
             },
             Event::NodeLeft {
                 node_id: "b".into()
