@@ -22,6 +22,7 @@ mod app;
 pub mod config;
 mod error;
 pub mod fsm;
+mod jni;
 pub mod node;
 pub mod raft;
 pub(crate) mod transport;

@@ -118,6 +118,7 @@ pub struct Node {
     threads: Mutex<Vec<JoinHandle<()>>>,
     node_id: String,
     address: String,
+    max_frame_size: usize,
 }
 
 /// A request's answer, delivered once on the callback thread.
@@ -132,6 +133,11 @@ impl Node {
 
     pub fn node_id(&self) -> &str {
         &self.node_id
+    }
+
+    /// The largest frame the node accepts or sends.
+    pub fn max_frame_size(&self) -> usize {
+        self.max_frame_size
     }
 
     /// The `host:port` the node listens on.

@@ -233,6 +233,7 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         threads: Mutex::new(vec![loop_thread, callback_thread]),
         node_id,
         address,
+        max_frame_size: options.max_frame_size,
     };
     match joined_rx.recv() {
         Ok(Ok(())) => Ok(node),

@@ -1,0 +1,25 @@
+package io.vertx.spi.cluster.bop.impl.jni;
+
+/**
+ * What a native node tells Java, on the node's callback thread (a daemon thread attached to the
+ * JVM once), in the order the node applied it. Implementations must not block: they hand work to
+ * Vert.x contexts or executors. Exceptions thrown here are logged and cleared by the native side.
+ */
+public interface NativeListener {
+
+  /** The response frame to a request; its request id names the request. */
+  void onResponse(byte[] frame);
+
+  /** A node joined the cluster (this node's own join included). */
+  void onNodeAdded(String nodeId);
+
+  /** A node left the cluster or was declared dead (this node's own departure included). */
+  void onNodeLeft(String nodeId);
+
+  /**
+   * The registrations of an event-bus address changed; {@code registrations} is the full new
+   * list, each entry encoded as in the wire protocol's {@code RegistrationInfo} (node id, sequence,
+   * local-only flag), concatenated after a 4-byte little-endian count.
+   */
+  void onRegistrationsChanged(String address, byte[] registrations);
+}

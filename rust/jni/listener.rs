@@ -1,0 +1,124 @@
+//! Calls from the node's callback thread into Java's `NativeListener`.
+//!
+//! The listener's global reference and method ids are taken in `start`, on a Java thread (a
+//! native thread's class lookups would use the system class loader and miss application
+//! classes). The callback thread attaches to the JVM as a daemon on first use and stays attached;
+//! every call runs in a local frame so its references are freed (an attached thread never frees
+//! them otherwise), and a Java exception thrown by the listener is described and cleared.
+
+use jni::objects::{GlobalRef, JMethodID, JObject, JValue};
+use jni::signature::{Primitive, ReturnType};
+use jni::{JNIEnv, JavaVM};
+
+use crate::fsm::Event;
+use crate::wire::codec::Writer;
+use crate::wire::{FramedMessage, Message, RegistrationInfo};
+
+pub(crate) struct Listener {
+    vm: JavaVM,
+    target: GlobalRef,
+    on_response: JMethodID,
+    on_node_added: JMethodID,
+    on_node_left: JMethodID,
+    on_registrations_changed: JMethodID,
+}
+
+impl Listener {
+    pub fn new(env: &mut JNIEnv<'_>, listener: &JObject<'_>) -> jni::errors::Result<Listener> {
+        let class = env.get_object_class(listener)?;
+        Ok(Listener {
+            vm: env.get_java_vm()?,
+            target: env.new_global_ref(listener)?,
+            on_response: env.get_method_id(&class, "onResponse", "([B)V")?,
+            on_node_added: env.get_method_id(&class, "onNodeAdded", "(Ljava/lang/String;)V")?,
+            on_node_left: env.get_method_id(&class, "onNodeLeft", "(Ljava/lang/String;)V")?,
+            on_registrations_changed: env.get_method_id(
+                &class,
+                "onRegistrationsChanged",
+                "(Ljava/lang/String;[B)V",
+            )?,
+        })
+    }
+
+    /// Hands a response frame to Java.
+    pub fn response(&self, request_id: u32, response: Message) {
+        let mut frame = Vec::with_capacity(64);
+        let framed = FramedMessage::response(request_id, response);
+        if let Err(e) = framed.encode_into(&mut frame, usize::MAX) {
+            log::error!("cannot encode a response for Java: {e}");
+            return;
+        }
+        self.call(|env, l| {
+            let bytes = JObject::from(env.byte_array_from_slice(&frame)?);
+            invoke(env, &l.target, l.on_response, &[JValue::Object(&bytes)])
+        });
+    }
+
+    /// Hands an event to Java; lock events are settled inside the node and not passed on.
+    pub fn event(&self, event: Event) {
+        match event {
+            Event::NodeAdded { node_id } => self.call(|env, l| {
+                let id = JObject::from(env.new_string(&node_id)?);
+                invoke(env, &l.target, l.on_node_added, &[JValue::Object(&id)])
+            }),
+            Event::NodeLeft { node_id } => self.call(|env, l| {
+                let id = JObject::from(env.new_string(&node_id)?);
+                invoke(env, &l.target, l.on_node_left, &[JValue::Object(&id)])
+            }),
+            Event::RegistrationsChanged {
+                address,
+                registrations,
+            } => {
+                let encoded = encode_registrations(&registrations);
+                self.call(|env, l| {
+                    let address = JObject::from(env.new_string(&address)?);
+                    let list = JObject::from(env.byte_array_from_slice(&encoded)?);
+                    let args = [JValue::Object(&address), JValue::Object(&list)];
+                    invoke(env, &l.target, l.on_registrations_changed, &args)
+                })
+            }
+            Event::LockGranted { .. } | Event::LockWaitExpired { .. } => {}
+        }
+    }
+
+    fn call(&self, f: impl FnOnce(&mut JNIEnv<'_>, &Listener) -> jni::errors::Result<()>) {
+        let mut env = match self.vm.attach_current_thread_as_daemon() {
+            Ok(env) => env,
+            Err(e) => {
+                log::error!("cannot attach the callback thread to the JVM: {e}");
+                return;
+            }
+        };
+        let outcome = env.with_local_frame(8, |env| f(env, self));
+        if env.exception_check().unwrap_or(false) {
+            let _ = env.exception_describe();
+            let _ = env.exception_clear();
+        } else if let Err(e) = outcome {
+            log::error!("calling the Java listener failed: {e}");
+        }
+    }
+}
+
+/// Calls a cached `void` method of the listener.
+fn invoke(
+    env: &mut JNIEnv<'_>,
+    target: &GlobalRef,
+    method: JMethodID,
+    args: &[JValue<'_, '_>],
+) -> jni::errors::Result<()> {
+    let raw: Vec<jni::sys::jvalue> = args.iter().map(JValue::as_jni).collect();
+    // SAFETY: `method` was looked up on the listener's own class with exactly the signature
+    // whose argument list `args` follows (checked in `Listener::new`), and it returns void.
+    unsafe {
+        env.call_method_unchecked(target, method, ReturnType::Primitive(Primitive::Void), &raw)?;
+    }
+    Ok(())
+}
+
+/// `u32` LE count, then each registration in the wire protocol's encoding.
+pub(crate) fn encode_registrations(list: &[RegistrationInfo]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + list.len() * 48);
+    let mut w = Writer::new(&mut out);
+    w.put(&list.to_vec());
+    out
+}
