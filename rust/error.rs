@@ -28,6 +28,9 @@ pub enum Error {
     /// The node could not get into a cluster.
     #[error("could not join the cluster: {0}")]
     Join(String),
+    /// The node could not leave the cluster cleanly.
+    #[error("could not leave the cluster: {0}")]
+    Leave(String),
     /// The node is closed or closing.
     #[error("the node is closed")]
     Closed,

@@ -40,8 +40,3 @@ pub fn greeting() -> String {
         wire::PROTOCOL_VERSION
     )
 }
-
-/// mimalloc serves every Rust allocation of the library: the state machine and the codec make
-/// many small short-lived allocations, where it is markedly faster than the system allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -32,6 +32,8 @@ const JOIN_RETRY: Duration = Duration::from_millis(250);
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
 /// How long a graceful leave waits for the node to hand its vote on.
 const LEAVE_HANDOFF: Duration = Duration::from_secs(5);
+/// How long a leave that failed for want of a leader is retried.
+const LEAVE_RETRY_WINDOW: Duration = Duration::from_secs(10);
 /// A queued lock wait is given up locally this long after its own timeout if the cluster never
 /// said (a partition): the caller is told it was not granted.
 const LOCK_WAIT_GRACE: Duration = Duration::from_secs(2);
@@ -280,6 +282,9 @@ struct LeaveState {
     ticket: u32,
     done: Sender<Result<()>>,
     applied_at: Option<Instant>,
+    /// Leaving is retried (it is idempotent) until this instant when the cluster is busy
+    /// electing a leader.
+    give_up_at: Instant,
 }
 
 /// A queued lock acquisition waiting for its grant.
@@ -418,6 +423,7 @@ impl Loop {
             ticket,
             done,
             applied_at: None,
+            give_up_at: Instant::now() + LEAVE_RETRY_WINDOW,
         });
     }
 
@@ -623,11 +629,21 @@ impl Loop {
         };
         match response {
             Message::LeaveResponse { .. } => leave.applied_at = Some(Instant::now()),
+            Message::ErrorResponse { code, message }
+                if code != error_code::CLOSED && Instant::now() < leave.give_up_at =>
+            {
+                log::debug!(
+                    "{}: leave not committed ({message}); trying again",
+                    self.cfg.node_id
+                );
+                let request = Message::LeaveRequest {
+                    node_id: self.cfg.node_id.clone(),
+                };
+                leave.ticket = self.replica.submit(request, wall_clock_ms());
+            }
             Message::ErrorResponse { message, .. } => {
                 let leave = self.leave.take().expect("checked");
-                let _ = leave
-                    .done
-                    .send(Err(Error::Join(format!("leaving failed: {message}"))));
+                let _ = leave.done.send(Err(Error::Leave(message)));
             }
             _ => {}
         }

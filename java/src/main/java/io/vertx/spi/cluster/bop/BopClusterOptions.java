@@ -1,0 +1,191 @@
+package io.vertx.spi.cluster.bop;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * Settings of a {@link BopClusterManager}. Each setting is taken, in order, from this object
+ * (when set), the system property {@code vertx.bop.<name>}, the environment variable of the
+ * product sheet where there is one ({@code VERTX_CLUSTER_HOST}, {@code VERTX_CLUSTER_PORT},
+ * {@code VERTX_CLUSTER_TIMEOUT}, {@code VERTX_CLUSTER_PING_INTERVAL}), then the default. A
+ * malformed property or variable is an {@link IllegalArgumentException} naming it.
+ *
+ * <table>
+ *   <caption>Settings</caption>
+ *   <tr><th>setting</th><th>property / variable</th><th>default</th></tr>
+ *   <tr><td>clusterName</td><td>vertx.bop.clusterName</td><td>{@code vertx-bop}</td></tr>
+ *   <tr><td>host</td><td>vertx.bop.host / VERTX_CLUSTER_HOST</td><td>{@code 127.0.0.1}</td></tr>
+ *   <tr><td>port</td><td>vertx.bop.port / VERTX_CLUSTER_PORT</td><td>0 (any free port)</td></tr>
+ *   <tr><td>seeds</td><td>vertx.bop.seeds (comma separated host:port)</td><td>none: local discovery</td></tr>
+ *   <tr><td>dnsName, dnsPort</td><td>vertx.bop.dnsName, vertx.bop.dnsPort</td><td>none</td></tr>
+ *   <tr><td>failureTimeout (ms)</td><td>vertx.bop.timeout / VERTX_CLUSTER_TIMEOUT</td><td>20000</td></tr>
+ *   <tr><td>pingInterval (ms)</td><td>vertx.bop.pingInterval / VERTX_CLUSTER_PING_INTERVAL</td><td>20000</td></tr>
+ *   <tr><td>voters</td><td>vertx.bop.voters</td><td>3</td></tr>
+ *   <tr><td>requestTimeout (ms)</td><td>vertx.bop.requestTimeout</td><td>10000</td></tr>
+ *   <tr><td>joinTimeout (ms)</td><td>vertx.bop.joinTimeout</td><td>30000</td></tr>
+ *   <tr><td>tick (ms)</td><td>vertx.bop.tick</td><td>25</td></tr>
+ *   <tr><td>maxFrameSize (bytes)</td><td>vertx.bop.maxFrameSize</td><td>16777216</td></tr>
+ *   <tr><td>serializableAllowList</td><td>vertx.bop.serializableAllowList (comma separated)</td><td>none beyond the codec's defaults</td></tr>
+ * </table>
+ */
+public class BopClusterOptions {
+
+  private String clusterName;
+  private String host;
+  private Integer port;
+  private List<String> seeds;
+  private String dnsName;
+  private Integer dnsPort;
+  private Long failureTimeout;
+  private Long pingInterval;
+  private Integer voters;
+  private Long requestTimeout;
+  private Long joinTimeout;
+  private Long tick;
+  private Long maxFrameSize;
+  private List<String> serializableAllowList;
+
+  public BopClusterOptions() {
+  }
+
+  public BopClusterOptions(BopClusterOptions other) {
+    this.clusterName = other.clusterName;
+    this.host = other.host;
+    this.port = other.port;
+    this.seeds = other.seeds == null ? null : new ArrayList<>(other.seeds);
+    this.dnsName = other.dnsName;
+    this.dnsPort = other.dnsPort;
+    this.failureTimeout = other.failureTimeout;
+    this.pingInterval = other.pingInterval;
+    this.voters = other.voters;
+    this.requestTimeout = other.requestTimeout;
+    this.joinTimeout = other.joinTimeout;
+    this.tick = other.tick;
+    this.maxFrameSize = other.maxFrameSize;
+    this.serializableAllowList = other.serializableAllowList == null ? null : new ArrayList<>(other.serializableAllowList);
+  }
+
+  public BopClusterOptions setClusterName(String clusterName) { this.clusterName = clusterName; return this; }
+  public BopClusterOptions setHost(String host) { this.host = host; return this; }
+  public BopClusterOptions setPort(int port) { this.port = port; return this; }
+  public BopClusterOptions setSeeds(List<String> seeds) { this.seeds = new ArrayList<>(seeds); return this; }
+  public BopClusterOptions setDns(String name, int port) { this.dnsName = name; this.dnsPort = port; return this; }
+  public BopClusterOptions setFailureTimeout(long millis) { this.failureTimeout = millis; return this; }
+  public BopClusterOptions setPingInterval(long millis) { this.pingInterval = millis; return this; }
+  public BopClusterOptions setVoters(int voters) { this.voters = voters; return this; }
+  public BopClusterOptions setRequestTimeout(long millis) { this.requestTimeout = millis; return this; }
+  public BopClusterOptions setJoinTimeout(long millis) { this.joinTimeout = millis; return this; }
+  public BopClusterOptions setTick(long millis) { this.tick = millis; return this; }
+  public BopClusterOptions setMaxFrameSize(long bytes) { this.maxFrameSize = bytes; return this; }
+  public BopClusterOptions setSerializableAllowList(List<String> entries) { this.serializableAllowList = new ArrayList<>(entries); return this; }
+
+  public String getClusterName() { return text(clusterName, "clusterName", null, "vertx-bop"); }
+  public String getHost() { return text(host, "host", "VERTX_CLUSTER_HOST", "127.0.0.1"); }
+  public int getPort() { return number(port, "port", "VERTX_CLUSTER_PORT", 0, Integer::parseInt, 0, 65535); }
+  public List<String> getSeeds() { return list(seeds, "seeds"); }
+  public String getDnsName() { return text(dnsName, "dnsName", null, null); }
+  public int getDnsPort() { return number(dnsPort, "dnsPort", null, 0, Integer::parseInt, 0, 65535); }
+  public long getFailureTimeout() { return number(failureTimeout, "timeout", "VERTX_CLUSTER_TIMEOUT", 20000L, Long::parseLong, 1L, Long.MAX_VALUE); }
+  public long getPingInterval() { return number(pingInterval, "pingInterval", "VERTX_CLUSTER_PING_INTERVAL", 20000L, Long::parseLong, 1L, Long.MAX_VALUE); }
+  public int getVoters() { return number(voters, "voters", null, 3, Integer::parseInt, 1, 99); }
+  public long getRequestTimeout() { return number(requestTimeout, "requestTimeout", null, 10000L, Long::parseLong, 1L, Long.MAX_VALUE); }
+  public long getJoinTimeout() { return number(joinTimeout, "joinTimeout", null, 30000L, Long::parseLong, 1L, Long.MAX_VALUE); }
+  public long getTick() { return number(tick, "tick", null, 25L, Long::parseLong, 1L, 10000L); }
+  public long getMaxFrameSize() { return number(maxFrameSize, "maxFrameSize", null, 16L * 1024 * 1024, Long::parseLong, 1024L, (long) Integer.MAX_VALUE); }
+  public List<String> getSerializableAllowList() { return list(serializableAllowList, "serializableAllowList"); }
+
+  /** Where settings come from when not set on the object; replaced in tests. */
+  static Function<String, String> properties = System::getProperty;
+  static Function<String, String> environment = System::getenv;
+
+  private static String lookup(String name, String variable) {
+    String value = properties.apply("vertx.bop." + name);
+    if (value == null && variable != null) {
+      value = environment.apply(variable);
+    }
+    return value;
+  }
+
+  private static String source(String name, String variable) {
+    return properties.apply("vertx.bop." + name) != null || variable == null ? "system property vertx.bop." + name : "environment variable " + variable;
+  }
+
+  private static String text(String set, String name, String variable, String fallback) {
+    if (set != null) {
+      return set;
+    }
+    String value = lookup(name, variable);
+    if (value != null && value.trim().isEmpty()) {
+      throw new IllegalArgumentException("Empty value for " + source(name, variable));
+    }
+    return value == null ? fallback : value.trim();
+  }
+
+  private static <T extends Comparable<T>> T number(T set, String name, String variable, T fallback, Function<String, T> parse, T min, T max) {
+    T value = set;
+    if (value == null) {
+      String raw = lookup(name, variable);
+      if (raw == null) {
+        return fallback;
+      }
+      try {
+        value = parse.apply(raw.trim());
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("Invalid value \"" + raw + "\" for " + source(name, variable) + ": not a number");
+      }
+      if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+        throw new IllegalArgumentException("Invalid value \"" + raw + "\" for " + source(name, variable) + ": expected " + min + " to " + max);
+      }
+      return value;
+    }
+    if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+      throw new IllegalArgumentException("Invalid " + name + " " + value + ": expected " + min + " to " + max);
+    }
+    return value;
+  }
+
+  private static List<String> list(List<String> set, String name) {
+    if (set != null) {
+      return Collections.unmodifiableList(set);
+    }
+    String raw = lookup(name, null);
+    if (raw == null || raw.trim().isEmpty()) {
+      return Collections.emptyList();
+    }
+    List<String> out = new ArrayList<>();
+    for (String part : raw.split(",")) {
+      if (!part.trim().isEmpty()) {
+        out.add(part.trim());
+      }
+    }
+    return Collections.unmodifiableList(out);
+  }
+
+  @Override
+  public String toString() {
+    return "BopClusterOptions{clusterName=" + getClusterName() + ", host=" + getHost() + ", port=" + getPort()
+      + ", seeds=" + getSeeds() + ", failureTimeout=" + getFailureTimeout() + ", voters=" + getVoters() + "}";
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    if (!(o instanceof BopClusterOptions)) {
+      return false;
+    }
+    BopClusterOptions that = (BopClusterOptions) o;
+    return Objects.equals(clusterName, that.clusterName) && Objects.equals(host, that.host) && Objects.equals(port, that.port)
+      && Objects.equals(seeds, that.seeds) && Objects.equals(dnsName, that.dnsName) && Objects.equals(dnsPort, that.dnsPort)
+      && Objects.equals(failureTimeout, that.failureTimeout) && Objects.equals(pingInterval, that.pingInterval)
+      && Objects.equals(voters, that.voters) && Objects.equals(requestTimeout, that.requestTimeout)
+      && Objects.equals(joinTimeout, that.joinTimeout) && Objects.equals(tick, that.tick)
+      && Objects.equals(maxFrameSize, that.maxFrameSize) && Objects.equals(serializableAllowList, that.serializableAllowList);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(clusterName, host, port, seeds, dnsName, voters);
+  }
+}

@@ -1,0 +1,15 @@
+package io.vertx.spi.cluster.bop;
+
+import io.vertx.core.shareddata.Lock;
+
+/**
+ * A cluster lock granted by {@link BopClusterManager}. Besides {@link #release()}, it exposes the
+ * grant's fencing token: a number that grows with every grant of every lock in the cluster, so a
+ * resource guarded by the lock can refuse writes from a holder whose token is older than one it
+ * has already seen (a holder that paused past its lease, for example).
+ */
+public interface BopLock extends Lock {
+
+  /** The fencing token of this grant. */
+  long fencingToken();
+}

@@ -1,0 +1,71 @@
+package io.vertx.spi.cluster.bop.impl;
+
+import io.vertx.core.Future;
+import io.vertx.core.shareddata.Counter;
+import io.vertx.spi.cluster.bop.BopClusterManager;
+import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+
+import java.util.function.IntFunction;
+
+/** A cluster counter: every operation is one linearizable command of the replicated state. */
+public final class BopCounter implements Counter {
+
+  private final BopClusterManager manager;
+  private final String name;
+
+  public BopCounter(BopClusterManager manager, String name) {
+    this.manager = manager;
+    this.name = name;
+  }
+
+  private Future<Long> value(IntFunction<byte[]> request) {
+    try {
+      BopNode node = manager.node();
+      int id = node.nextRequestId();
+      return manager.toFuture(node.call(id, request.apply(id), BopMessages::i64));
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+  }
+
+  @Override
+  public Future<Long> get() {
+    return value(id -> BopMessages.counterGet(id, name));
+  }
+
+  @Override
+  public Future<Long> incrementAndGet() {
+    return addAndGet(1);
+  }
+
+  @Override
+  public Future<Long> getAndIncrement() {
+    return getAndAdd(1);
+  }
+
+  @Override
+  public Future<Long> decrementAndGet() {
+    return addAndGet(-1);
+  }
+
+  @Override
+  public Future<Long> addAndGet(long value) {
+    return value(id -> BopMessages.counterAddAndGet(id, name, value));
+  }
+
+  @Override
+  public Future<Long> getAndAdd(long value) {
+    return value(id -> BopMessages.counterGetAndAdd(id, name, value));
+  }
+
+  @Override
+  public Future<Boolean> compareAndSet(long expected, long value) {
+    try {
+      BopNode node = manager.node();
+      int id = node.nextRequestId();
+      return manager.toFuture(node.call(id, BopMessages.counterCompareAndSet(id, name, expected, value), BopMessages::bool));
+    } catch (RuntimeException e) {
+      return Future.failedFuture(e);
+    }
+  }
+}

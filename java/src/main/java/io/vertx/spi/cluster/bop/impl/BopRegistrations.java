@@ -1,0 +1,194 @@
+package io.vertx.spi.cluster.bop.impl;
+
+import io.vertx.core.Completable;
+import io.vertx.core.internal.logging.Logger;
+import io.vertx.core.internal.logging.LoggerFactory;
+import io.vertx.core.spi.cluster.RegistrationInfo;
+import io.vertx.core.spi.cluster.RegistrationListener;
+import io.vertx.core.spi.cluster.RegistrationUpdateEvent;
+import io.vertx.spi.cluster.bop.BopClusterManager;
+import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * Event-bus registrations. Local-only registrations stay in this node (never replicated), the
+ * others live in the replicated state. Reads are linearizable (a registration completed on any
+ * node is seen by the next read anywhere) and merge the node's local-only registrations in.
+ * Every change, the node's own included, pushes the address's full new list to the local
+ * registration listener, on one thread, coalesced per address (the newest list wins) and only
+ * for addresses the listener wants updates for.
+ */
+public final class BopRegistrations {
+
+  private static final Logger log = LoggerFactory.getLogger(BopRegistrations.class);
+
+  private final BopClusterManager manager;
+  private final Map<String, List<RegistrationInfo>> localOnly = new ConcurrentHashMap<>();
+  private final Map<String, List<RegistrationInfo>> pushes = new LinkedHashMap<>();
+  private final ExecutorService pusher = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "vertx-bop-registrations");
+    t.setDaemon(true);
+    return t;
+  });
+  private volatile RegistrationListener listener;
+  private boolean drainScheduled;
+
+  public BopRegistrations(BopClusterManager manager) {
+    this.manager = manager;
+  }
+
+  public void listener(RegistrationListener listener) {
+    this.listener = listener;
+  }
+
+  public void add(String address, RegistrationInfo info, Completable<Void> promise) {
+    if (info.localOnly()) {
+      localOnly.compute(address, (a, list) -> {
+        List<RegistrationInfo> next = list == null ? new ArrayList<>() : new ArrayList<>(list);
+        next.add(info);
+        return next;
+      });
+      promise.succeed();
+      refresh(address);
+      return;
+    }
+    BopNode node;
+    try {
+      node = manager.node();
+    } catch (IllegalStateException e) {
+      promise.fail(e);
+      return;
+    }
+    int id = node.nextRequestId();
+    BopClusterManager.complete(node.call(id, BopMessages.addRegistration(id, address, info), f -> {
+      BopMessages.empty(f);
+      return (Void) null;
+    }), promise);
+  }
+
+  public void remove(String address, RegistrationInfo info, Completable<Void> promise) {
+    if (info.localOnly()) {
+      localOnly.computeIfPresent(address, (a, list) -> {
+        List<RegistrationInfo> next = new ArrayList<>(list);
+        next.remove(info);
+        return next.isEmpty() ? null : next;
+      });
+      promise.succeed();
+      refresh(address);
+      return;
+    }
+    BopNode node;
+    try {
+      node = manager.node();
+    } catch (IllegalStateException e) {
+      promise.fail(e);
+      return;
+    }
+    int id = node.nextRequestId();
+    BopClusterManager.complete(node.call(id, BopMessages.removeRegistration(id, address, info), f -> {
+      BopMessages.bool(f);
+      return (Void) null;
+    }), promise);
+  }
+
+  public void get(String address, Completable<List<RegistrationInfo>> promise) {
+    CompletableFuture<List<RegistrationInfo>> read;
+    try {
+      read = read(address);
+    } catch (IllegalStateException e) {
+      promise.fail(e);
+      return;
+    }
+    BopClusterManager.complete(read, promise);
+  }
+
+  /** The cluster's registrations for {@code address} (a linearizable read) plus the local-only ones. */
+  private CompletableFuture<List<RegistrationInfo>> read(String address) {
+    BopNode node = manager.node();
+    int id = node.nextRequestId();
+    return node.call(id, BopMessages.getRegistrations(id, address), BopMessages::registrations)
+      .thenApply(list -> merge(address, list));
+  }
+
+  private List<RegistrationInfo> merge(String address, List<RegistrationInfo> clusterList) {
+    List<RegistrationInfo> local = localOnly.get(address);
+    if (local == null || local.isEmpty()) {
+      return clusterList;
+    }
+    List<RegistrationInfo> all = new ArrayList<>(clusterList);
+    all.addAll(local);
+    return all;
+  }
+
+  /** A replicated change: the full new cluster list of {@code address}. */
+  public void changed(String address, List<RegistrationInfo> clusterList) {
+    push(address, merge(address, clusterList));
+  }
+
+  /** A local-only change: read the cluster's list, then push the merged one. */
+  private void refresh(String address) {
+    read(address).whenComplete((list, failure) -> {
+      if (failure != null) {
+        log.warn("Could not read the registrations of " + address + " after a local change", failure);
+        List<RegistrationInfo> local = localOnly.get(address);
+        push(address, local == null ? Collections.emptyList() : local);
+      } else {
+        push(address, list);
+      }
+    });
+  }
+
+  private void push(String address, List<RegistrationInfo> list) {
+    synchronized (pushes) {
+      pushes.remove(address);
+      pushes.put(address, list);
+      if (drainScheduled) {
+        return;
+      }
+      drainScheduled = true;
+    }
+    try {
+      pusher.execute(this::drain);
+    } catch (java.util.concurrent.RejectedExecutionException ignored) {
+      // Closed: the node has left.
+    }
+  }
+
+  private void drain() {
+    while (true) {
+      Map.Entry<String, List<RegistrationInfo>> next;
+      synchronized (pushes) {
+        if (pushes.isEmpty()) {
+          drainScheduled = false;
+          return;
+        }
+        String address = pushes.keySet().iterator().next();
+        next = Map.entry(address, pushes.remove(address));
+      }
+      RegistrationListener l = listener;
+      if (l == null || !manager.isActive()) {
+        continue;
+      }
+      try {
+        if (l.wantsUpdatesFor(next.getKey())) {
+          l.registrationsUpdated(new RegistrationUpdateEvent(next.getKey(), next.getValue()));
+        }
+      } catch (Throwable t) {
+        log.error("The registration listener failed for " + next.getKey(), t);
+      }
+    }
+  }
+
+  public void close() {
+    pusher.shutdown();
+  }
+}

@@ -1,0 +1,96 @@
+package io.vertx.spi.cluster.bop.impl;
+
+import io.vertx.core.VertxException;
+import io.vertx.spi.cluster.bop.BopClusterManager;
+import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
+import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+
+import java.util.AbstractMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import java.util.function.IntFunction;
+
+/**
+ * The blocking cluster map Vert.x HA keeps {@code __vertx.haInfo} in. Entries outlive the node
+ * that wrote them (failover reads a dead node's entry). Every call blocks its thread until the
+ * cluster answered, at most the request timeout: never call it on an event loop for long work.
+ * {@link #entrySet()} is a snapshot.
+ */
+public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
+
+  private final BopClusterManager manager;
+  private final String name;
+
+  public BopSyncMap(BopClusterManager manager, String name) {
+    this.manager = manager;
+    this.name = name;
+  }
+
+  private <T> T await(IntFunction<byte[]> request, Function<BopFrame, T> decode) {
+    BopNode node = manager.node();
+    int id = node.nextRequestId();
+    CompletableFuture<T> answer = node.call(id, request.apply(id), decode);
+    try {
+      return answer.get(manager.requestTimeout() + 5_000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new VertxException(e);
+    } catch (ExecutionException e) {
+      Throwable cause = BopClusterManager.unwrap(e.getCause());
+      throw cause instanceof RuntimeException ? (RuntimeException) cause : new VertxException(cause);
+    } catch (TimeoutException e) {
+      throw new VertxException("Timed out waiting for the cluster on sync map " + name, e);
+    }
+  }
+
+  private byte[] bytes(Object o) {
+    return manager.codec().encode(o);
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> T object(byte[] b) {
+    return b == null ? null : (T) manager.codec().decode(b);
+  }
+
+  @Override
+  public V get(Object key) {
+    return object(await(id -> BopMessages.syncMapGet(id, name, bytes(key)), BopMessages::optionalBytes));
+  }
+
+  @Override
+  public V put(K key, V value) {
+    return object(await(id -> BopMessages.syncMapPut(id, name, bytes(key), bytes(value)), BopMessages::optionalBytes));
+  }
+
+  @Override
+  public V remove(Object key) {
+    return object(await(id -> BopMessages.syncMapRemove(id, name, bytes(key)), BopMessages::optionalBytes));
+  }
+
+  @Override
+  public boolean containsKey(Object key) {
+    return await(id -> BopMessages.syncMapContains(id, name, bytes(key)), BopMessages::bool);
+  }
+
+  @Override
+  public Set<Entry<K, V>> entrySet() {
+    Map<K, V> copy = new LinkedHashMap<>();
+    for (Map.Entry<byte[], byte[]> e : await(id -> BopMessages.syncMapEntries(id, name), BopMessages::entries)) {
+      copy.put(object(e.getKey()), object(e.getValue()));
+    }
+    return copy.entrySet();
+  }
+
+  @Override
+  public void clear() {
+    for (K key : keySet()) {
+      remove(key);
+    }
+  }
+}

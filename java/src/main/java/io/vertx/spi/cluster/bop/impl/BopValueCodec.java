@@ -1,0 +1,546 @@
+package io.vertx.spi.cluster.bop.impl;
+
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.core.shareddata.ClusterSerializable;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InvalidClassException;
+import java.io.ObjectInputFilter;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.io.ObjectStreamClass;
+import java.io.Serializable;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Modifier;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Encodes AsyncMap keys and values (and sync map entries) to the bytes the replicated state stores,
+ * and back. The state machine compares keys, and the old values of {@code removeIfPresent} and
+ * {@code replaceIfPresent}, byte for byte, so the encoding is deterministic: equal values of the
+ * supported types give equal bytes, on every node and in every run.
+ *
+ * <p>Layout: one tag byte, then the body. Tags are a stable format (never renumber one):
+ * <table>
+ *   <caption>value tags</caption>
+ *   <tr><td>0x01</td><td>String</td><td>UTF-8</td></tr>
+ *   <tr><td>0x02</td><td>String with an unpaired surrogate</td><td>UTF-16LE (UTF-8 cannot carry it)</td></tr>
+ *   <tr><td>0x03</td><td>Boolean</td><td>one byte 0/1</td></tr>
+ *   <tr><td>0x04..0x08</td><td>Byte, Short, Integer, Long, Character</td><td>1, 2, 4, 8, 2 bytes LE</td></tr>
+ *   <tr><td>0x09, 0x0a</td><td>Float, Double</td><td>{@code floatToIntBits}/{@code doubleToLongBits}
+ *     LE (canonical NaN, as {@code equals})</td></tr>
+ *   <tr><td>0x0b</td><td>byte[]</td><td>the bytes</td></tr>
+ *   <tr><td>0x0c</td><td>any {@link Buffer}</td><td>its bytes; rebuilt with {@link Buffer#buffer(byte[])},
+ *     since implementations are internal</td></tr>
+ *   <tr><td>0x0d, 0x0e</td><td>JsonObject, JsonArray</td><td>their {@code writeToBuffer} bytes</td></tr>
+ *   <tr><td>0x0f</td><td>other {@link ClusterSerializable}</td><td>u16 LE class-name length, the
+ *     class name (UTF-8), the {@code writeToBuffer} bytes</td></tr>
+ *   <tr><td>0x10</td><td>other {@link Serializable}</td><td>Java serialization stream</td></tr>
+ * </table>
+ * {@code ClusterSerializable} wins over {@code Serializable} for a class that is both, as on the
+ * Vert.x event bus. JsonObjects encode their keys in iteration order and Serializable objects as
+ * Java serialization writes them, so two equal objects built differently (another key order,
+ * another HashMap capacity) may encode differently; Hazelcast and Infinispan behave the same.
+ *
+ * <p>Safety: decoding never deserializes an arbitrary class from the cluster. A
+ * {@code ClusterSerializable} is created only if its class implements {@code ClusterSerializable}
+ * and has a public no-arg constructor (what the Vert.x event bus requires). Java serialization reads
+ * through an {@link ObjectInputStream} whose {@code resolveClass} admits only classes on the
+ * allow-list (default {@link #DEFAULT_ALLOWED}, plus the caller's entries) and throws
+ * {@link InvalidClassException} naming any other class, before the class is loaded, so a gadget's
+ * {@code readObject} never runs; proxies are refused, and arrays claiming more elements than there
+ * are bytes are rejected before allocation. Encoding applies the same allow-list, so a value that
+ * no node could read is refused when it is written, not when it is read. Allow-list entries are
+ * exact class names ({@code com.acme.Point}, nested classes with {@code $}), {@code pkg.*} (classes
+ * of that package) or {@code pkg.**} (that package and its subpackages); arrays of allowed classes
+ * and of primitives are allowed.
+ *
+ * <p>Classes are loaded through the thread context class loader, then the fallback loader given to
+ * the constructor. Instances are immutable and thread-safe. Failures are
+ * {@link IllegalArgumentException}s (the cause, if any, is the underlying exception, e.g. the
+ * {@code InvalidClassException}).
+ */
+public final class BopValueCodec {
+
+  /** Classes Java serialization may carry without configuration. */
+  public static final List<String> DEFAULT_ALLOWED = Collections.unmodifiableList(Arrays.asList(
+    "java.lang.*", "java.util.*", "java.time.*", "java.math.*", "io.vertx.core.json.*"));
+
+  static final byte TAG_STRING = 0x01;
+  static final byte TAG_STRING_UTF16 = 0x02;
+  static final byte TAG_BOOLEAN = 0x03;
+  static final byte TAG_BYTE = 0x04;
+  static final byte TAG_SHORT = 0x05;
+  static final byte TAG_INTEGER = 0x06;
+  static final byte TAG_LONG = 0x07;
+  static final byte TAG_CHARACTER = 0x08;
+  static final byte TAG_FLOAT = 0x09;
+  static final byte TAG_DOUBLE = 0x0a;
+  static final byte TAG_BYTES = 0x0b;
+  static final byte TAG_BUFFER = 0x0c;
+  static final byte TAG_JSON_OBJECT = 0x0d;
+  static final byte TAG_JSON_ARRAY = 0x0e;
+  static final byte TAG_CLUSTER_SERIALIZABLE = 0x0f;
+  static final byte TAG_SERIALIZABLE = 0x10;
+
+  private static final Set<String> PRIMITIVES = new HashSet<>(Arrays.asList(
+    "boolean", "byte", "char", "short", "int", "long", "float", "double", "void"));
+
+  private final ClassLoader fallback;
+  private final List<String> allowed;
+  private final Set<String> exactClasses = new HashSet<>();
+  /** {@code pkg.*} entries, stored as {@code "pkg."}: classes directly in the package. */
+  private final List<String> packages = new ArrayList<>();
+  /** {@code pkg.**} entries, stored as {@code "pkg."}: the package and its subpackages. */
+  private final List<String> packageTrees = new ArrayList<>();
+
+  /**
+   * @param fallback the class loader used when the thread context class loader cannot load a
+   *                 class (null: this class's loader)
+   * @param extraAllowed allow-list entries added to {@link #DEFAULT_ALLOWED} (null: none); each an
+   *                     exact class name, {@code pkg.*} or {@code pkg.**}; blank entries are ignored
+   * @throws IllegalArgumentException for a malformed entry
+   */
+  public BopValueCodec(ClassLoader fallback, Collection<String> extraAllowed) {
+    this.fallback = fallback != null ? fallback : BopValueCodec.class.getClassLoader();
+    Set<String> entries = new LinkedHashSet<>(DEFAULT_ALLOWED);
+    if (extraAllowed != null) {
+      for (String entry : extraAllowed) {
+        if (entry != null && !entry.trim().isEmpty()) {
+          entries.add(entry.trim());
+        }
+      }
+    }
+    for (String entry : entries) {
+      addAllowed(entry);
+    }
+    this.allowed = Collections.unmodifiableList(new ArrayList<>(entries));
+  }
+
+  private void addAllowed(String entry) {
+    String body;
+    List<String> target;
+    if (entry.endsWith(".**")) {
+      body = entry.substring(0, entry.length() - 3);
+      target = packageTrees;
+    } else if (entry.endsWith(".*")) {
+      body = entry.substring(0, entry.length() - 2);
+      target = packages;
+    } else {
+      body = entry;
+      target = null;
+    }
+    if (body.isEmpty() || body.startsWith(".") || body.endsWith(".") || body.contains("..")
+      || body.contains("*") || body.contains("/") || body.chars().anyMatch(Character::isWhitespace)) {
+      throw new IllegalArgumentException("malformed serialization allow-list entry '" + entry
+        + "': expected a class name, pkg.* or pkg.**");
+    }
+    if (target == null) {
+      exactClasses.add(body);
+    } else {
+      target.add(body + ".");
+    }
+  }
+
+  /** The allow-list in force: the defaults, then the caller's entries. */
+  public List<String> allowed() {
+    return allowed;
+  }
+
+  /** True when Java serialization may carry the class of that name (array names included). */
+  public boolean isAllowed(String className) {
+    String name = className;
+    if (name.startsWith("[")) {
+      int dims = 0;
+      while (dims < name.length() && name.charAt(dims) == '[') {
+        dims++;
+      }
+      String component = name.substring(dims);
+      if (component.length() == 1) {
+        return "ZBCSIJFD".contains(component);
+      }
+      if (!component.startsWith("L") || !component.endsWith(";")) {
+        return false;
+      }
+      name = component.substring(1, component.length() - 1);
+    }
+    if (PRIMITIVES.contains(name) || exactClasses.contains(name)) {
+      return true;
+    }
+    for (String tree : packageTrees) {
+      if (name.startsWith(tree)) {
+        return true;
+      }
+    }
+    for (String pkg : packages) {
+      if (name.startsWith(pkg) && name.indexOf('.', pkg.length()) < 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // encode
+  // ----------------------------------------------------------------------------------------------
+
+  /**
+   * The bytes of a key or value.
+   *
+   * @throws NullPointerException for null (AsyncMap keys and values are never null)
+   * @throws IllegalArgumentException for a type that is none of the supported ones, or a
+   *         Serializable graph that holds a class outside the allow-list
+   */
+  public byte[] encode(Object value) {
+    Objects.requireNonNull(value, "a null key or value cannot be encoded");
+    if (value instanceof String) {
+      return encodeString((String) value);
+    }
+    if (value instanceof Integer) {
+      return fixed(TAG_INTEGER, (Integer) value, 4);
+    }
+    if (value instanceof Long) {
+      return fixed(TAG_LONG, (Long) value, 8);
+    }
+    if (value instanceof Boolean) {
+      return new byte[]{TAG_BOOLEAN, (byte) ((Boolean) value ? 1 : 0)};
+    }
+    if (value instanceof Byte) {
+      return new byte[]{TAG_BYTE, (Byte) value};
+    }
+    if (value instanceof Short) {
+      return fixed(TAG_SHORT, (Short) value, 2);
+    }
+    if (value instanceof Character) {
+      return fixed(TAG_CHARACTER, (Character) value, 2);
+    }
+    if (value instanceof Float) {
+      return fixed(TAG_FLOAT, Float.floatToIntBits((Float) value), 4);
+    }
+    if (value instanceof Double) {
+      return fixed(TAG_DOUBLE, Double.doubleToLongBits((Double) value), 8);
+    }
+    if (value instanceof byte[]) {
+      return tagged(TAG_BYTES, (byte[]) value);
+    }
+    if (value instanceof Buffer) {
+      return tagged(TAG_BUFFER, ((Buffer) value).getBytes());
+    }
+    if (value instanceof JsonObject) {
+      return clusterSerialized(TAG_JSON_OBJECT, (ClusterSerializable) value, null);
+    }
+    if (value instanceof JsonArray) {
+      return clusterSerialized(TAG_JSON_ARRAY, (ClusterSerializable) value, null);
+    }
+    if (value instanceof ClusterSerializable) {
+      byte[] name = value.getClass().getName().getBytes(StandardCharsets.UTF_8);
+      return clusterSerialized(TAG_CLUSTER_SERIALIZABLE, (ClusterSerializable) value, name);
+    }
+    if (value instanceof Serializable) {
+      return serialize(value);
+    }
+    throw new IllegalArgumentException("cannot store a " + value.getClass().getName()
+      + " in a cluster-wide map: use a String, a boxed primitive, byte[], a Buffer, a JsonObject, a"
+      + " JsonArray, a ClusterSerializable or an allowed Serializable");
+  }
+
+  private static byte[] encodeString(String s) {
+    if (hasUnpairedSurrogate(s)) {
+      return tagged(TAG_STRING_UTF16, s.getBytes(StandardCharsets.UTF_16LE));
+    }
+    return tagged(TAG_STRING, s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static boolean hasUnpairedSurrogate(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c)) {
+        if (i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+          i++;
+        } else {
+          return true;
+        }
+      } else if (Character.isLowSurrogate(c)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static byte[] fixed(byte tag, long bits, int size) {
+    byte[] out = new byte[1 + size];
+    out[0] = tag;
+    for (int i = 0; i < size; i++) {
+      out[1 + i] = (byte) (bits >>> (8 * i));
+    }
+    return out;
+  }
+
+  private static byte[] tagged(byte tag, byte[] body) {
+    byte[] out = new byte[1 + body.length];
+    out[0] = tag;
+    System.arraycopy(body, 0, out, 1, body.length);
+    return out;
+  }
+
+  private static byte[] clusterSerialized(byte tag, ClusterSerializable value, byte[] className) {
+    Buffer buffer = Buffer.buffer();
+    buffer.appendByte(tag);
+    if (className != null) {
+      if (className.length > 0xffff) {
+        throw new IllegalArgumentException("class name too long: " + className.length + " bytes");
+      }
+      buffer.appendUnsignedShortLE(className.length);
+      buffer.appendBytes(className);
+    }
+    value.writeToBuffer(buffer);
+    return buffer.getBytes();
+  }
+
+  private byte[] serialize(Object value) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(128);
+    bytes.write(TAG_SERIALIZABLE);
+    try (ObjectOutputStream out = new AllowListObjectOutputStream(bytes)) {
+      out.writeObject(value);
+    } catch (InvalidClassException e) {
+      throw new IllegalArgumentException("cannot store a " + value.getClass().getName()
+        + " in a cluster-wide map: " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot serialize a " + value.getClass().getName() + ": " + e, e);
+    }
+    return bytes.toByteArray();
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // decode
+  // ----------------------------------------------------------------------------------------------
+
+  /**
+   * The value encoded by {@link #encode}.
+   *
+   * @throws IllegalArgumentException for malformed bytes, an unknown tag, a class that cannot be
+   *         loaded or created, or a Java-serialized class outside the allow-list (the cause is then
+   *         an {@link InvalidClassException} naming it)
+   */
+  public Object decode(byte[] bytes) {
+    Objects.requireNonNull(bytes, "bytes");
+    if (bytes.length == 0) {
+      throw new IllegalArgumentException("empty value: no type tag");
+    }
+    byte tag = bytes[0];
+    switch (tag) {
+      case TAG_STRING:
+        return new String(bytes, 1, bytes.length - 1, StandardCharsets.UTF_8);
+      case TAG_STRING_UTF16:
+        return new String(bytes, 1, bytes.length - 1, StandardCharsets.UTF_16LE);
+      case TAG_BOOLEAN:
+        checkLength(bytes, 1, "Boolean");
+        if (bytes[1] != 0 && bytes[1] != 1) {
+          throw new IllegalArgumentException("invalid Boolean byte " + bytes[1]);
+        }
+        return bytes[1] == 1;
+      case TAG_BYTE:
+        checkLength(bytes, 1, "Byte");
+        return bytes[1];
+      case TAG_SHORT:
+        checkLength(bytes, 2, "Short");
+        return (short) readLE(bytes, 2);
+      case TAG_INTEGER:
+        checkLength(bytes, 4, "Integer");
+        return (int) readLE(bytes, 4);
+      case TAG_LONG:
+        checkLength(bytes, 8, "Long");
+        return readLE(bytes, 8);
+      case TAG_CHARACTER:
+        checkLength(bytes, 2, "Character");
+        return (char) readLE(bytes, 2);
+      case TAG_FLOAT:
+        checkLength(bytes, 4, "Float");
+        return Float.intBitsToFloat((int) readLE(bytes, 4));
+      case TAG_DOUBLE:
+        checkLength(bytes, 8, "Double");
+        return Double.longBitsToDouble(readLE(bytes, 8));
+      case TAG_BYTES:
+        return Arrays.copyOfRange(bytes, 1, bytes.length);
+      case TAG_BUFFER:
+        return Buffer.buffer(Arrays.copyOfRange(bytes, 1, bytes.length));
+      case TAG_JSON_OBJECT:
+        return readClusterSerializable(new JsonObject(), bytes, 1);
+      case TAG_JSON_ARRAY:
+        return readClusterSerializable(new JsonArray(), bytes, 1);
+      case TAG_CLUSTER_SERIALIZABLE:
+        return decodeClusterSerializable(bytes);
+      case TAG_SERIALIZABLE:
+        return deserialize(bytes);
+      default:
+        throw new IllegalArgumentException("unknown value tag " + (tag & 0xff));
+    }
+  }
+
+  private static void checkLength(byte[] bytes, int bodySize, String type) {
+    if (bytes.length != 1 + bodySize) {
+      throw new IllegalArgumentException("a " + type + " takes " + bodySize + " bytes, got "
+        + (bytes.length - 1));
+    }
+  }
+
+  private static long readLE(byte[] bytes, int size) {
+    long value = 0;
+    for (int i = size; i >= 1; i--) {
+      value = (value << 8) | (bytes[i] & 0xff);
+    }
+    return value;
+  }
+
+  private static <T extends ClusterSerializable> T readClusterSerializable(T target, byte[] bytes, int from) {
+    try {
+      target.readFromBuffer(0, Buffer.buffer(Arrays.copyOfRange(bytes, from, bytes.length)));
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("cannot read a " + target.getClass().getName() + ": " + e, e);
+    }
+    return target;
+  }
+
+  private Object decodeClusterSerializable(byte[] bytes) {
+    if (bytes.length < 3) {
+      throw new IllegalArgumentException("truncated ClusterSerializable: " + bytes.length + " bytes");
+    }
+    int nameLength = (bytes[1] & 0xff) | (bytes[2] & 0xff) << 8;
+    if (3 + nameLength > bytes.length) {
+      throw new IllegalArgumentException("ClusterSerializable class name claims " + nameLength
+        + " bytes but only " + (bytes.length - 3) + " remain");
+    }
+    String className = new String(bytes, 3, nameLength, StandardCharsets.UTF_8);
+    Class<?> type = loadClass(className);
+    if (!ClusterSerializable.class.isAssignableFrom(type) || type.isInterface()
+      || Modifier.isAbstract(type.getModifiers())) {
+      throw new IllegalArgumentException("refusing to create " + className
+        + ": not a concrete ClusterSerializable class");
+    }
+    ClusterSerializable instance;
+    try {
+      Constructor<?> constructor = type.getConstructor();
+      instance = (ClusterSerializable) constructor.newInstance();
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      throw new IllegalArgumentException("cannot create " + className
+        + " (a ClusterSerializable needs a public no-arg constructor): " + e, e);
+    }
+    return readClusterSerializable(instance, bytes, 3 + nameLength);
+  }
+
+  private Class<?> loadClass(String className) {
+    ClassNotFoundException failure = null;
+    ClassLoader context = Thread.currentThread().getContextClassLoader();
+    if (context != null) {
+      try {
+        return Class.forName(className, false, context);
+      } catch (ClassNotFoundException e) {
+        failure = e;
+      }
+    }
+    if (fallback != context) {
+      try {
+        return Class.forName(className, false, fallback);
+      } catch (ClassNotFoundException e) {
+        failure = e;
+      }
+    }
+    throw new IllegalArgumentException("class " + className
+      + " not found by the thread context class loader nor by " + fallback, failure);
+  }
+
+  private Object deserialize(byte[] bytes) {
+    try (ObjectInputStream in = new AllowListObjectInputStream(bytes)) {
+      return in.readObject();
+    } catch (InvalidClassException e) {
+      throw new IllegalArgumentException("refused to deserialize a value: " + e.getMessage(), e);
+    } catch (IOException | ClassNotFoundException | RuntimeException e) {
+      throw new IllegalArgumentException("cannot deserialize a value: " + e, e);
+    }
+  }
+
+  private InvalidClassException refusal(String className) {
+    return new InvalidClassException(className,
+      "class not allowed for Java serialization by the cluster manager (allowed: " + allowed + ")");
+  }
+
+  /** Java serialization output that refuses, class by class, what the input side would refuse. */
+  private final class AllowListObjectOutputStream extends ObjectOutputStream {
+
+    AllowListObjectOutputStream(ByteArrayOutputStream out) throws IOException {
+      super(out);
+    }
+
+    @Override
+    protected void annotateClass(Class<?> cl) throws IOException {
+      if (!isAllowed(cl.getName())) {
+        throw refusal(cl.getName());
+      }
+    }
+
+    @Override
+    protected void annotateProxyClass(Class<?> cl) throws IOException {
+      throw new InvalidClassException(cl.getName(), "proxy classes are never deserialized");
+    }
+  }
+
+  /** Java serialization input that resolves only allowed classes. */
+  private final class AllowListObjectInputStream extends ObjectInputStream {
+
+    AllowListObjectInputStream(byte[] bytes) throws IOException {
+      super(new ByteArrayInputStream(bytes, 1, bytes.length - 1));
+      long limit = bytes.length;
+      ObjectInputFilter inherited = getObjectInputFilter();
+      // an array element takes at least one byte of the stream: a longer claim is a lie, and
+      // allocating it first would let a small value exhaust the heap
+      setObjectInputFilter(info -> {
+        if (info.arrayLength() > limit) {
+          return ObjectInputFilter.Status.REJECTED;
+        }
+        return inherited != null ? inherited.checkInput(info) : ObjectInputFilter.Status.UNDECIDED;
+      });
+    }
+
+    @Override
+    protected Class<?> resolveClass(ObjectStreamClass desc) throws IOException, ClassNotFoundException {
+      String name = desc.getName();
+      if (!isAllowed(name)) {
+        throw refusal(name);
+      }
+      if (PRIMITIVES.contains(name)) {
+        return super.resolveClass(desc);
+      }
+      ClassLoader context = Thread.currentThread().getContextClassLoader();
+      if (context != null) {
+        try {
+          return Class.forName(name, false, context);
+        } catch (ClassNotFoundException ignore) {
+          // try the fallback
+        }
+      }
+      try {
+        return Class.forName(name, false, fallback);
+      } catch (ClassNotFoundException e) {
+        return super.resolveClass(desc);
+      }
+    }
+
+    @Override
+    protected Class<?> resolveProxyClass(String[] interfaces) throws IOException {
+      throw new InvalidClassException(String.join(",", interfaces), "proxy classes are never deserialized");
+    }
+  }
+}

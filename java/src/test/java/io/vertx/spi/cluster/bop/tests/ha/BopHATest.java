@@ -1,0 +1,20 @@
+package io.vertx.spi.cluster.bop.tests.ha;
+
+import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.spi.cluster.bop.tests.BopTestClusters;
+import io.vertx.tests.ha.HATest;
+
+/** The Vert.x HA TCK against {@code BopClusterManager}. */
+public class BopHATest extends HATest {
+
+  @Override
+  public void setUp() throws Exception {
+    BopTestClusters.newCluster();
+    super.setUp();
+  }
+
+  @Override
+  protected ClusterManager getClusterManager() {
+    return BopTestClusters.clusterManager();
+  }
+}
