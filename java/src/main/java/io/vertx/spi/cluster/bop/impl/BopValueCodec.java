@@ -259,9 +259,28 @@ public final class BopValueCodec {
 
   private static byte[] encodeString(String s) {
     if (hasUnpairedSurrogate(s)) {
-      return tagged(TAG_STRING_UTF16, s.getBytes(StandardCharsets.UTF_16LE));
+      // by hand: the UTF-16 charset encoder would replace the lone surrogate too
+      byte[] out = new byte[1 + 2 * s.length()];
+      out[0] = TAG_STRING_UTF16;
+      for (int i = 0; i < s.length(); i++) {
+        char c = s.charAt(i);
+        out[1 + 2 * i] = (byte) c;
+        out[2 + 2 * i] = (byte) (c >>> 8);
+      }
+      return out;
     }
     return tagged(TAG_STRING, s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static String decodeUtf16(byte[] bytes) {
+    if ((bytes.length - 1) % 2 != 0) {
+      throw new IllegalArgumentException("odd length for a UTF-16 string: " + (bytes.length - 1));
+    }
+    char[] chars = new char[(bytes.length - 1) / 2];
+    for (int i = 0; i < chars.length; i++) {
+      chars[i] = (char) ((bytes[1 + 2 * i] & 0xff) | (bytes[2 + 2 * i] & 0xff) << 8);
+    }
+    return new String(chars);
   }
 
   private static boolean hasUnpairedSurrogate(String s) {
@@ -345,7 +364,7 @@ public final class BopValueCodec {
       case TAG_STRING:
         return new String(bytes, 1, bytes.length - 1, StandardCharsets.UTF_8);
       case TAG_STRING_UTF16:
-        return new String(bytes, 1, bytes.length - 1, StandardCharsets.UTF_16LE);
+        return decodeUtf16(bytes);
       case TAG_BOOLEAN:
         checkLength(bytes, 1, "Boolean");
         if (bytes[1] != 0 && bytes[1] != 1) {
@@ -480,13 +499,17 @@ public final class BopValueCodec {
   /** Java serialization output that refuses, class by class, what the input side would refuse. */
   private final class AllowListObjectOutputStream extends ObjectOutputStream {
 
+    /** Set at the first refusal: ObjectOutputStream then serializes the exception into the (discarded) stream. */
+    private boolean refused;
+
     AllowListObjectOutputStream(ByteArrayOutputStream out) throws IOException {
       super(out);
     }
 
     @Override
     protected void annotateClass(Class<?> cl) throws IOException {
-      if (!isAllowed(cl.getName())) {
+      if (!refused && !isAllowed(cl.getName())) {
+        refused = true;
         throw refusal(cl.getName());
       }
     }
