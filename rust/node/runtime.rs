@@ -396,9 +396,10 @@ impl Loop {
             }
             self.replica.drive(now_ms);
             self.flush(now_ms);
+            // The view first: a node that has just joined must see itself among the members.
+            self.publish_view();
             self.check_joined();
             self.check_leave(now);
-            self.publish_view();
         }
         self.close();
     }
