@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test of the project: formatting, lints, and the whole cargo test suite
-# (unit, property, golden-vector, integration and doc tests). Exits non-zero on the first failure.
+# Runs every check and test of the project: Rust formatting, lints and the whole cargo test suite
+# (unit, property, simulation, golden-vector, loopback-cluster and doc tests), then the Java module
+# (`mvn verify`: it builds the native library, packs it into the jar, and runs our JUnit tests and
+# the Vert.x cluster TCK against BopClusterManager). Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,13 @@ need_component() {
 }
 need_component fmt rustfmt
 need_component clippy clippy
+for tool in java mvn; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "$tool is missing; installing JDK 17 and Maven from Debian's packages" >&2
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven
+    break
+  fi
+done
 
 echo "== cargo fmt --check"
 cargo fmt --check
@@ -19,3 +28,5 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
 cargo test
+echo "== mvn -f java/pom.xml verify"
+mvn -B -ntp -Dstyle.color=never -f java/pom.xml verify
