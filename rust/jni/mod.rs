@@ -296,3 +296,29 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_malforme
             .malformed_frames as jlong)
     })
 }
+
+/// For the JNI benchmark: runs `iterations` calls of the request in `frame` through the node
+/// from Rust and returns the total nanoseconds, so the cost Java adds can be told apart.
+#[no_mangle]
+pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_timeNativeCalls<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    frame: JByteArray<'local>,
+    iterations: jint,
+) -> jlong {
+    guard(&mut env, 0, |env| {
+        let entry = handles::get(handle)?;
+        if frame.is_null() {
+            return Err(JniError::BadArgument("frame is null".into()));
+        }
+        let bytes = env.convert_byte_array(&frame)?;
+        let framed = FramedMessage::decode(&bytes, entry.node.max_frame_size())
+            .map_err(|e| JniError::BadArgument(format!("malformed request frame: {e}")))?;
+        let started = std::time::Instant::now();
+        for _ in 0..iterations.max(0) {
+            std::hint::black_box(entry.node.call(framed.payload.clone()));
+        }
+        Ok(started.elapsed().as_nanos() as jlong)
+    })
+}

@@ -77,6 +77,11 @@ public final class BopNode {
     return node;
   }
 
+  /** The native handle, for the benchmark's native-side timing. */
+  public long handle() {
+    return handle;
+  }
+
   /** Member ids in join order, as the node has applied them. */
   public List<String> members() {
     return Arrays.asList(BopNative.members(handle));

@@ -52,4 +52,10 @@ public final class BopNative {
 
   /** Frames the node's transport refused as malformed since it started. */
   public static native long malformedFrames(long handle);
+
+  /**
+   * For the JNI benchmark: runs {@code iterations} calls of the request in {@code frame} through
+   * the node from native code (no JNI crossing per call) and returns the total nanoseconds.
+   */
+  public static native long timeNativeCalls(long handle, byte[] frame, int iterations);
 }
