@@ -24,6 +24,7 @@ import io.vertx.spi.cluster.bop.impl.BopNode;
 import io.vertx.spi.cluster.bop.impl.BopRegistrations;
 import io.vertx.spi.cluster.bop.impl.BopSyncMap;
 import io.vertx.spi.cluster.bop.impl.BopValueCodec;
+import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
 import java.util.ArrayList;
@@ -36,6 +37,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
  * A Vert.x cluster manager whose state lives in a replicated state machine in native code:
@@ -104,6 +107,22 @@ public class BopClusterManager implements ClusterManager {
     return options.getRequestTimeout();
   }
 
+  /**
+   * Sends the request built for a fresh request id and decodes its answer; a manager that is not
+   * in the cluster gives a failed future instead of throwing.
+   */
+  public <T> CompletableFuture<T> request(IntFunction<byte[]> build, Function<BopFrame, T> decode) {
+    try {
+      BopNode n = node();
+      int id = n.nextRequestId();
+      return n.call(id, build.apply(id), decode);
+    } catch (RuntimeException e) {
+      CompletableFuture<T> failed = new CompletableFuture<>();
+      failed.completeExceptionally(e);
+      return failed;
+    }
+  }
+
   /** A future on the caller's context completed by {@code result}, unwrapping its failure. */
   public <T> Future<T> toFuture(CompletableFuture<T> result) {
     ContextInternal context = vertx.getOrCreateContext();
@@ -121,6 +140,12 @@ public class BopClusterManager implements ClusterManager {
   /** Completes a core-supplied promise from a native answer. */
   public static <T> void complete(CompletableFuture<T> result, Completable<T> promise) {
     result.whenComplete((value, failure) -> promise.complete(value, failure == null ? null : unwrap(failure)));
+  }
+
+  /** Reads a response without fields. */
+  public static Void empty(BopFrame frame) {
+    BopMessages.empty(frame);
+    return null;
   }
 
   public static Throwable unwrap(Throwable t) {
@@ -142,15 +167,7 @@ public class BopClusterManager implements ClusterManager {
 
   @Override
   public void getLockWithTimeout(String name, long timeout, Completable<Lock> promise) {
-    BopNode n;
-    try {
-      n = node();
-    } catch (IllegalStateException e) {
-      promise.fail(e);
-      return;
-    }
-    int id = n.nextRequestId();
-    CompletableFuture<Lock> lock = n.call(id, BopMessages.lockAcquireTimeout(id, name, timeout), BopMessages::lockAcquire)
+    CompletableFuture<Lock> lock = request(id -> BopMessages.lockAcquireTimeout(id, name, timeout), BopMessages::lockAcquire)
       .thenApply(result -> {
         if (!result.granted()) {
           throw new CompletionException(new io.vertx.core.VertxException("Timed out waiting to get lock " + name, true));
@@ -187,18 +204,7 @@ public class BopClusterManager implements ClusterManager {
     this.nodeInfo = nodeInfo;
     Buffer buffer = Buffer.buffer();
     nodeInfo.writeToBuffer(buffer);
-    BopNode n;
-    try {
-      n = node();
-    } catch (IllegalStateException e) {
-      promise.fail(e);
-      return;
-    }
-    int id = n.nextRequestId();
-    complete(n.call(id, BopMessages.setNodeInfo(id, nodeId, buffer.getBytes()), f -> {
-      BopMessages.empty(f);
-      return (Void) null;
-    }), promise);
+    complete(request(id -> BopMessages.setNodeInfo(id, nodeId, buffer.getBytes()), BopClusterManager::empty), promise);
   }
 
   @Override
@@ -208,15 +214,7 @@ public class BopClusterManager implements ClusterManager {
 
   @Override
   public void getNodeInfo(String id, Completable<NodeInfo> promise) {
-    BopNode n;
-    try {
-      n = node();
-    } catch (IllegalStateException e) {
-      promise.fail(e);
-      return;
-    }
-    int requestId = n.nextRequestId();
-    complete(n.call(requestId, BopMessages.getNodeInfo(requestId, id), BopMessages::optionalBytes).thenApply(bytes -> {
+    complete(request(requestId -> BopMessages.getNodeInfo(requestId, id), BopMessages::optionalBytes).thenApply(bytes -> {
       if (bytes == null) {
         throw new CompletionException(new io.vertx.core.VertxException("Not a member of the cluster", true));
       }

@@ -44,21 +44,15 @@ public final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
   /** Sends the request built for a fresh id and decodes the answer, on the caller's context. */
   private <T> Future<T> send(IntFunction<byte[]> request, Function<BopFrame, T> decode) {
     try {
-      BopNode node = manager.node();
-      int id = node.nextRequestId();
-      return manager.toFuture(node.call(id, request.apply(id), decode));
+      return manager.toFuture(manager.request(request, decode));
     } catch (RuntimeException e) {
+      // Encoding a key or value failed (a class that is neither allowed nor serializable).
       return Future.failedFuture(e);
     }
   }
 
   private Future<V> previous(IntFunction<byte[]> request) {
     return send(request, f -> this.<V>object(BopMessages.optionalBytes(f)));
-  }
-
-  private static Void none(BopFrame f) {
-    BopMessages.empty(f);
-    return null;
   }
 
   @Override
@@ -68,12 +62,12 @@ public final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
 
   @Override
   public Future<Void> put(K k, V v) {
-    return send(id -> BopMessages.mapPut(id, name, bytes(k), bytes(v)), BopAsyncMap::none);
+    return send(id -> BopMessages.mapPut(id, name, bytes(k), bytes(v)), BopClusterManager::empty);
   }
 
   @Override
   public Future<Void> put(K k, V v, long ttl) {
-    return send(id -> BopMessages.mapPutTtl(id, name, bytes(k), bytes(v), ttl), BopAsyncMap::none);
+    return send(id -> BopMessages.mapPutTtl(id, name, bytes(k), bytes(v), ttl), BopClusterManager::empty);
   }
 
   @Override
@@ -118,7 +112,7 @@ public final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
 
   @Override
   public Future<Void> clear() {
-    return send(id -> BopMessages.mapClear(id, name), BopAsyncMap::none);
+    return send(id -> BopMessages.mapClear(id, name), BopClusterManager::empty);
   }
 
   @Override

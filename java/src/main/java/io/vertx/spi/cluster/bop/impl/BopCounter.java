@@ -19,13 +19,7 @@ public final class BopCounter implements Counter {
   }
 
   private Future<Long> value(IntFunction<byte[]> request) {
-    try {
-      BopNode node = manager.node();
-      int id = node.nextRequestId();
-      return manager.toFuture(node.call(id, request.apply(id), BopMessages::i64));
-    } catch (RuntimeException e) {
-      return Future.failedFuture(e);
-    }
+    return manager.toFuture(manager.request(request, BopMessages::i64));
   }
 
   @Override
@@ -60,12 +54,6 @@ public final class BopCounter implements Counter {
 
   @Override
   public Future<Boolean> compareAndSet(long expected, long value) {
-    try {
-      BopNode node = manager.node();
-      int id = node.nextRequestId();
-      return manager.toFuture(node.call(id, BopMessages.counterCompareAndSet(id, name, expected, value), BopMessages::bool));
-    } catch (RuntimeException e) {
-      return Future.failedFuture(e);
-    }
+    return manager.toFuture(manager.request(id -> BopMessages.counterCompareAndSet(id, name, expected, value), BopMessages::bool));
   }
 }

@@ -37,15 +37,11 @@ public final class BopLockImpl implements BopLock {
     if (!released.compareAndSet(false, true)) {
       return;
     }
-    BopNode node;
-    try {
-      node = manager.node();
-    } catch (IllegalStateException e) {
+    if (!manager.isActive()) {
       // The node left: the cluster released its locks with it.
       return;
     }
-    int id = node.nextRequestId();
-    node.call(id, BopMessages.lockRelease(id, name), BopMessages::bool).whenComplete((ok, failure) -> {
+    manager.request(id -> BopMessages.lockRelease(id, name), BopMessages::bool).whenComplete((ok, failure) -> {
       if (failure != null) {
         log.warn("Releasing lock " + name + " failed", BopClusterManager.unwrap(failure));
       }

@@ -61,18 +61,7 @@ public final class BopRegistrations {
       refresh(address);
       return;
     }
-    BopNode node;
-    try {
-      node = manager.node();
-    } catch (IllegalStateException e) {
-      promise.fail(e);
-      return;
-    }
-    int id = node.nextRequestId();
-    BopClusterManager.complete(node.call(id, BopMessages.addRegistration(id, address, info), f -> {
-      BopMessages.empty(f);
-      return (Void) null;
-    }), promise);
+    BopClusterManager.complete(manager.request(id -> BopMessages.addRegistration(id, address, info), BopClusterManager::empty), promise);
   }
 
   public void remove(String address, RegistrationInfo info, Completable<Void> promise) {
@@ -86,36 +75,19 @@ public final class BopRegistrations {
       refresh(address);
       return;
     }
-    BopNode node;
-    try {
-      node = manager.node();
-    } catch (IllegalStateException e) {
-      promise.fail(e);
-      return;
-    }
-    int id = node.nextRequestId();
-    BopClusterManager.complete(node.call(id, BopMessages.removeRegistration(id, address, info), f -> {
+    BopClusterManager.complete(manager.request(id -> BopMessages.removeRegistration(id, address, info), f -> {
       BopMessages.bool(f);
       return (Void) null;
     }), promise);
   }
 
   public void get(String address, Completable<List<RegistrationInfo>> promise) {
-    CompletableFuture<List<RegistrationInfo>> read;
-    try {
-      read = read(address);
-    } catch (IllegalStateException e) {
-      promise.fail(e);
-      return;
-    }
-    BopClusterManager.complete(read, promise);
+    BopClusterManager.complete(read(address), promise);
   }
 
   /** The cluster's registrations for {@code address} (a linearizable read) plus the local-only ones. */
   private CompletableFuture<List<RegistrationInfo>> read(String address) {
-    BopNode node = manager.node();
-    int id = node.nextRequestId();
-    return node.call(id, BopMessages.getRegistrations(id, address), BopMessages::registrations)
+    return manager.request(id -> BopMessages.getRegistrations(id, address), BopMessages::registrations)
       .thenApply(list -> merge(address, list));
   }
 

@@ -33,9 +33,7 @@ public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
   }
 
   private <T> T await(IntFunction<byte[]> request, Function<BopFrame, T> decode) {
-    BopNode node = manager.node();
-    int id = node.nextRequestId();
-    CompletableFuture<T> answer = node.call(id, request.apply(id), decode);
+    CompletableFuture<T> answer = manager.request(request, decode);
     try {
       return answer.get(manager.requestTimeout() + 5_000, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
