@@ -176,8 +176,8 @@ fn vectors() -> Vec<Vector> {
         v("cluster_join_request", REQ, 81, M::ClusterJoinRequest { node_id: s(UNICODE), address: s("[::1]:5703") }),
         v("cluster_join_response", RESP, 81, M::ClusterJoinResponse { raft_id: u64::MAX }),
         v("forward_proposals", NONE, 0, M::ForwardProposals { proposals: vec![
-            Proposal { origin: s("node-1"), request_id: 7, kind: 0x0303, payload: b(&[1, 0, 0, 0, b'm']) },
-            Proposal { origin: s(""), request_id: u32::MAX, kind: 0x0102, payload: vec![] },
+            Proposal { origin: s("node-1"), request_id: 7, settled_below: 5, kind: 0x0303, payload: b(&[1, 0, 0, 0, b'm']) },
+            Proposal { origin: s(""), request_id: u32::MAX, settled_below: 0, kind: 0x0102, payload: vec![] },
         ] }),
     ]
 }
@@ -340,10 +340,11 @@ impl ToJson for Proposal {
         let Proposal {
             origin,
             request_id,
+            settled_below,
             kind,
             payload,
         } = self;
-        Json::Obj(fields!(origin, request_id, kind, payload))
+        Json::Obj(fields!(origin, request_id, settled_below, kind, payload))
     }
 }
 

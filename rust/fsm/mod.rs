@@ -13,6 +13,7 @@
 
 mod locks;
 mod maps;
+mod sessions;
 mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +22,7 @@ use crate::wire::{error_code, MapEntry, Message, RegistrationInfo};
 use locks::{AcquireOutcome, LockTable, Wait};
 pub use locks::{Holder, LockState, Waiter};
 use maps::TtlMap;
+use sessions::Sessions;
 pub use snapshot::SnapshotError;
 
 /// Hash maps with a fixed-seed fast hash: quick on short byte keys, and the same iteration order
@@ -102,6 +104,8 @@ pub struct StateMachine {
     counters: FastMap<String, i64>,
     locks: LockTable,
     sync_maps: FastMap<String, BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// Which replicated requests of each node were applied, so a re-proposal applies once.
+    sessions: Sessions,
 }
 
 /// True for commands that never change state.
@@ -185,6 +189,31 @@ impl StateMachine {
             self.update(command, ctx, &mut events)
         };
         Applied { response, events }
+    }
+
+    /// Applies a command proposed through replication, unless the same request of the same node
+    /// (`ctx.origin`, `ctx.request_id`) was applied already; `settled_below` is the proposer's
+    /// lowest open request id (see the `sessions` module). `None` for a repeat.
+    pub fn apply_once(
+        &mut self,
+        command: Message,
+        ctx: &ApplyContext<'_>,
+        settled_below: u32,
+    ) -> Option<Applied> {
+        if !self
+            .sessions
+            .first_time(ctx.origin, ctx.request_id, settled_below)
+        {
+            self.last_applied = self.last_applied.max(ctx.index);
+            log::debug!(
+                "index {}: request {} of {} applied already; skipped",
+                ctx.index,
+                ctx.request_id,
+                ctx.origin
+            );
+            return None;
+        }
+        Some(self.apply(command, ctx))
     }
 
     /// Answers a read-only command from the current state at time `now_ms`.
@@ -717,6 +746,7 @@ impl StateMachine {
         }));
         self.locks
             .remove_node(node_id, ctx.index, ctx.now_ms, events);
+        self.sessions.remove(node_id);
         if was_member {
             log::debug!("index {}: node {node_id} left", ctx.index);
             events.push(Event::NodeLeft {

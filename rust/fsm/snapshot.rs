@@ -123,6 +123,17 @@ impl StateMachine {
             }
         }
 
+        let sessions = self.sessions.sorted();
+        w.len(sessions.len());
+        for (origin, floor, applied) in sessions {
+            w.put(origin);
+            w.put(&floor);
+            w.len(applied.len());
+            for id in applied {
+                w.put(&id);
+            }
+        }
+
         let mut out = Vec::with_capacity(PREAMBLE + body.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -228,6 +239,15 @@ impl StateMachine {
                 let key: Vec<u8> = r.get("key")?;
                 map.insert(key, r.get("value")?);
             }
+        }
+        for _ in 0..r.len("sessions", 12)? {
+            let origin: String = r.get("session_origin")?;
+            let floor: u32 = r.get("session_floor")?;
+            let mut applied = Vec::new();
+            for _ in 0..r.len("session_applied", 4)? {
+                applied.push(r.get("session_request")?);
+            }
+            sm.sessions.insert_raw(origin, floor, applied);
         }
         r.finish()?;
         Ok(sm)

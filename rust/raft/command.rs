@@ -4,13 +4,19 @@
 use crate::wire::codec::{Reader, Writer};
 use crate::wire::{Message, Proposal, WireError};
 
-/// A request as a proposal from `origin`.
-pub(crate) fn proposal(origin: &str, request_id: u32, request: &Message) -> Proposal {
+/// A request as a proposal from `origin`, whose requests before `settled_below` are settled.
+pub(crate) fn proposal(
+    origin: &str,
+    request_id: u32,
+    settled_below: u32,
+    request: &Message,
+) -> Proposal {
     let mut payload = Vec::new();
     request.encode_payload(&mut payload);
     Proposal {
         origin: origin.to_owned(),
         request_id,
+        settled_below,
         kind: request.get_message_kind(),
         payload,
     }
@@ -30,6 +36,7 @@ pub(crate) struct Command {
     pub now_ms: u64,
     pub origin: String,
     pub request_id: u32,
+    pub settled_below: u32,
     pub request: Message,
 }
 
@@ -43,6 +50,7 @@ pub(crate) fn decode(data: &[u8]) -> Result<Command, WireError> {
         now_ms,
         origin: p.origin,
         request_id: p.request_id,
+        settled_below: p.settled_below,
         request,
     })
 }
@@ -57,7 +65,7 @@ mod tests {
             counter_name: "c".into(),
             delta: -3,
         };
-        let data = encode(42, &proposal("node-a", 9, &request));
+        let data = encode(42, &proposal("node-a", 9, 8, &request));
         let c = decode(&data).unwrap();
         assert_eq!(
             (c.now_ms, c.origin.as_str(), c.request_id),

@@ -74,7 +74,8 @@ impl Replica {
 
     fn propose_internal(&mut self, request: Message, now_ms: u64) {
         let ticket = self.submit_internal();
-        self.propose_or_forward(ticket, &request, now_ms);
+        let proposal = self.proposal(ticket, &request);
+        self.propose_or_forward(proposal, now_ms);
     }
 
     fn submit_internal(&mut self) -> u32 {

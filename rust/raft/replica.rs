@@ -54,11 +54,13 @@ pub struct Completion {
 }
 
 /// A write of this replica awaiting its apply.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct PendingWrite {
     deadline_tick: u64,
     /// The leader it was proposed by or forwarded to; 0 while it waits for one.
     leader: u64,
+    /// Kept to propose it again if that leader loses leadership first.
+    proposal: Proposal,
 }
 
 /// Where the replica is in its life.
@@ -196,7 +198,8 @@ impl Replica {
         };
         let ticket = r.next_ticket();
         r.internal.insert(ticket, u64::MAX);
-        r.propose_or_forward(ticket, &add_self, now_ms);
+        let proposal = r.proposal(ticket, &add_self);
+        r.propose_or_forward(proposal, now_ms);
         Ok(r)
     }
 
@@ -321,20 +324,48 @@ impl Replica {
                 deadline_tick: deadline,
             });
         } else {
+            let proposal = self.proposal(ticket, &request);
             self.pending_writes.insert(
                 ticket,
                 PendingWrite {
                     deadline_tick: deadline,
                     leader: 0,
+                    proposal: proposal.clone(),
                 },
             );
-            self.propose_or_forward(ticket, &request, now_ms);
+            self.propose_or_forward(proposal, now_ms);
         }
         ticket
     }
 
-    pub(super) fn propose_or_forward(&mut self, ticket: u32, request: &Message, now_ms: u64) {
-        let p = command::proposal(&self.cfg.node_id, ticket, request);
+    /// The proposal of a request of this replica, stamped with its lowest open request id.
+    pub(super) fn proposal(&self, ticket: u32, request: &Message) -> Proposal {
+        let settled = self.settled_below();
+        // The request itself is open too, whether or not it is registered yet.
+        let settled = if serial_before(ticket, settled) {
+            ticket
+        } else {
+            settled
+        };
+        command::proposal(&self.cfg.node_id, ticket, settled, request)
+    }
+
+    /// The oldest ticket of this replica that may still be applied: every earlier one is settled.
+    fn settled_below(&self) -> u32 {
+        self.pending_writes
+            .keys()
+            .chain(self.internal.keys())
+            .copied()
+            .fold(self.next_ticket.wrapping_add(1), |oldest, t| {
+                if serial_before(t, oldest) {
+                    t
+                } else {
+                    oldest
+                }
+            })
+    }
+
+    pub(super) fn propose_or_forward(&mut self, p: Proposal, now_ms: u64) {
         if self.is_leader() {
             self.propose(&p, now_ms);
         } else {
@@ -456,7 +487,8 @@ impl Replica {
             self.internal
                 .insert(ticket, self.ticks + self.cfg.request_timeout_ticks);
             let add = Message::AddMemberRequest { node_id, address };
-            self.propose_or_forward(ticket, &add, now_ms);
+            let proposal = self.proposal(ticket, &add);
+            self.propose_or_forward(proposal, now_ms);
         } else if let Some(leader) = self.leader_address() {
             let frame = FramedMessage::new(
                 MessageFlags::REQUEST,
@@ -587,7 +619,7 @@ impl Replica {
         if leader != 0 && leader != self.known_leader {
             let old = std::mem::replace(&mut self.known_leader, leader);
             if old != 0 {
-                self.fail_writes_of_leader(old);
+                self.repropose_writes_of_leader(old);
             }
         }
         match (leader, self.no_leader_since_tick) {
@@ -607,24 +639,33 @@ impl Replica {
         }
     }
 
-    /// Fails the writes that went to a leader that is no longer the leader: they may or may not
-    /// be committed by its successor, and forwarding them again could apply them twice.
-    fn fail_writes_of_leader(&mut self, old: u64) {
-        let mut lost: Vec<u32> = self
+    /// Proposes again, through the new leader, the writes that went to a leader that lost
+    /// leadership before they were applied: the first copy may or may not be in the log, and the
+    /// state machine applies a request only once.
+    fn repropose_writes_of_leader(&mut self, old: u64) {
+        let newest = self.next_ticket;
+        let mut again: Vec<&mut PendingWrite> = self
             .pending_writes
-            .iter()
-            .filter(|(_, w)| w.leader == old)
-            .map(|(t, _)| *t)
+            .values_mut()
+            .filter(|w| w.leader == old)
             .collect();
-        lost.sort_unstable();
-        for ticket in lost {
-            self.pending_writes.remove(&ticket);
-            self.fail(
-                ticket,
-                error_code::LEADER_CHANGED,
-                "the leader changed before the request was committed; it may or may not have been applied".to_owned(),
+        // Oldest first.
+        again.sort_by_key(|w| std::cmp::Reverse(newest.wrapping_sub(w.proposal.request_id)));
+        let mut proposals = Vec::with_capacity(again.len());
+        for w in again {
+            w.leader = 0;
+            proposals.push(w.proposal.clone());
+        }
+        if !proposals.is_empty() {
+            log::debug!(
+                "{}: proposing {} writes again after a leader change",
+                self.cfg.node_id,
+                proposals.len()
             );
         }
+        // Ahead of anything queued since: the order of a node's requests is kept.
+        proposals.append(&mut self.unsent);
+        self.unsent = proposals;
     }
 
     fn handle_ready(&mut self, now_ms: u64) {
@@ -777,7 +818,10 @@ impl Replica {
             origin: &c.origin,
             request_id: c.request_id,
         };
-        let applied = self.fsm.apply(c.request, &ctx);
+        let Some(applied) = self.fsm.apply_once(c.request, &ctx, c.settled_below) else {
+            // A second copy of a request proposed again after a leader change.
+            return;
+        };
         if let Message::AddMemberResponse { raft_id } = &applied.response {
             // Every replica learns the new member's address from the log.
             if let Some(m) = self.fsm.member_by_raft_id(*raft_id) {
@@ -877,6 +921,11 @@ impl Replica {
         }
         self.unsent.clear();
     }
+}
+
+/// `a` comes before `b` among ticket numbers, which wrap around (serial-number order).
+fn serial_before(a: u32, b: u32) -> bool {
+    a != b && b.wrapping_sub(a) < 1 << 31
 }
 
 /// What the joiner is told once its membership was applied.

@@ -84,14 +84,22 @@ impl Arb for Vec<MapEntry> {
 
 impl Arb for Vec<Proposal> {
     fn arb() -> BoxedStrategy<Self> {
-        let one = (String::arb(), any::<u32>(), any::<u16>(), Vec::<u8>::arb()).prop_map(
-            |(origin, request_id, kind, payload)| Proposal {
-                origin,
-                request_id,
-                kind,
-                payload,
-            },
-        );
+        let one = (
+            String::arb(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u16>(),
+            Vec::<u8>::arb(),
+        )
+            .prop_map(
+                |(origin, request_id, settled_below, kind, payload)| Proposal {
+                    origin,
+                    request_id,
+                    settled_below,
+                    kind,
+                    payload,
+                },
+            );
         proptest::collection::vec(one, 0..4).boxed()
     }
 }

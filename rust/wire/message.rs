@@ -25,11 +25,13 @@ wire_struct! {
 }
 
 wire_struct! {
-    /// A request a follower forwards to the leader for proposal: who asked, the asker's request
-    /// id, and the request itself as its kind and encoded payload.
+    /// A request proposed for replication: who asked, the asker's request id, the asker's lowest
+    /// request id still open (every earlier one is settled, so a re-proposal can be recognised),
+    /// and the request itself as its kind and encoded payload.
     pub struct Proposal {
         pub origin: String,
         pub request_id: u32,
+        pub settled_below: u32,
         pub kind: u16,
         pub payload: Vec<u8>,
     }
@@ -61,8 +63,6 @@ pub mod error_code {
     pub const CLOSED: u16 = 7;
     /// A value or frame is larger than the configured maximum.
     pub const TOO_LARGE: u16 = 8;
-    /// The leader changed while the request was in flight: it may or may not have been applied.
-    pub const LEADER_CHANGED: u16 = 9;
 }
 
 macro_rules! messages {

@@ -10,7 +10,6 @@ public class BopClusterException extends RuntimeException {
   public static final int NO_QUORUM = 5;
   public static final int TIMEOUT = 6;
   public static final int CLOSED = 7;
-  public static final int LEADER_CHANGED = 9;
 
   private final int code;
 

@@ -140,8 +140,6 @@ public final class BopMessages {
   public static final int ERROR_CLOSED = 7;
   /** A value or frame is larger than the configured maximum. */
   public static final int ERROR_TOO_LARGE = 8;
-  /** The leader changed while the request was in flight: it may or may not have been applied. */
-  public static final int ERROR_LEADER_CHANGED = 9;
 
   private static final Map<Integer, String> KIND_NAMES = new HashMap<>();
 
@@ -227,8 +225,6 @@ public final class BopMessages {
         return "CLOSED";
       case ERROR_TOO_LARGE:
         return "TOO_LARGE";
-      case ERROR_LEADER_CHANGED:
-        return "LEADER_CHANGED";
       default:
         return Integer.toString(code);
     }
