@@ -238,7 +238,16 @@ public class BopClusterManager implements ClusterManager {
           t.setDaemon(true);
           return t;
         });
-        BopNode started = BopNode.start(nodeId, options, new Events());
+        BopNode started;
+        try {
+          started = BopNode.start(nodeId, options, new Events());
+        } catch (RuntimeException | Error e) {
+          nodeEvents.shutdown();
+          nodeEvents = null;
+          nodeId = null;
+          throw e;
+        }
+        registrations.open();
         node = started;
         synchronized (members) {
           members.clear();
@@ -266,6 +275,7 @@ public class BopClusterManager implements ClusterManager {
           nodeEvents.shutdown();
           nodeEvents.awaitTermination(5, TimeUnit.SECONDS);
           registrations.close();
+          members.clear();
         }
         return null;
       }

@@ -166,8 +166,12 @@ public class BopClusterOptions {
 
   @Override
   public String toString() {
-    return "BopClusterOptions{clusterName=" + getClusterName() + ", host=" + getHost() + ", port=" + getPort()
-      + ", seeds=" + getSeeds() + ", failureTimeout=" + getFailureTimeout() + ", voters=" + getVoters() + "}";
+    try {
+      return "BopClusterOptions{clusterName=" + getClusterName() + ", host=" + getHost() + ", port=" + getPort()
+        + ", seeds=" + getSeeds() + ", failureTimeout=" + getFailureTimeout() + ", voters=" + getVoters() + "}";
+    } catch (IllegalArgumentException e) {
+      return "BopClusterOptions{invalid: " + e.getMessage() + "}";
+    }
   }
 
   @Override

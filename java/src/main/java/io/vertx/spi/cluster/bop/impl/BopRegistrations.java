@@ -34,16 +34,25 @@ public final class BopRegistrations {
   private final BopClusterManager manager;
   private final Map<String, List<RegistrationInfo>> localOnly = new ConcurrentHashMap<>();
   private final Map<String, List<RegistrationInfo>> pushes = new LinkedHashMap<>();
-  private final ExecutorService pusher = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "vertx-bop-registrations");
-    t.setDaemon(true);
-    return t;
-  });
+  private ExecutorService pusher;
   private volatile RegistrationListener listener;
   private boolean drainScheduled;
 
   public BopRegistrations(BopClusterManager manager) {
     this.manager = manager;
+  }
+
+  /** Starts the push thread; called on join. */
+  public synchronized void open() {
+    synchronized (pushes) {
+      pushes.clear();
+      drainScheduled = false;
+    }
+    pusher = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "vertx-bop-registrations");
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   public void listener(RegistrationListener listener) {
@@ -128,10 +137,15 @@ public final class BopRegistrations {
       }
       drainScheduled = true;
     }
+    ExecutorService executor = pusher;
     try {
-      pusher.execute(this::drain);
-    } catch (java.util.concurrent.RejectedExecutionException ignored) {
-      // Closed: the node has left.
+      executor.execute(this::drain);
+    } catch (java.util.concurrent.RejectedExecutionException | NullPointerException closed) {
+      // Not in the cluster: nothing to push to.
+      synchronized (pushes) {
+        pushes.clear();
+        drainScheduled = false;
+      }
     }
   }
 
@@ -160,7 +174,11 @@ public final class BopRegistrations {
     }
   }
 
-  public void close() {
-    pusher.shutdown();
+  /** Stops the push thread and forgets local-only registrations; called on leave. */
+  public synchronized void close() {
+    if (pusher != null) {
+      pusher.shutdown();
+    }
+    localOnly.clear();
   }
 }
