@@ -187,7 +187,9 @@ fn a_minority_refuses_writes_and_catches_up_after_healing() {
         })
         .collect();
     let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("3 members", || same_members(&refs, 3));
+    eventually("3 members, all voters", || {
+        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
+    });
     let leader = leader_index(&nodes);
     let follower = (leader + 1) % 3;
     let addr = |i: usize| nodes[i].address().parse().unwrap();

@@ -8,7 +8,8 @@
 //! 2. a member that is not yet in the configuration is added as a learner;
 //! 3. voters are promoted or demoted to reach the target count: one voter while the cluster
 //!    has one or two members, else `voters` (odd), capped by the member count. Promotion takes the
-//!    earliest-joined learner the leader has heard from recently; demotion the latest-joined voter.
+//!    earliest-joined learner that has caught up with the log (raft replicates to it normally) and
+//!    that the leader heard from recently; demotion the latest-joined voter.
 //!
 //! With 2f+1 voters the cluster survives f simultaneous failures; because a dead voter is
 //! replaced by a learner (or the voter count shrinks) once it is declared dead, it survives any
@@ -141,8 +142,17 @@ impl Replica {
             .collect();
         if staying_voters.len() < target {
             let recent = self.ticks.saturating_sub(self.cfg.dead_after_ticks / 2);
+            let raw = self.raw.as_ref().expect("checked");
+            let caught_up = |id: &u64| {
+                raw.raft
+                    .prs()
+                    .get(*id)
+                    .is_some_and(|pr| pr.state == raft::ProgressState::Replicate && pr.matched > 0)
+            };
             let candidate = members.iter().copied().find(|id| {
-                learners.contains(id) && self.last_heard.get(id).is_some_and(|t| *t >= recent)
+                learners.contains(id)
+                    && caught_up(id)
+                    && self.last_heard.get(id).is_some_and(|t| *t >= recent)
             });
             if let Some(id) = candidate {
                 self.change(ConfChangeType::AddNode, id);

@@ -14,8 +14,10 @@
 use std::collections::HashMap;
 
 use protobuf::Message as _;
-use raft::prelude::{ConfChange, ConfChangeType, Entry, EntryType, Message as RaftMsg, Snapshot};
-use raft::{RawNode, StateRole};
+use raft::prelude::{
+    ConfChange, ConfChangeType, Entry, EntryType, Message as RaftMsg, MessageType, Snapshot,
+};
+use raft::{RawNode, SnapshotStatus, StateRole};
 
 use super::command::{self, Command};
 use super::reads::{Read, ReadBatches};
@@ -44,6 +46,9 @@ pub struct ReplicaConfig {
     pub compact_after_entries: u64,
     /// Milliseconds per tick, for error messages.
     pub tick_ms: u64,
+    /// The range raft draws election timeouts from, in ticks; `None` for raft's default
+    /// (`election_ticks` to twice that). A simulation pins it per node to replay runs exactly.
+    pub election_range: Option<(usize, usize)>,
 }
 
 /// The answer to one ticket: the state machine's response or an `ErrorResponse`.
@@ -98,6 +103,9 @@ pub struct Replica {
     /// Leader only: the tick each peer was last heard from.
     pub(super) last_heard: HashMap<u64, u64>,
     pub(super) leader_since_tick: u64,
+    /// The tick this replica last heard from its leader (a learner never campaigns, so without
+    /// this it would trust a leader it is cut off from forever).
+    leader_contact_tick: u64,
     pub(super) no_leader_since_tick: Option<u64>,
     pub(super) next_expire_tick: u64,
     pub(super) next_transfer_tick: u64,
@@ -135,6 +143,7 @@ impl ReplicaConfig {
             no_quorum_after_ticks: 40,
             compact_after_entries: 50_000,
             tick_ms,
+            election_range: None,
         }
     }
 }
@@ -157,6 +166,7 @@ impl Replica {
             peers: HashMap::new(),
             last_heard: HashMap::new(),
             leader_since_tick: 0,
+            leader_contact_tick: 0,
             no_leader_since_tick: Some(0),
             next_expire_tick: 0,
             next_transfer_tick: 0,
@@ -177,6 +187,8 @@ impl Replica {
             check_quorum: true,
             max_size_per_msg: 1024 * 1024,
             max_inflight_msgs: 256,
+            min_election_tick: self.cfg.election_range.map_or(0, |r| r.0),
+            max_election_tick: self.cfg.election_range.map_or(0, |r| r.1),
             ..Default::default()
         }
     }
@@ -285,6 +297,7 @@ impl Replica {
         let config = self.raft_config(raft_id);
         self.raw = Some(RawNode::new(&config, LogStore::default(), &self.logger)?);
         self.phase = Phase::Member;
+        self.leader_contact_tick = self.ticks;
         self.peers.insert(raft_id, self.cfg.address.clone());
         log::info!(
             "{}: joined the cluster as raft id {raft_id}",
@@ -365,35 +378,47 @@ impl Replica {
             })
     }
 
-    pub(super) fn propose_or_forward(&mut self, p: Proposal, now_ms: u64) {
-        if self.is_leader() {
-            self.propose(&p, now_ms);
-        } else {
-            self.unsent.push(p);
-        }
+    /// Queues a proposal: the next [`Replica::drive`] proposes everything queued as one raft
+    /// message when this replica leads, or forwards it in one frame to the leader.
+    pub(super) fn propose_or_forward(&mut self, p: Proposal, _now_ms: u64) {
+        self.unsent.push(p);
     }
 
-    /// Proposes as leader, stamping the time. A dropped proposal fails its ticket if it is ours.
-    fn propose(&mut self, p: &Proposal, now_ms: u64) {
-        let data = command::encode(now_ms, p);
+    /// Proposes a batch as leader in one raft message, stamping the time. When raft refuses the
+    /// batch (leadership moving away), it waits in the queue for the next leader.
+    fn propose_batch(&mut self, proposals: Vec<Proposal>, now_ms: u64) {
         let me = self.raft_id();
-        if p.origin == self.cfg.node_id {
-            if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
-                w.leader = me;
+        let mut entries = Vec::with_capacity(proposals.len());
+        for p in &proposals {
+            if p.origin == self.cfg.node_id {
+                if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
+                    w.leader = me;
+                }
             }
+            entries.push(Entry {
+                data: command::encode(now_ms, p).into(),
+                ..Default::default()
+            });
         }
+        let mut m = RaftMsg::default();
+        m.set_msg_type(MessageType::MsgPropose);
+        m.from = me;
+        m.set_entries(entries.into());
         let raw = self.raw.as_mut().expect("only a leader proposes");
-        if let Err(e) = raw.propose(vec![], data) {
-            log::debug!("{}: proposal dropped: {e}", self.cfg.node_id);
-            if p.origin == self.cfg.node_id && self.pending_writes.remove(&p.request_id).is_some() {
-                self.completions.push(Completion {
-                    ticket: p.request_id,
-                    response: Message::error(
-                        error_code::NO_QUORUM,
-                        format!("the leader could not accept the request: {e}"),
-                    ),
-                });
+        if let Err(e) = raw.raft.step(m) {
+            log::debug!(
+                "{}: {} proposals not accepted ({e}); kept for the next leader",
+                self.cfg.node_id,
+                proposals.len()
+            );
+            for p in &proposals {
+                if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
+                    w.leader = 0;
+                }
             }
+            let mut queued = proposals;
+            queued.append(&mut self.unsent);
+            self.unsent = queued;
         }
     }
 
@@ -431,17 +456,18 @@ impl Replica {
                 };
                 self.peers.entry(msg.from).or_insert(from_address);
                 self.last_heard.insert(msg.from, self.ticks);
+                if msg.from == self.leader_id() || msg.get_msg_type() == MessageType::MsgAppend {
+                    self.leader_contact_tick = self.ticks;
+                }
                 if let Some(raw) = self.raw.as_mut() {
                     if let Err(e) = raw.step(msg) {
                         log::debug!("{}: raft step: {e}", self.cfg.node_id);
                     }
                 }
             }
-            Message::ForwardProposals { proposals } => {
+            Message::ForwardProposals { mut proposals } => {
                 if self.is_leader() {
-                    for p in &proposals {
-                        self.propose(p, now_ms);
-                    }
+                    self.unsent.append(&mut proposals);
                 } else if let Some(addr) = self.leader_address() {
                     let frame = FramedMessage::new(
                         MessageFlags::NONE,
@@ -557,9 +583,13 @@ impl Replica {
         }
         let unsent_before = self.unsent.len();
         let pending = &self.pending_writes;
+        let internal = &self.internal;
         let node_id = &self.cfg.node_id;
-        self.unsent
-            .retain(|p| p.origin != *node_id || pending.contains_key(&p.request_id));
+        self.unsent.retain(|p| {
+            p.origin != *node_id
+                || pending.contains_key(&p.request_id)
+                || internal.contains_key(&p.request_id)
+        });
         if self.unsent.len() != unsent_before {
             log::debug!(
                 "{}: dropped {} unsent requests that timed out",
@@ -581,9 +611,8 @@ impl Replica {
         self.track_leader();
         if !self.unsent.is_empty() {
             if self.is_leader() {
-                for p in std::mem::take(&mut self.unsent) {
-                    self.propose(&p, now_ms);
-                }
+                let batch = std::mem::take(&mut self.unsent);
+                self.propose_batch(batch, now_ms);
             } else if let Some(addr) = self.leader_address() {
                 let proposals = std::mem::take(&mut self.unsent);
                 let leader = self.leader_id();
@@ -616,13 +645,16 @@ impl Replica {
 
     fn track_leader(&mut self) {
         let leader = self.leader_id();
+        let out_of_touch = !self.is_leader()
+            && self.ticks > self.leader_contact_tick + 2 * self.cfg.election_ticks as u64;
+        let reachable_leader = if out_of_touch { 0 } else { leader };
         if leader != 0 && leader != self.known_leader {
             let old = std::mem::replace(&mut self.known_leader, leader);
             if old != 0 {
                 self.repropose_writes_of_leader(old);
             }
         }
-        match (leader, self.no_leader_since_tick) {
+        match (reachable_leader, self.no_leader_since_tick) {
             (0, None) => self.no_leader_since_tick = Some(self.ticks),
             (l, Some(_)) if l != 0 => self.no_leader_since_tick = None,
             _ => {}
@@ -712,6 +744,7 @@ impl Replica {
                 log::debug!("{}: no address for raft id {}", self.cfg.node_id, msg.to);
                 continue;
             };
+            let snapshot_to = (msg.get_msg_type() == MessageType::MsgSnapshot).then_some(msg.to);
             let data = msg
                 .write_to_bytes()
                 .expect("protobuf encoding of a raft message");
@@ -724,6 +757,14 @@ impl Replica {
                 },
             );
             self.outbox.push((addr, frame));
+            if let Some(to) = snapshot_to {
+                // The transport does not report delivery: count the snapshot as sent, so raft
+                // probes the follower again instead of waiting for it forever (a lost snapshot
+                // is then sent again).
+                if let Some(raw) = self.raw.as_mut() {
+                    raw.report_snapshot(to, SnapshotStatus::Finish);
+                }
+            }
         }
     }
 
@@ -818,6 +859,24 @@ impl Replica {
             origin: &c.origin,
             request_id: c.request_id,
         };
+        if !self.fsm.is_member(&c.origin) && !may_come_from_outside(&c.request) {
+            // A node removed from the cluster (declared dead while cut off) must not take locks
+            // or write: nobody would clean up after it. Decided at this log position, the same on
+            // every replica.
+            log::debug!(
+                "index {index}: {} from non-member {} refused",
+                c.request.name(),
+                c.origin
+            );
+            if c.origin == self.cfg.node_id && self.pending_writes.remove(&c.request_id).is_some() {
+                self.fail(
+                    c.request_id,
+                    error_code::NOT_A_MEMBER,
+                    "this node is no longer a member of the cluster".to_owned(),
+                );
+            }
+            return;
+        }
         let Some(applied) = self.fsm.apply_once(c.request, &ctx, c.settled_below) else {
             // A second copy of a request proposed again after a leader change.
             return;
@@ -926,6 +985,16 @@ impl Replica {
 /// `a` comes before `b` among ticket numbers, which wrap around (serial-number order).
 fn serial_before(a: u32, b: u32) -> bool {
     a != b && b.wrapping_sub(a) < 1 << 31
+}
+
+/// Commands a node may propose before it is a member, or after it stopped being one.
+fn may_come_from_outside(request: &Message) -> bool {
+    matches!(
+        request,
+        Message::AddMemberRequest { .. }
+            | Message::JoinRequest { .. }
+            | Message::LeaveRequest { .. }
+    )
 }
 
 /// What the joiner is told once its membership was applied.

@@ -138,7 +138,7 @@ fn a_dead_leader_is_replaced_and_declared_dead() {
         c.add(n);
     }
     c.tick(50);
-    assert_eq!(c.replicas["n1"].voters(), vec![1, 2, 3]);
+    assert_eq!(c.replicas["n1"].voters().len(), 3);
     c.down.push("n1".into());
     c.tick(400);
     let r = c.call("n2", Message::NodeListRequest {});

@@ -1,0 +1,576 @@
+//! A replicated cluster of 3 nodes in this one process, over loopback TCP: write and read rates
+//! with many requests in flight, write latency with one in flight, how long writes stop when the
+//! leader dies, how long a dead node stays in the member list, and how long a cluster takes to
+//! form. Prints figures next to the issue's goals; asserts nothing about them.
+//!
+//! Run: `cargo bench --bench cluster` (under a minute), or `cargo bench --bench cluster --
+//! --quick` for a smoke run of ~15 s with shorter measurements. Every cluster uses local discovery
+//! and a cluster name of its own, so runs never see each other's nodes.
+//!
+//! Requests go through the public API only: `Node::request` with a callback (many in flight) or
+//! `Node::call` (one at a time). With many in flight, several submitting threads each keep a
+//! window of requests outstanding and send a new one as each answer arrives.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use vertx_cluster::node::{DiscoveryMode, Node, NodeOptions};
+use vertx_cluster::wire::Message;
+
+const SUBMITTERS: usize = 4;
+const WINDOW_PER_SUBMITTER: usize = 64;
+const KEYS: u64 = 65_536;
+const COUNTERS: u64 = 16;
+const VALUE_BYTES: usize = 64;
+
+const WRITES_GOAL: f64 = 300_000.0;
+const P50_GOAL_US: f64 = 60.0;
+const P99_GOAL_US: f64 = 150.0;
+const KILL_TO_WRITE_GOAL: Duration = Duration::from_millis(1_500);
+
+/// How long each measurement runs.
+struct Plan {
+    warmup: Duration,
+    rate_window: Duration,
+    latency_samples: usize,
+    kill_rounds: usize,
+    removal_rounds: usize,
+    formation_rounds: usize,
+}
+
+impl Plan {
+    fn full() -> Plan {
+        Plan {
+            warmup: Duration::from_millis(500),
+            rate_window: Duration::from_secs(3),
+            latency_samples: 20_000,
+            kill_rounds: 5,
+            removal_rounds: 3,
+            formation_rounds: 5,
+        }
+    }
+
+    fn quick() -> Plan {
+        Plan {
+            warmup: Duration::from_millis(200),
+            rate_window: Duration::from_millis(800),
+            latency_samples: 3_000,
+            kill_rounds: 2,
+            removal_rounds: 1,
+            formation_rounds: 2,
+        }
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let started = Instant::now();
+    print_header(quick);
+
+    let nodes = start_cluster("steady", NodeOptions::new("").failure_timeout);
+    let (leader, follower) = leader_and_follower(&nodes);
+    println!(
+        "\n## Steady state: 3 nodes, {SUBMITTERS} submitting threads x {WINDOW_PER_SUBMITTER} \
+         requests in flight ({} total) for rates",
+        SUBMITTERS * WINDOW_PER_SUBMITTER
+    );
+
+    println!(
+        "\nreplicated writes (counter add / map put of {VALUE_BYTES}-byte values, alternating):"
+    );
+    for (role, node) in [("leader", leader), ("follower", follower)] {
+        let rate = measure_rate(&nodes, node, &plan, write_request, is_write_answer);
+        println!(
+            "  to the {role:<8}  {:>9.0} writes/s{}   ({:.2} frames sent per write)   goal >= {:.0}k/s: {}{}",
+            rate.per_second,
+            rate.errors_note(),
+            rate.frames_per_request,
+            WRITES_GOAL / 1e3,
+            met(rate.per_second >= WRITES_GOAL),
+            moved_note(leader)
+        );
+    }
+
+    println!(
+        "\nwrite latency, one request in flight ({} sequential calls):",
+        plan.latency_samples
+    );
+    for (role, node) in [("leader", leader), ("follower", follower)] {
+        let l = measure_latency(node, plan.latency_samples);
+        println!(
+            "  to the {role:<8}  p50 {:>6.1} us  p99 {:>6.1} us  p99.9 {:>7.1} us  max {:>8.1} us   \
+             goal p50 <= {P50_GOAL_US:.0} / p99 <= {P99_GOAL_US:.0} us: {}{}",
+            l.p50,
+            l.p99,
+            l.p999,
+            l.max,
+            met(l.p50 <= P50_GOAL_US && l.p99 <= P99_GOAL_US),
+            moved_note(leader)
+        );
+    }
+
+    println!("\nlinearizable reads (counter get / map get, alternating, ReadIndex batches):");
+    for (role, node) in [("follower", follower), ("leader", leader)] {
+        let rate = measure_rate(&nodes, node, &plan, read_request, is_read_answer);
+        println!(
+            "  on the {role:<8}  {:>9.0} reads/s{}   ({:.3} frames sent per read){}",
+            rate.per_second,
+            rate.errors_note(),
+            rate.frames_per_request,
+            moved_note(leader)
+        );
+    }
+    drop(nodes);
+
+    println!(
+        "\n## Failures and formation (each round a fresh cluster; tick {} ms)",
+        NodeOptions::new("").tick.as_millis()
+    );
+    println!(
+        "\nleader killed (close()) -> first write accepted by a survivor, {} rounds:",
+        plan.kill_rounds
+    );
+    let default_timeout = NodeOptions::new("").failure_timeout;
+    for timeout in [default_timeout, Duration::from_secs(1)] {
+        let times: Vec<Duration> = (0..plan.kill_rounds)
+            .map(|_| leader_kill_to_write(timeout))
+            .collect();
+        let s = Summary::of(&times);
+        println!(
+            "  failure timeout {:>4.0} s   median {:>6.0} ms  max {:>6.0} ms   goal < {:.1} s \
+             (every round): {}",
+            timeout.as_secs_f64(),
+            ms(s.median),
+            ms(s.max),
+            KILL_TO_WRITE_GOAL.as_secs_f64(),
+            met(s.max < KILL_TO_WRITE_GOAL)
+        );
+    }
+
+    println!(
+        "\nfollower killed (close()) -> gone from both survivors' member lists, {} rounds:",
+        plan.removal_rounds
+    );
+    for timeout in [Duration::from_secs(1), Duration::from_secs(2)] {
+        let times: Vec<Duration> = (0..plan.removal_rounds)
+            .map(|_| death_to_removal(timeout))
+            .collect();
+        let s = Summary::of(&times);
+        println!(
+            "  failure timeout {:>4.0} s   median {:>6.0} ms  min {:>6.0} ms  max {:>6.0} ms   \
+             (median {:+.0} ms past the timeout)",
+            timeout.as_secs_f64(),
+            ms(s.median),
+            ms(s.min),
+            ms(s.max),
+            ms(s.median) - ms(timeout)
+        );
+    }
+
+    println!(
+        "\ncluster formation, start -> all 3 nodes list 3 members, {} rounds:",
+        plan.formation_rounds
+    );
+    for (how, together) in [("started together", true), ("started one by one", false)] {
+        let times: Vec<Duration> = (0..plan.formation_rounds)
+            .map(|_| formation(together))
+            .collect();
+        let s = Summary::of(&times);
+        println!(
+            "  {how:<18}  median {:>6.0} ms  min {:>6.0} ms  max {:>6.0} ms   \
+             (design: a few hundred ms at most)",
+            ms(s.median),
+            ms(s.min),
+            ms(s.max)
+        );
+    }
+
+    println!(
+        "\nwhole run: {:.1} s; load average {} at the end",
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+}
+
+fn print_header(quick: bool) {
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let load = load_average();
+    println!("# vertx-cluster: 3-node cluster over loopback, one process");
+    println!(
+        "machine: {cpus} CPUs (nproc), {model}; load average {load} at start; {} run{}",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        if quick {
+            ", --quick (short measurements)"
+        } else {
+            ""
+        }
+    );
+    println!("goals: writes >= 300k/s; write latency p50 <= 60 us, p99 <= 150 us; leader kill -> write < 1.5 s");
+}
+
+/// A warning when the node measured as the leader lost the leadership (a stall long enough for
+/// an election): the leader and follower rows are then mixed up.
+fn moved_note(leader: &Node) -> &'static str {
+    if leader.is_leader() {
+        ""
+    } else {
+        "   [the leader changed during the measurement]"
+    }
+}
+
+/// The 1-minute load average: other work on the machine skews every figure here, and this says
+/// how much there was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT MET"
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+// ---- clusters ----
+
+fn unique_cluster_name(tag: &str) -> String {
+    static ROUND: AtomicUsize = AtomicUsize::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "bench-{tag}-{}-{nanos}-{}",
+        std::process::id(),
+        ROUND.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn options(cluster: &str, failure_timeout: Duration) -> NodeOptions {
+    let mut o = NodeOptions::new(cluster);
+    o.discovery = DiscoveryMode::Local;
+    o.failure_timeout = failure_timeout;
+    o
+}
+
+/// Starts 3 nodes one after the other and waits until they agree on 3 members, 3 voters and a
+/// leader that has committed a write.
+fn start_cluster(tag: &str, failure_timeout: Duration) -> Vec<Node> {
+    let cluster = unique_cluster_name(tag);
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| Node::start(options(&cluster, failure_timeout)).expect("a node starts"))
+        .collect();
+    wait_for("3 members and 3 voters everywhere", || {
+        nodes
+            .iter()
+            .all(|n| n.members().len() == 3 && n.voters().len() == 3)
+    });
+    wait_for("a leader", || nodes.iter().any(Node::is_leader));
+    wait_for("a first write", || {
+        is_write_answer(&nodes[0].call(write_request(0)))
+    });
+    nodes
+}
+
+fn leader_and_follower(nodes: &[Node]) -> (&Node, &Node) {
+    let leader = nodes.iter().position(Node::is_leader).expect("a leader");
+    (&nodes[leader], &nodes[(leader + 1) % nodes.len()])
+}
+
+/// Polls `check` every 2 ms; panics naming `what` after 30 s.
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+// ---- requests ----
+
+fn key(n: u64) -> Vec<u8> {
+    format!("key-{:012}", n % KEYS).into_bytes()
+}
+
+fn counter_name(n: u64) -> String {
+    format!("counter-{}", n % COUNTERS)
+}
+
+/// Counter adds and map puts of 64-byte values, alternating.
+fn write_request(n: u64) -> Message {
+    if n.is_multiple_of(2) {
+        Message::CounterAddAndGetRequest {
+            counter_name: counter_name(n / 2),
+            delta: 1,
+        }
+    } else {
+        Message::MapPutRequest {
+            map_name: "bench".into(),
+            key: key(n / 2),
+            value: vec![(n & 0xff) as u8; VALUE_BYTES],
+        }
+    }
+}
+
+fn is_write_answer(m: &Message) -> bool {
+    matches!(
+        m,
+        Message::CounterAddAndGetResponse { .. } | Message::MapPutResponse {}
+    )
+}
+
+/// Counter gets and map gets, alternating.
+fn read_request(n: u64) -> Message {
+    if n.is_multiple_of(2) {
+        Message::CounterGetRequest {
+            counter_name: counter_name(n / 2),
+        }
+    } else {
+        Message::MapGetRequest {
+            map_name: "bench".into(),
+            key: key(n / 2),
+        }
+    }
+}
+
+fn is_read_answer(m: &Message) -> bool {
+    matches!(
+        m,
+        Message::CounterGetResponse { .. } | Message::MapGetResponse { .. }
+    )
+}
+
+// ---- measurements ----
+
+struct Rate {
+    per_second: f64,
+    errors: u64,
+    first_error: Option<Message>,
+    /// Frames the three transports sent per answered request, during the window.
+    frames_per_request: f64,
+}
+
+impl Rate {
+    fn errors_note(&self) -> String {
+        match &self.first_error {
+            None => String::new(),
+            Some(e) => format!("  ({} failed, first: {e:?})", self.errors),
+        }
+    }
+}
+
+fn frames_sent(nodes: &[Node]) -> u64 {
+    nodes.iter().map(|n| n.transport_stats().frames_sent).sum()
+}
+
+/// Answers per second over `plan.rate_window`, after a warm-up, with
+/// `SUBMITTERS * WINDOW_PER_SUBMITTER` requests in flight.
+fn measure_rate(
+    nodes: &[Node],
+    node: &Node,
+    plan: &Plan,
+    request: fn(u64) -> Message,
+    expected: fn(&Message) -> bool,
+) -> Rate {
+    let answered = AtomicU64::new(0);
+    let errors = AtomicU64::new(0);
+    let first_error = std::sync::Mutex::new(None);
+    let stop = AtomicBool::new(false);
+    let (window_answers, elapsed, frames) = thread::scope(|scope| {
+        for submitter in 0..SUBMITTERS {
+            let (answered, errors, first_error, stop) = (&answered, &errors, &first_error, &stop);
+            scope.spawn(move || {
+                let (tx, rx) = mpsc::channel::<Option<Message>>();
+                let mut n = (submitter as u64) << 40;
+                let submit = |n: u64| {
+                    let tx = tx.clone();
+                    node.request(
+                        request(n),
+                        Box::new(move |answer| {
+                            let failure = (!expected(&answer)).then_some(answer);
+                            let _ = tx.send(failure);
+                        }),
+                    );
+                };
+                for _ in 0..WINDOW_PER_SUBMITTER {
+                    submit(n);
+                    n += 1;
+                }
+                let mut outstanding = WINDOW_PER_SUBMITTER;
+                while outstanding > 0 {
+                    let Ok(failure) = rx.recv_timeout(Duration::from_secs(30)) else {
+                        panic!("{outstanding} requests unanswered after 30 s");
+                    };
+                    outstanding -= 1;
+                    match failure {
+                        None => {
+                            answered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some(e) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            first_error.lock().unwrap().get_or_insert(e);
+                        }
+                    }
+                    if !stop.load(Ordering::Relaxed) {
+                        submit(n);
+                        n += 1;
+                        outstanding += 1;
+                    }
+                }
+            });
+        }
+        thread::sleep(plan.warmup);
+        let (before, t0) = (answered.load(Ordering::Relaxed), Instant::now());
+        let frames_before = frames_sent(nodes);
+        thread::sleep(plan.rate_window);
+        let (after, t1) = (answered.load(Ordering::Relaxed), Instant::now());
+        let frames = frames_sent(nodes) - frames_before;
+        stop.store(true, Ordering::Relaxed);
+        (after - before, t1 - t0, frames)
+    });
+    Rate {
+        per_second: window_answers as f64 / elapsed.as_secs_f64(),
+        errors: errors.load(Ordering::Relaxed),
+        first_error: first_error.into_inner().unwrap(),
+        frames_per_request: frames as f64 / window_answers.max(1) as f64,
+    }
+}
+
+struct Latency {
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+}
+
+/// Microseconds per `call`, one at a time, after a tenth as many warm-up calls.
+fn measure_latency(node: &Node, samples: usize) -> Latency {
+    for n in 0..samples as u64 / 10 {
+        let answer = node.call(write_request(n));
+        assert!(is_write_answer(&answer), "warm-up write failed: {answer:?}");
+    }
+    let mut micros: Vec<f64> = (0..samples as u64)
+        .map(|n| {
+            let t = Instant::now();
+            let answer = node.call(write_request(n));
+            let took = t.elapsed();
+            assert!(is_write_answer(&answer), "write failed: {answer:?}");
+            took.as_secs_f64() * 1e6
+        })
+        .collect();
+    micros.sort_by(f64::total_cmp);
+    let at =
+        |q: f64| micros[((q * micros.len() as f64).ceil() as usize).clamp(1, micros.len()) - 1];
+    Latency {
+        p50: at(0.50),
+        p99: at(0.99),
+        p999: at(0.999),
+        max: at(1.0),
+    }
+}
+
+struct Summary {
+    median: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+impl Summary {
+    fn of(times: &[Duration]) -> Summary {
+        let mut sorted = times.to_vec();
+        sorted.sort();
+        Summary {
+            median: sorted[sorted.len() / 2],
+            min: sorted[0],
+            max: sorted[sorted.len() - 1],
+        }
+    }
+}
+
+/// Kills the leader of a fresh cluster and times the first write a survivor accepts after it.
+fn leader_kill_to_write(failure_timeout: Duration) -> Duration {
+    let mut nodes = start_cluster("leader-kill", failure_timeout);
+    let leader = nodes.iter().position(Node::is_leader).expect("a leader");
+    let dead = nodes.remove(leader);
+    let killed = Instant::now();
+    dead.close();
+    loop {
+        if is_write_answer(&nodes[0].call(write_request(0))) {
+            return killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "no write accepted 30 s after the leader died"
+        );
+        // Errors (leader changed, no leader yet) come back at once; do not spin on them.
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Kills a follower of a fresh cluster and times its removal from the survivors' member lists.
+fn death_to_removal(failure_timeout: Duration) -> Duration {
+    let mut nodes = start_cluster("removal", failure_timeout);
+    let follower = nodes
+        .iter()
+        .position(|n| !n.is_leader())
+        .expect("a follower");
+    let dead = nodes.remove(follower);
+    let dead_id = dead.node_id().to_owned();
+    let killed = Instant::now();
+    dead.close();
+    wait_for("the dead node's removal", || {
+        nodes.iter().all(|n| {
+            let members = n.members();
+            members.len() == 2 && !members.contains(&dead_id)
+        })
+    });
+    killed.elapsed()
+}
+
+/// Starts 3 nodes, together (each on its own thread) or one after the other, and times until
+/// all of them list 3 members.
+fn formation(together: bool) -> Duration {
+    let cluster = unique_cluster_name("formation");
+    let timeout = NodeOptions::new("").failure_timeout;
+    let started = Instant::now();
+    let nodes: Vec<Node> = if together {
+        let starting: Vec<_> = (0..3)
+            .map(|_| {
+                let o = options(&cluster, timeout);
+                thread::spawn(move || Node::start(o).expect("a node starts"))
+            })
+            .collect();
+        starting.into_iter().map(|h| h.join().unwrap()).collect()
+    } else {
+        (0..3)
+            .map(|_| Node::start(options(&cluster, timeout)).expect("a node starts"))
+            .collect()
+    };
+    wait_for("3 members everywhere", || {
+        nodes.iter().all(|n| n.members().len() == 3)
+    });
+    started.elapsed()
+}
