@@ -6,6 +6,8 @@
 //! every call runs in a local frame so its references are freed (an attached thread never frees
 //! them otherwise), and a Java exception thrown by the listener is described and cleared.
 
+use std::sync::Mutex;
+
 use jni::objects::{GlobalRef, JMethodID, JObject, JValue};
 use jni::signature::{Primitive, ReturnType};
 use jni::{JNIEnv, JavaVM};
@@ -17,7 +19,10 @@ use crate::wire::{FramedMessage, Message, RegistrationInfo};
 pub(crate) struct Listener {
     vm: JavaVM,
     target: GlobalRef,
-    on_response: JMethodID,
+    /// Response frames not yet handed over, back to back; flushed as one `byte[]` when the
+    /// callback thread runs out of work or before an event, so a burst crosses once.
+    pending: Mutex<Vec<u8>>,
+    on_responses: JMethodID,
     on_node_added: JMethodID,
     on_node_left: JMethodID,
     on_registrations_changed: JMethodID,
@@ -29,7 +34,8 @@ impl Listener {
         Ok(Listener {
             vm: env.get_java_vm()?,
             target: env.new_global_ref(listener)?,
-            on_response: env.get_method_id(&class, "onResponse", "([B)V")?,
+            pending: Mutex::new(Vec::new()),
+            on_responses: env.get_method_id(&class, "onResponses", "([B)V")?,
             on_node_added: env.get_method_id(&class, "onNodeAdded", "(Ljava/lang/String;)V")?,
             on_node_left: env.get_method_id(&class, "onNodeLeft", "(Ljava/lang/String;)V")?,
             on_registrations_changed: env.get_method_id(
@@ -40,22 +46,31 @@ impl Listener {
         })
     }
 
-    /// Hands a response frame to Java.
+    /// Queues a response frame for the next [`Listener::flush`].
     pub fn response(&self, request_id: u32, response: Message) {
-        let mut frame = Vec::with_capacity(64);
         let framed = FramedMessage::response(request_id, response);
-        if let Err(e) = framed.encode_into(&mut frame, usize::MAX) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = framed.encode_into(&mut pending, usize::MAX) {
             log::error!("cannot encode a response for Java: {e}");
+        }
+    }
+
+    /// Hands every queued response frame to Java in one call.
+    pub fn flush(&self) {
+        let frames = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if frames.is_empty() {
             return;
         }
         self.call(|env, l| {
-            let bytes = JObject::from(env.byte_array_from_slice(&frame)?);
-            invoke(env, &l.target, l.on_response, &[JValue::Object(&bytes)])
+            let bytes = JObject::from(env.byte_array_from_slice(&frames)?);
+            invoke(env, &l.target, l.on_responses, &[JValue::Object(&bytes)])
         });
     }
 
     /// Hands an event to Java; lock events are settled inside the node and not passed on.
     pub fn event(&self, event: Event) {
+        // Answers produced before the event reach Java before it.
+        self.flush();
         match event {
             Event::NodeAdded { node_id } => self.call(|env, l| {
                 let id = JObject::from(env.new_string(&node_id)?);

@@ -174,6 +174,8 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_start<'l
         let listener = Arc::new(Listener::new(env, &listener)?);
         let events = Arc::clone(&listener);
         options.on_event = Some(Arc::new(move |event| events.event(event)));
+        let idle = Arc::clone(&listener);
+        options.on_idle = Some(Arc::new(move || idle.flush()));
         let node = Node::start(options)?;
         Ok(handles::insert(node, listener))
     })
@@ -186,29 +188,64 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_request<
     handle: jlong,
     frame: JByteArray<'local>,
 ) {
-    guard(&mut env, (), |env| {
-        let entry = handles::get(handle)?;
-        if frame.is_null() {
-            return Err(JniError::BadArgument("frame is null".into()));
-        }
-        let max = entry.node.max_frame_size();
-        let len = env.get_array_length(&frame)? as usize;
-        if len > max {
-            return Err(JniError::BadArgument(format!(
-                "request of {len} bytes exceeds the maximum frame size of {max} bytes"
-            )));
-        }
-        let bytes = env.convert_byte_array(&frame)?;
-        let framed = FramedMessage::decode(&bytes, max)
+    guard(&mut env, (), |env| submit(env, handle, &frame))
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_requests<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    frames: JByteArray<'local>,
+) {
+    guard(&mut env, (), |env| submit(env, handle, &frames))
+}
+
+/// Submits the request frames laid back to back in `frames`. Every frame is checked before any
+/// is submitted, so a bad one refuses the whole batch.
+fn submit(env: &mut JNIEnv<'_>, handle: jlong, frames: &JByteArray<'_>) -> Result<(), JniError> {
+    let entry = handles::get(handle)?;
+    if frames.is_null() {
+        return Err(JniError::BadArgument("frame is null".into()));
+    }
+    let max = entry.node.max_frame_size();
+    let bytes = env.convert_byte_array(frames)?;
+    let mut requests = Vec::new();
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let size = match crate::wire::frame_size(rest, max) {
+            Ok(Some(size)) if size <= rest.len() => size,
+            Ok(_) => {
+                return Err(JniError::BadArgument(format!(
+                    "malformed request frame: short frame of {} bytes",
+                    rest.len()
+                )))
+            }
+            Err(crate::wire::WireError::FrameTooLarge { size, max }) => {
+                return Err(JniError::BadArgument(format!(
+                    "request of {size} bytes exceeds the maximum frame size of {max} bytes"
+                )))
+            }
+            Err(e) => {
+                return Err(JniError::BadArgument(format!(
+                    "malformed request frame: {e}"
+                )))
+            }
+        };
+        let framed = FramedMessage::decode(&rest[..size], max)
             .map_err(|e| JniError::BadArgument(format!("malformed request frame: {e}")))?;
+        requests.push(framed);
+        rest = &rest[size..];
+    }
+    for framed in requests {
         let request_id = framed.request_id;
         let listener = Arc::clone(&entry.listener);
         entry.node.request(
             framed.payload,
             Box::new(move |response| listener.response(request_id, response)),
         );
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 #[no_mangle]

@@ -74,6 +74,9 @@ pub struct NodeOptions {
     pub faults: Option<Faults>,
     /// Called on the callback thread for every event, in apply order.
     pub on_event: Option<Arc<dyn Fn(Event) + Send + Sync>>,
+    /// Called on the callback thread whenever it has run every callback queued so far: a
+    /// consumer that buffers answers flushes them here, one batch per burst.
+    pub on_idle: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl NodeOptions {
@@ -96,6 +99,7 @@ impl NodeOptions {
             compact_after_entries: 50_000,
             faults: None,
             on_event: None,
+            on_idle: None,
         }
     }
 

@@ -168,10 +168,11 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
     let (joined_tx, joined_rx) = mpsc::channel();
     let shared = Arc::new(Shared::default());
     let on_event = options.on_event.clone();
+    let on_idle = options.on_idle.clone();
 
     let callback_thread = std::thread::Builder::new()
         .name(format!("vertx-cluster-callbacks-{address}"))
-        .spawn(move || run_callbacks(deliveries_rx, on_event))
+        .spawn(move || run_callbacks(deliveries_rx, on_event, on_idle))
         .map_err(|e| Error::io("starting the callback thread", e))?;
 
     let now = Instant::now();
@@ -253,18 +254,29 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
 fn run_callbacks(
     deliveries: Receiver<Delivery>,
     on_event: Option<Arc<dyn Fn(Event) + Send + Sync>>,
+    on_idle: Option<Arc<dyn Fn() + Send + Sync>>,
 ) {
-    for delivery in deliveries {
-        let outcome = catch_unwind(AssertUnwindSafe(|| match delivery {
-            Delivery::Answer(callback, message) => callback(message),
-            Delivery::Event(event) => {
-                if let Some(f) = &on_event {
-                    f(event);
+    while let Ok(first) = deliveries.recv() {
+        // Everything already queued runs before the idle hook, so a consumer can batch.
+        let mut next = Some(first);
+        while let Some(delivery) = next {
+            let outcome = catch_unwind(AssertUnwindSafe(|| match delivery {
+                Delivery::Answer(callback, message) => callback(message),
+                Delivery::Event(event) => {
+                    if let Some(f) = &on_event {
+                        f(event);
+                    }
                 }
+            }));
+            if outcome.is_err() {
+                log::error!("a cluster callback panicked; the callback thread carries on");
             }
-        }));
-        if outcome.is_err() {
-            log::error!("a cluster callback panicked; the callback thread carries on");
+            next = deliveries.try_recv().ok();
+        }
+        if let Some(idle) = &on_idle {
+            if catch_unwind(AssertUnwindSafe(|| idle())).is_err() {
+                log::error!("the idle callback panicked; the callback thread carries on");
+            }
         }
     }
 }

@@ -8,11 +8,14 @@ import io.vertx.spi.cluster.bop.impl.jni.NativeListener;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
@@ -35,6 +38,9 @@ public final class BopNode {
 
   private volatile long handle;
   private final AtomicInteger requestIds = new AtomicInteger();
+  /** Requests waiting to cross into native code; whoever finds none crossing sends them all. */
+  private final ConcurrentLinkedQueue<Outgoing> outgoing = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean sending = new AtomicBoolean();
   private final Map<Integer, CompletableFuture<BopFrame>> pending = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
@@ -50,8 +56,10 @@ public final class BopNode {
     BopNode node = new BopNode();
     NativeListener listener = new NativeListener() {
       @Override
-      public void onResponse(byte[] frame) {
-        node.onResponse(frame);
+      public void onResponses(byte[] frames) {
+        for (byte[] frame : BopFrame.split(frames)) {
+          node.onResponse(frame);
+        }
       }
 
       @Override
@@ -134,12 +142,8 @@ public final class BopNode {
       return answer.thenApply(f -> null);
     }
     pending.put(requestId, answer);
-    try {
-      BopNative.request(handle, frame);
-    } catch (RuntimeException e) {
-      pending.remove(requestId);
-      answer.completeExceptionally(e);
-    }
+    outgoing.add(new Outgoing(requestId, frame));
+    sendQueued();
     return answer.thenApply(response -> {
       if (response.isError()) {
         BopMessages.ErrorResponse error = BopMessages.error(response);
@@ -147,6 +151,53 @@ public final class BopNode {
       }
       return decode.apply(response);
     });
+  }
+
+  private static final class Outgoing {
+    final int requestId;
+    final byte[] frame;
+
+    Outgoing(int requestId, byte[] frame) {
+      this.requestId = requestId;
+      this.frame = frame;
+    }
+  }
+
+  /**
+   * Sends every queued request in one native call. Under load, callers on other threads queue
+   * their requests while one crosses, and the next crossing carries them all.
+   */
+  private void sendQueued() {
+    while (!outgoing.isEmpty() && sending.compareAndSet(false, true)) {
+      List<Outgoing> batch = new ArrayList<>();
+      int bytes = 0;
+      try {
+        for (Outgoing o; (o = outgoing.poll()) != null; ) {
+          batch.add(o);
+          bytes += o.frame.length;
+        }
+        if (batch.size() == 1) {
+          BopNative.request(handle, batch.get(0).frame);
+        } else if (!batch.isEmpty()) {
+          byte[] all = new byte[bytes];
+          int at = 0;
+          for (Outgoing o : batch) {
+            System.arraycopy(o.frame, 0, all, at, o.frame.length);
+            at += o.frame.length;
+          }
+          BopNative.requests(handle, all);
+        }
+      } catch (RuntimeException e) {
+        for (Outgoing o : batch) {
+          CompletableFuture<BopFrame> f = pending.remove(o.requestId);
+          if (f != null) {
+            f.completeExceptionally(e);
+          }
+        }
+      } finally {
+        sending.set(false);
+      }
+    }
   }
 
   /** Routes a response frame from the native callback thread to its request. */

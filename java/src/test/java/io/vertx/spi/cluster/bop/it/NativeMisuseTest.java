@@ -203,9 +203,11 @@ public class NativeMisuseTest {
     }
 
     @Override
-    public void onResponse(byte[] frame) {
-      BopFrame decoded = BopFrame.decode(frame);
-      expect(decoded.requestId()).complete(decoded);
+    public void onResponses(byte[] frames) {
+      for (byte[] frame : BopFrame.split(frames)) {
+        BopFrame decoded = BopFrame.decode(frame);
+        expect(decoded.requestId()).complete(decoded);
+      }
     }
 
     @Override

@@ -31,9 +31,15 @@ public final class BopNative {
 
   /**
    * Submits one request frame (see {@code tests/vectors/README.md}); the response frame, with the
-   * same request id, arrives through {@link NativeListener#onResponse(byte[])}.
+   * same request id, arrives through {@link NativeListener#onResponses(byte[])}.
    */
   public static native void request(long handle, byte[] frame);
+
+  /**
+   * Submits request frames laid back to back, in order. Every frame is checked first: one bad
+   * frame refuses the whole batch with {@link IllegalArgumentException}.
+   */
+  public static native void requests(long handle, byte[] frames);
 
   /** Leaves the cluster gracefully and closes the node. Blocks until the departure is committed. */
   public static native void leave(long handle);

@@ -7,8 +7,11 @@ package io.vertx.spi.cluster.bop.impl.jni;
  */
 public interface NativeListener {
 
-  /** The response frame to a request; its request id names the request. */
-  void onResponse(byte[] frame);
+  /**
+   * Response frames laid back to back (each frame's {@code size} field gives its length; a burst
+   * of answers crosses in one call). Each frame's request id names its request.
+   */
+  void onResponses(byte[] frames);
 
   /** A node joined the cluster (this node's own join included). */
   void onNodeAdded(String nodeId);

@@ -165,6 +165,25 @@ public final class BopFrame {
   }
 
   /**
+   * Splits frames laid back to back (as {@code NativeListener.onResponses} delivers them) by
+   * their {@code size} fields; a truncated tail is dropped.
+   */
+  public static java.util.List<byte[]> split(byte[] frames) {
+    java.util.List<byte[]> out = new java.util.ArrayList<>();
+    int offset = 0;
+    while (offset + HEADER_SIZE <= frames.length) {
+      int size = (frames[offset + 4] & 0xff) | (frames[offset + 5] & 0xff) << 8
+        | (frames[offset + 6] & 0xff) << 16 | (frames[offset + 7] & 0xff) << 24;
+      if (size < HEADER_SIZE || size > frames.length - offset) {
+        break;
+      }
+      out.add(java.util.Arrays.copyOfRange(frames, offset, offset + size));
+      offset += size;
+    }
+    return out;
+  }
+
+  /**
    * The request id of a frame without validating it (at least a header is required): lets a
    * dispatcher find the waiting request to fail even when the frame is corrupt.
    */
