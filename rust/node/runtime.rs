@@ -37,6 +37,18 @@ const LEAVE_RETRY_WINDOW: Duration = Duration::from_secs(10);
 /// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
 /// tens of microseconds on a virtual machine, and requests often come back to back.
 const SPIN: Duration = Duration::from_micros(50);
+
+/// Nodes running in this process. Only a process with one node spins: several nodes in one
+/// process (tests, benchmarks) would spin against each other for the same cores.
+static LIVE_NODES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn spin_time() -> Duration {
+    if LIVE_NODES.load(std::sync::atomic::Ordering::Relaxed) <= 1 {
+        SPIN
+    } else {
+        Duration::ZERO
+    }
+}
 /// A queued lock wait is given up locally this long after its own timeout if the cluster never
 /// said (a partition): the caller is told it was not granted.
 const LOCK_WAIT_GRACE: Duration = Duration::from_secs(2);
@@ -179,6 +191,8 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         .map_err(|e| Error::io("starting the callback thread", e))?;
 
     let now = Instant::now();
+    // Counted from here: dropping the loop, on any path, counts it out.
+    LIVE_NODES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut lp = Loop {
         poll,
         transport,
@@ -293,7 +307,7 @@ fn run_callbacks(
 
 /// Polls the channel for [`SPIN`] before the caller blocks on it.
 fn spin_recv<T>(channel: &Receiver<T>) -> Option<T> {
-    let until = Instant::now() + SPIN;
+    let until = Instant::now() + spin_time();
     loop {
         match channel.try_recv() {
             Ok(value) => return Some(value),
@@ -396,7 +410,7 @@ impl Loop {
                 }
             }
             if !events.is_empty() {
-                spin_until = Instant::now() + SPIN;
+                spin_until = Instant::now() + spin_time();
             }
             for event in events.iter() {
                 if self.transport.owns(event.token()) {
@@ -768,6 +782,7 @@ impl Drop for Loop {
     /// Whatever ends the loop (a close, a panic), every caller still waiting hears that the node
     /// is closed.
     fn drop(&mut self) {
+        LIVE_NODES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let closed = || Message::error(error_code::CLOSED, "the node is closed");
         for (_, (callback, _)) in self.callbacks.drain() {
             let _ = self.deliveries.send(Delivery::Answer(callback, closed()));
