@@ -48,11 +48,9 @@
 //! `VERTX_CLUSTER_SIM_TICKS=<n>` changes the length of a run.
 //!
 //! Determinism: the harness draws everything from splitmix64 streams of the seed and iterates
-//! ordered collections only. raft-rs itself draws each follower's randomized election timeout
-//! from `rand::thread_rng()`, so a seed replays the same workload and fault schedule, and the
-//! same run exactly while no election happens (`a_calm_seed_replays_the_same_run`), but a run with
-//! elections may elect at other ticks: hence the saved runs. Exact replay needs the replica to
-//! pass a seed-derived `min_election_tick`/`max_election_tick` to raft-rs.
+//! ordered collections only, and gives each node a fixed election timeout derived from the seed
+//! (`ReplicaConfig::election_range`), since raft-rs would otherwise draw it from an unseeded RNG.
+//! Failing seeds also save their whole run under `target/tmp/simulation/`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
@@ -321,6 +319,8 @@ struct Sim {
     failures: Vec<String>,
     delivered: u64,
     verbose: bool,
+    /// Added to each node's fixed election timeout (distinct per node), from the seed.
+    election_base: usize,
 }
 
 fn is_snapshot(frame: &FramedMessage<Message>) -> bool {
@@ -382,11 +382,17 @@ impl Sim {
             failures: Vec::new(),
             delivered: 0,
             verbose: false,
+            election_base: (seed % 10) as usize,
         }
     }
 
     fn config(&self, name: &str) -> ReplicaConfig {
         let mut cfg = ReplicaConfig::new(name, name, TICK_MS, self.knobs.failure_timeout_ms);
+        // A fixed election timeout per node, distinct between nodes (so two candidates never
+        // tie forever) and drawn from the seed: raft-rs's own draw is not seeded.
+        let index: usize = name.trim_start_matches('n').parse().unwrap_or(1);
+        let extra = (self.election_base + (index - 1) * 3) % 10;
+        cfg.election_range = Some((10 + extra, 11 + extra));
         if let Some(t) = self.knobs.request_timeout_ticks {
             cfg.request_timeout_ticks = t;
         }
