@@ -132,6 +132,20 @@ pub fn is_read_only(command: &Message) -> bool {
     )
 }
 
+/// True for the reads a node answers from its own applied state, without a ReadIndex round: the
+/// sync map Vert.x HA keeps `__vertx.haInfo` in. HA reads it from node events, on every node at
+/// once, and compares what it read across nodes; a read that waits for the leader lets the
+/// cluster move on meanwhile (another failover removes an entry), and the nodes then disagree
+/// about who fails a node over. A local read sees the node's own writes (a write completes once
+/// applied here) and everything up to the last event the node delivered.
+pub fn is_local_read(command: &Message) -> bool {
+    use Message::*;
+    matches!(
+        command,
+        SyncMapGetRequest { .. } | SyncMapContainsRequest { .. } | SyncMapEntriesRequest { .. }
+    )
+}
+
 fn not_a_member(node_id: &str) -> Message {
     Message::error(
         error_code::NOT_A_MEMBER,

@@ -451,9 +451,11 @@ impl Loop {
                 break;
             }
             self.replica.drive(now_ms);
-            self.flush(now_ms);
-            // The view first: a node that has just joined must see itself among the members.
+            // The view before the deliveries: whoever hears an event or an answer and then reads
+            // the member list sees at least that much applied, and a node that has just joined
+            // sees itself among the members.
             self.publish_view();
+            self.flush(now_ms);
             self.check_joined();
             self.check_leave(now);
         }

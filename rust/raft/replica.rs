@@ -22,7 +22,7 @@ use raft::{RawNode, SnapshotStatus, StateRole};
 use super::command::{self, Command};
 use super::reads::{Read, ReadBatches};
 use super::storage::LogStore;
-use crate::fsm::{is_read_only, ApplyContext, Event, StateMachine};
+use crate::fsm::{is_local_read, is_read_only, ApplyContext, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, Proposal};
 
 /// Settings of a replica, in ticks of the driver's clock.
@@ -330,7 +330,10 @@ impl Replica {
         if matches!(&request, Message::LeaveRequest { node_id } if *node_id == self.cfg.node_id) {
             self.leaving = Some(ticket);
         }
-        if is_read_only(&request) {
+        if is_local_read(&request) {
+            let response = self.fsm.query(&request, now_ms);
+            self.completions.push(Completion { ticket, response });
+        } else if is_read_only(&request) {
             self.reads.push(Read {
                 ticket,
                 request,

@@ -158,3 +158,56 @@ fn a_dead_leader_is_replaced_and_declared_dead() {
     );
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
 }
+
+#[test]
+fn sync_map_reads_are_answered_locally_and_other_reads_wait_for_a_round() {
+    let mut c = Cluster::new();
+    c.settle();
+    c.add("n2");
+    c.add("n3");
+    c.tick(50);
+    let put = c.call(
+        "n2",
+        Message::SyncMapPutRequest {
+            map_name: "__vertx.haInfo".into(),
+            key: b"n2".to_vec(),
+            value: b"{}".to_vec(),
+        },
+    );
+    assert_eq!(put, Message::SyncMapPutResponse { previous: None });
+    // n3 has applied the put once the cluster is quiet.
+    c.settle();
+    let n3 = c.replicas.get_mut("n3").unwrap();
+    let local = n3.submit(
+        Message::SyncMapGetRequest {
+            map_name: "__vertx.haInfo".into(),
+            key: b"n2".to_vec(),
+        },
+        0,
+    );
+    let linearizable = n3.submit(
+        Message::CounterGetRequest {
+            counter_name: "c".into(),
+        },
+        0,
+    );
+    let answered: Vec<(u32, Message)> = n3
+        .take_completions()
+        .into_iter()
+        .map(|c| (c.ticket, c.response))
+        .collect();
+    assert_eq!(
+        answered,
+        vec![(
+            local,
+            Message::SyncMapGetResponse {
+                value: Some(b"{}".to_vec())
+            }
+        )]
+    );
+    c.settle();
+    assert_eq!(
+        c.done.remove(&("n3".to_string(), linearizable)),
+        Some(Message::CounterGetResponse { value: 0 })
+    );
+}

@@ -59,6 +59,8 @@ public class BopClusterManager implements ClusterManager {
   private VertxInternal vertx;
   private volatile BopNode node;
   private volatile boolean active;
+  /** Set when leaving starts: the node listener hears nothing more. */
+  private volatile boolean leaving;
   private volatile String nodeId;
   private volatile NodeInfo nodeInfo;
   private volatile NodeListener nodeListener;
@@ -249,6 +251,7 @@ public class BopClusterManager implements ClusterManager {
         }
         registrations.open();
         node = started;
+        leaving = false;
         synchronized (members) {
           members.clear();
           members.addAll(started.members());
@@ -267,19 +270,31 @@ public class BopClusterManager implements ClusterManager {
         if (!active) {
           return null;
         }
+        finishNodeEvents();
         active = false;
-        BopNode n = node;
         try {
-          n.leave();
+          node.leave();
         } finally {
-          nodeEvents.shutdown();
-          nodeEvents.awaitTermination(5, TimeUnit.SECONDS);
           registrations.close();
           members.clear();
         }
         return null;
       }
     }, false).onComplete(ar -> promise.complete(null, ar.cause()));
+  }
+
+  /**
+   * Stops node events and waits, at most the request timeout, for a listener call in progress
+   * to return while the node can still answer it. Vert.x HA reads the cluster map from
+   * {@code nodeLeft}; a node closed under that call would make HA report a failover that failed.
+   */
+  private void finishNodeEvents() throws InterruptedException {
+    leaving = true;
+    ExecutorService events = nodeEvents;
+    events.shutdown();
+    if (!events.awaitTermination(options.getRequestTimeout(), TimeUnit.MILLISECONDS)) {
+      log.warn("Leaving while the node listener is still busy after " + options.getRequestTimeout() + " ms");
+    }
   }
 
   @Override
@@ -355,7 +370,7 @@ public class BopClusterManager implements ClusterManager {
           }
         }
         NodeListener listener = nodeListener;
-        if (!active || listener == null || id.equals(nodeId)) {
+        if (!active || leaving || listener == null || id.equals(nodeId)) {
           return;
         }
         try {

@@ -18,6 +18,12 @@ public class BopClusterException extends RuntimeException {
     this.code = code;
   }
 
+  /** The same refusal seen from a blocked caller, whose stack the trace then shows. */
+  public BopClusterException(BopClusterException refusal, String context) {
+    super(refusal.getMessage() + " (" + context + ")", refusal);
+    this.code = refusal.code;
+  }
+
   public int code() {
     return code;
   }

@@ -18,9 +18,11 @@ import java.util.function.IntFunction;
 
 /**
  * The blocking cluster map Vert.x HA keeps {@code __vertx.haInfo} in. Entries outlive the node
- * that wrote them (failover reads a dead node's entry). Every call blocks its thread until the
- * cluster answered, at most the request timeout: never call it on an event loop for long work.
- * {@link #entrySet()} is a snapshot.
+ * that wrote them (failover reads a dead node's entry). Writes are replicated and block their
+ * thread until applied on this node, at most the request timeout. Reads are answered by this
+ * node from the state it has applied, without a round with the leader: they see this node's own
+ * writes and everything up to the last node event it delivered, which is what HA compares
+ * across nodes when a node leaves. {@link #entrySet()} is a snapshot.
  */
 public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
 
@@ -41,6 +43,9 @@ public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
       throw new VertxException(e);
     } catch (ExecutionException e) {
       Throwable cause = BopClusterManager.unwrap(e.getCause());
+      if (cause instanceof BopClusterException) {
+        throw new BopClusterException((BopClusterException) cause, "sync map " + name);
+      }
       throw cause instanceof RuntimeException ? (RuntimeException) cause : new VertxException(cause);
     } catch (TimeoutException e) {
       throw new VertxException("Timed out waiting for the cluster on sync map " + name, e);
