@@ -349,3 +349,27 @@ fn four_nodes_survive_two_deaths_one_after_the_other() {
     }
     assert_eq!(counter(&nodes[1], "c"), 3);
 }
+
+/// Vert.x's HA quorum test: a member leaves gracefully and another node joins at once. Every
+/// round has the leader leave in one case and a follower in the other.
+#[test]
+fn a_node_joins_right_after_a_member_leaves() {
+    for (round, leader_leaves) in [(0, true), (1, false), (2, true), (3, false)] {
+        let cluster = cluster_name(&format!("rejoin{round}"));
+        let mut nodes = start_many(&cluster, 3);
+        let refs: Vec<&Node> = nodes.iter().collect();
+        eventually("3 members", || same_members(&refs, 3));
+        let leader = leader_index(&nodes);
+        let leaving = if leader_leaves {
+            leader
+        } else {
+            (leader + 1) % 3
+        };
+        nodes.remove(leaving).leave().expect("the leave commits");
+        let joiner = Node::start(options(&cluster)).expect("a node joins after the leave");
+        nodes.push(joiner);
+        let refs: Vec<&Node> = nodes.iter().collect();
+        eventually("3 members after the join", || same_members(&refs, 3));
+        assert_eq!(add_eventually(&nodes[2], "c"), 1, "round {round}");
+    }
+}

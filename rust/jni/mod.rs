@@ -9,6 +9,7 @@
 mod errors;
 mod handles;
 mod listener;
+mod logging;
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -49,6 +50,7 @@ fn guard<'local, T>(
     f: impl FnOnce(&mut JNIEnv<'local>) -> Result<T, JniError>,
 ) -> T {
     install_panic_hook();
+    logging::init_from_env();
     match catch_unwind(AssertUnwindSafe(|| f(env))) {
         Ok(Ok(value)) => value,
         Ok(Err(e)) => {

@@ -488,6 +488,14 @@ impl Loop {
 
     fn joining_step(&mut self, now: Instant) -> Result<()> {
         if self.replica.phase() != Phase::Joining {
+            if self.joined.is_some() && now >= self.join.deadline {
+                // Admitted (a raft id was assigned) but the cluster's log never arrived.
+                return Err(Error::Join(
+                    "admitted to the cluster, but its state never reached this node within the \
+                     join timeout"
+                        .into(),
+                ));
+            }
             return Ok(());
         }
         if self.join.bootstrap_at.is_some_and(|t| now >= t) {
