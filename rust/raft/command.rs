@@ -2,7 +2,7 @@
 //! the command, then the [`Proposal`] (who asked, their request id, the request).
 
 use crate::wire::codec::{Reader, Writer};
-use crate::wire::{Message, Proposal, WireError};
+use crate::wire::{Message, Proposal, ProposalRef, WireError};
 
 /// A request as a proposal from `origin`, whose requests before `settled_below` are settled.
 pub(crate) fn proposal(
@@ -31,21 +31,24 @@ pub(crate) fn encode(now_ms: u64, proposal: &Proposal) -> Vec<u8> {
     out
 }
 
-/// A decoded entry: the stamped time, the proposal and its request.
-pub(crate) struct Command {
+/// A decoded entry: the stamped time, the proposal and its request. The origin borrows the
+/// entry's bytes; the request is owned, as the state machine keeps its keys and values.
+pub(crate) struct Command<'a> {
     pub now_ms: u64,
-    pub origin: String,
+    pub origin: &'a str,
     pub request_id: u32,
     pub settled_below: u32,
     pub request: Message,
 }
 
-pub(crate) fn decode(data: &[u8]) -> Result<Command, WireError> {
+/// Decodes entry data. The proposal is read borrowed ([`ProposalRef`]), so the origin and the
+/// request's bytes are not copied before the request itself is decoded.
+pub(crate) fn decode(data: &[u8]) -> Result<Command<'_>, WireError> {
     let mut r = Reader::new(data);
     let now_ms = r.u64("now_ms")?;
-    let p: Proposal = r.get("proposal")?;
+    let p: ProposalRef<'_> = r.get_ref::<Proposal>("proposal")?;
     r.finish()?;
-    let request = Message::decode_payload(p.kind, &p.payload)?;
+    let request = Message::decode_payload(p.kind, p.payload)?;
     Ok(Command {
         now_ms,
         origin: p.origin,
@@ -68,8 +71,8 @@ mod tests {
         let data = encode(42, &proposal("node-a", 9, 8, &request));
         let c = decode(&data).unwrap();
         assert_eq!(
-            (c.now_ms, c.origin.as_str(), c.request_id),
-            (42, "node-a", 9)
+            (c.now_ms, c.origin, c.request_id, c.settled_below),
+            (42, "node-a", 9, 8)
         );
         assert_eq!(c.request, request);
         assert!(decode(&data[..data.len() - 1]).is_err());

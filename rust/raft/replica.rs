@@ -855,14 +855,14 @@ impl Replica {
         }
     }
 
-    fn apply_command(&mut self, index: u64, c: Command) {
+    fn apply_command(&mut self, index: u64, c: Command<'_>) {
         let ctx = ApplyContext {
             index,
             now_ms: c.now_ms,
-            origin: &c.origin,
+            origin: c.origin,
             request_id: c.request_id,
         };
-        if !self.fsm.is_member(&c.origin) && !may_come_from_outside(&c.request) {
+        if !self.fsm.is_member(c.origin) && !may_come_from_outside(&c.request) {
             // A node removed from the cluster (declared dead while cut off) must not take locks
             // or write: nobody would clean up after it. Decided at this log position, the same on
             // every replica.

@@ -5,6 +5,11 @@
 //! the bytes that remain before anything is read or allocated, so a claimed length of 4 GiB in a
 //! 40-byte frame is an error, not an allocation. The same primitives serve the state machine's
 //! snapshots, so there is one byte layout in the crate.
+//!
+//! Every field type also decodes borrowed ([`FieldRef`]): strings as `&str` and byte strings as
+//! `&[u8]` pointing into the payload, so a borrowed message costs no allocation. Messages decode
+//! owned through the borrowed path (see `MessageRef`); the owned [`Field::decode`] below is kept
+//! written on its own, for snapshots and as the independent oracle of the property tests.
 
 use super::WireError;
 
@@ -83,7 +88,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], WireError> {
         if n > self.remaining() {
             return Err(WireError::FieldTooLong {
@@ -97,36 +102,36 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    #[inline]
+    #[inline(always)]
     fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], WireError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N, field)?);
         Ok(out)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u8(&mut self, field: &'static str) -> Result<u8, WireError> {
         Ok(self.array::<1>(field)?[0])
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u16(&mut self, field: &'static str) -> Result<u16, WireError> {
         Ok(u16::from_le_bytes(self.array(field)?))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u32(&mut self, field: &'static str) -> Result<u32, WireError> {
         Ok(u32::from_le_bytes(self.array(field)?))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn u64(&mut self, field: &'static str) -> Result<u64, WireError> {
         Ok(u64::from_le_bytes(self.array(field)?))
     }
 
     /// A length prefix, checked against what remains assuming each item takes at least
     /// `min_item_size` bytes; a larger claim cannot be satisfied and is rejected up front.
-    #[inline]
+    #[inline(always)]
     pub fn len(&mut self, field: &'static str, min_item_size: usize) -> Result<usize, WireError> {
         let n = self.u32(field)? as usize;
         let needed = n.saturating_mul(min_item_size.max(1));
@@ -140,7 +145,7 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn bytes(&mut self, field: &'static str) -> Result<&'a [u8], WireError> {
         let n = self.len(field, 1)?;
         self.take(n, field)
@@ -149,6 +154,12 @@ impl<'a> Reader<'a> {
     #[inline]
     pub fn get<T: Field>(&mut self, field: &'static str) -> Result<T, WireError> {
         T::decode(self, field)
+    }
+
+    /// Decodes a field as its borrowed view ([`FieldRef::Ref`]), pointing into the data.
+    #[inline(always)]
+    pub fn get_ref<T: FieldRef>(&mut self, field: &'static str) -> Result<T::Ref<'a>, WireError> {
+        T::decode_ref(self, field)
     }
 }
 
@@ -279,12 +290,116 @@ impl<T: SeqItem> Field for Vec<T> {
     }
 }
 
-/// Declares a plain struct whose fields are encoded in declaration order.
+/// A field that also decodes as a view borrowing the payload: `String` as `&str`, `Vec<u8>` as
+/// `&[u8]`, an option or a [`wire_struct!`] of those as the same shape of views, integers and
+/// bools as themselves. Counted sequences have no borrowed form: their view is the owned list.
+///
+/// `decode_ref` reads and checks exactly what [`Field::decode`] does, in the same order, so both
+/// give the same result or the same error for any bytes; `into_owned` then equals what
+/// `Field::decode` would have returned.
+pub trait FieldRef: Field {
+    /// The borrowed view of a decoded value.
+    type Ref<'a>;
+    fn decode_ref<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<Self::Ref<'a>, WireError>;
+    /// The owned value a view stands for.
+    fn into_owned(view: Self::Ref<'_>) -> Self;
+}
+
+/// Types whose view is the value itself: integers, bools and counted sequences.
+macro_rules! owned_view {
+    ($([$($generics:tt)*] $t:ty;)*) => {$(
+        impl<$($generics)*> FieldRef for $t {
+            type Ref<'a> = $t;
+            #[inline]
+            fn decode_ref<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<$t, WireError> {
+                <$t as Field>::decode(r, field)
+            }
+            #[inline]
+            fn into_owned(view: $t) -> $t {
+                view
+            }
+        }
+    )*};
+}
+
+owned_view! {
+    [] u8;
+    [] u16;
+    [] u32;
+    [] u64;
+    [] i64;
+    [] bool;
+    [T: SeqItem] Vec<T>;
+}
+
+impl FieldRef for String {
+    type Ref<'a> = &'a str;
+    #[inline(always)]
+    fn decode_ref<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<&'a str, WireError> {
+        let raw = r.bytes(field)?;
+        std::str::from_utf8(raw).map_err(|_| WireError::BadUtf8(field))
+    }
+    #[inline]
+    fn into_owned(view: &str) -> String {
+        view.to_owned()
+    }
+}
+
+impl FieldRef for Vec<u8> {
+    type Ref<'a> = &'a [u8];
+    #[inline(always)]
+    fn decode_ref<'a>(r: &mut Reader<'a>, field: &'static str) -> Result<&'a [u8], WireError> {
+        r.bytes(field)
+    }
+    #[inline]
+    fn into_owned(view: &[u8]) -> Vec<u8> {
+        view.to_vec()
+    }
+}
+
+impl<T: FieldRef> FieldRef for Option<T> {
+    type Ref<'a> = Option<T::Ref<'a>>;
+    #[inline]
+    fn decode_ref<'a>(
+        r: &mut Reader<'a>,
+        field: &'static str,
+    ) -> Result<Option<T::Ref<'a>>, WireError> {
+        match r.u8(field)? {
+            0 => Ok(None),
+            1 => Ok(Some(T::decode_ref(r, field)?)),
+            tag => Err(WireError::BadTag { field, tag }),
+        }
+    }
+    #[inline]
+    fn into_owned(view: Option<T::Ref<'_>>) -> Option<T> {
+        view.map(T::into_owned)
+    }
+}
+
+/// Declares a plain struct whose fields are encoded in declaration order, and its borrowed view
+/// (named after `borrowed`) whose fields are the fields' [`FieldRef`] views.
 macro_rules! wire_struct {
-    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }
+        borrowed $ref_name:ident;
+    ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name { $($(#[$fmeta])* pub $field: $ty,)* }
+
+        #[doc = concat!("A [`", stringify!($name), "`] borrowing the bytes it was decoded from.")]
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $ref_name<'a> {
+            $($(#[$fmeta])* pub $field: <$ty as $crate::wire::codec::FieldRef>::Ref<'a>,)*
+        }
+
+        impl $ref_name<'_> {
+            #[doc = concat!("The owned [`", stringify!($name), "`] this view stands for.")]
+            pub fn to_owned(&self) -> $name {
+                <$name as $crate::wire::codec::FieldRef>::into_owned(self.clone())
+            }
+        }
 
         impl $crate::wire::codec::Field for $name {
             const MIN_SIZE: usize = 0 $(+ <$ty as $crate::wire::codec::Field>::MIN_SIZE)*;
@@ -298,6 +413,23 @@ macro_rules! wire_struct {
                 _field: &'static str,
             ) -> Result<Self, $crate::wire::WireError> {
                 Ok($name { $($field: r.get(stringify!($field))?,)* })
+            }
+        }
+
+        impl $crate::wire::codec::FieldRef for $name {
+            type Ref<'a> = $ref_name<'a>;
+            #[inline]
+            fn decode_ref<'a>(
+                r: &mut $crate::wire::codec::Reader<'a>,
+                _field: &'static str,
+            ) -> Result<$ref_name<'a>, $crate::wire::WireError> {
+                Ok($ref_name { $($field: r.get_ref::<$ty>(stringify!($field))?,)* })
+            }
+            #[inline]
+            fn into_owned(view: $ref_name<'_>) -> $name {
+                $name {
+                    $($field: <$ty as $crate::wire::codec::FieldRef>::into_owned(view.$field),)*
+                }
             }
         }
 

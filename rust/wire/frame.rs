@@ -7,10 +7,15 @@
 //! included. Decoding checks, in order: enough bytes for a header, the declared size against the
 //! configured maximum and against the bytes given, the checksum, the version, then the payload for
 //! the declared kind. Each failure is a [`WireError`] naming what was wrong.
+//!
+//! A frame decodes two ways with the same checks: [`FramedMessage::decode`] gives an owned
+//! [`Message`], and [`FramedMessage::decode_ref`] a [`FrameRef`] whose [`MessageRef`] borrows the
+//! frame's bytes and allocates nothing for the request kinds. The owned decode is the borrowed
+//! one followed by [`FramedMessage::into_owned`].
 
 use std::ops::{BitAnd, BitOr, BitOrAssign};
 
-use super::{Message, WireError};
+use super::{Message, MessageRef, WireError};
 
 /// The protocol version this build speaks. A frame of any other version is refused.
 pub const PROTOCOL_VERSION: u8 = 1;
@@ -68,6 +73,23 @@ pub struct FramedMessage<M> {
     pub message_kind: u16,
     pub request_id: u32,
     pub payload: M,
+}
+
+/// A decoded frame whose message borrows the frame's bytes: see [`FramedMessage::decode_ref`].
+pub type FrameRef<'a> = FramedMessage<MessageRef<'a>>;
+
+impl<M> FramedMessage<M> {
+    /// The same header with the payload passed through `f`.
+    #[inline]
+    fn map_payload<N>(self, f: impl FnOnce(M) -> N) -> FramedMessage<N> {
+        FramedMessage {
+            protocol_version: self.protocol_version,
+            flags: self.flags,
+            message_kind: self.message_kind,
+            request_id: self.request_id,
+            payload: f(self.payload),
+        }
+    }
 }
 
 impl FramedMessage<Message> {
@@ -142,8 +164,34 @@ impl FramedMessage<Message> {
         Ok(())
     }
 
-    /// Decodes exactly one frame occupying all of `bytes`.
+    /// Decodes exactly one frame occupying all of `bytes`: [`FramedMessage::decode_ref`], then
+    /// the borrowed fields copied out.
+    #[inline]
     pub fn decode(bytes: &[u8], max_frame_size: usize) -> Result<Self, WireError> {
+        FramedMessage::decode_ref(bytes, max_frame_size).map(FrameRef::into_owned)
+    }
+}
+
+impl<'a> FramedMessage<MessageRef<'a>> {
+    /// Decodes exactly one frame occupying all of `bytes` without copying it: the message's
+    /// strings and byte strings are slices of `bytes` (only list fields are allocated). Checks,
+    /// in order: a whole header, the declared size against `max_frame_size` and against
+    /// `bytes.len()`, the CRC32, the protocol version, then the payload for the declared kind
+    /// with no byte left over. Any failure is the same [`WireError`] the owned
+    /// [`FramedMessage::decode`] gives.
+    ///
+    /// ```
+    /// use vertx_cluster::wire::{FrameRef, FramedMessage, Message, MessageRef, DEFAULT_MAX_FRAME_SIZE};
+    ///
+    /// let put = Message::MapPutRequest { map_name: "m".into(), key: b"k".to_vec(), value: b"v".to_vec() };
+    /// let bytes = FramedMessage::request(3, put.clone()).encode().unwrap();
+    /// let frame = FrameRef::decode_ref(&bytes, DEFAULT_MAX_FRAME_SIZE).unwrap();
+    /// assert_eq!(frame.request_id, 3);
+    /// assert_eq!(frame.payload, MessageRef::MapPutRequest { map_name: "m", key: b"k", value: b"v" });
+    /// assert_eq!(frame.payload.to_owned(), put);
+    /// ```
+    #[inline]
+    pub fn decode_ref(bytes: &'a [u8], max_frame_size: usize) -> Result<Self, WireError> {
         let size = frame_size(bytes, max_frame_size)?.ok_or(WireError::ShortFrame(bytes.len()))?;
         if size != bytes.len() {
             return Err(WireError::SizeMismatch {
@@ -163,7 +211,7 @@ impl FramedMessage<Message> {
         let flags = MessageFlags(bytes[9]);
         let message_kind = u16::from_le_bytes([bytes[10], bytes[11]]);
         let request_id = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));
-        let payload = Message::decode_payload(message_kind, &bytes[HEADER_SIZE..])?;
+        let payload = MessageRef::decode_payload(message_kind, &bytes[HEADER_SIZE..])?;
         Ok(FramedMessage {
             protocol_version,
             flags,
@@ -171,6 +219,17 @@ impl FramedMessage<Message> {
             request_id,
             payload,
         })
+    }
+
+    /// The owned frame: the same header, the message copied out of the bytes.
+    #[inline]
+    pub fn into_owned(self) -> FramedMessage<Message> {
+        self.map_payload(MessageRef::into_owned)
+    }
+
+    /// The owned frame (see [`FramedMessage::into_owned`]).
+    pub fn to_owned(&self) -> FramedMessage<Message> {
+        self.clone().into_owned()
     }
 }
 
@@ -214,20 +273,25 @@ mod tests {
         assert_eq!(&bytes[0..4], &crc32fast::hash(&bytes[4..]).to_le_bytes());
     }
 
+    /// Both decodes of `bytes`, which must agree; the owned one is returned.
+    fn decode(bytes: &[u8], max: usize) -> Result<FramedMessage<Message>, WireError> {
+        let owned = FramedMessage::decode(bytes, max);
+        let borrowed = FrameRef::decode_ref(bytes, max).map(FrameRef::into_owned);
+        assert_eq!(borrowed, owned, "borrowed and owned decode disagree");
+        owned
+    }
+
     #[test]
     fn every_corruption_is_named() {
         let good = ping().encode().unwrap();
         let max = DEFAULT_MAX_FRAME_SIZE;
 
-        assert_eq!(
-            FramedMessage::decode(&good[..10], max),
-            Err(WireError::ShortFrame(10))
-        );
+        assert_eq!(decode(&good[..10], max), Err(WireError::ShortFrame(10)));
 
         let mut bad_crc = good.clone();
         bad_crc[20] ^= 0xff;
         assert!(matches!(
-            FramedMessage::decode(&bad_crc, max),
+            decode(&bad_crc, max),
             Err(WireError::BadChecksum { .. })
         ));
 
@@ -236,7 +300,7 @@ mod tests {
         let crc = crc32fast::hash(&bad_version[4..]);
         bad_version[0..4].copy_from_slice(&crc.to_le_bytes());
         assert_eq!(
-            FramedMessage::decode(&bad_version, max),
+            decode(&bad_version, max),
             Err(WireError::UnsupportedVersion(99))
         );
 
@@ -244,13 +308,10 @@ mod tests {
         bad_kind[10..12].copy_from_slice(&0x7777u16.to_le_bytes());
         let crc = crc32fast::hash(&bad_kind[4..]);
         bad_kind[0..4].copy_from_slice(&crc.to_le_bytes());
-        assert_eq!(
-            FramedMessage::decode(&bad_kind, max),
-            Err(WireError::UnknownKind(0x7777))
-        );
+        assert_eq!(decode(&bad_kind, max), Err(WireError::UnknownKind(0x7777)));
 
         assert_eq!(
-            FramedMessage::decode(&good, 20),
+            decode(&good, 20),
             Err(WireError::FrameTooLarge {
                 size: good.len(),
                 max: 20
@@ -260,7 +321,7 @@ mod tests {
         let mut longer = good.clone();
         longer.push(0);
         assert_eq!(
-            FramedMessage::decode(&longer, max),
+            decode(&longer, max),
             Err(WireError::SizeMismatch {
                 declared: good.len(),
                 actual: good.len() + 1

@@ -5,13 +5,17 @@
 //! kind always names the request it answers. Fields are encoded in declaration order with the
 //! primitives of [`super::codec`]; the message kind in the frame header selects the variant.
 //!
+//! The list of kinds lives in one macro, `for_each_message!`, that hands it to a generator:
+//! `messages!` below makes [`Message`], and `message_refs!` (module `message_ref`) makes the
+//! borrowed [`MessageRef`] from the same list, so the two cannot drift.
+//!
 //! Variants that the product sheet shows (`JoinRequest { node_id }`, `CreateMapRequest { name }`,
 //! `MapPutRequest { map_name, key, value }`, `MapGetRequest`, `CreateLockRequest`,
 //! `LockAcquireRequest { lock_name }`, `LockReleaseRequest`) keep exactly the sheet's fields so
 //! its snippets compile; the TTL and timeout variants are separate kinds for that reason.
 
-use super::codec::{wire_struct, Reader, Writer};
-use super::WireError;
+use super::codec::{wire_struct, Writer};
+use super::{MessageRef, WireError};
 
 wire_struct! {
     /// One event-bus handler registration: Vert.x's `RegistrationInfo`.
@@ -22,6 +26,7 @@ wire_struct! {
         /// Local-only handlers are never routed to from other nodes.
         pub local_only: bool,
     }
+    borrowed RegistrationInfoRef;
 }
 
 wire_struct! {
@@ -35,6 +40,7 @@ wire_struct! {
         pub kind: u16,
         pub payload: Vec<u8>,
     }
+    borrowed ProposalRef;
 }
 
 wire_struct! {
@@ -43,6 +49,7 @@ wire_struct! {
         pub key: Vec<u8>,
         pub value: Vec<u8>,
     }
+    borrowed MapEntryRef;
 }
 
 /// Error codes carried by [`Message::ErrorResponse`].
@@ -103,9 +110,22 @@ macro_rules! messages {
                 }
             }
 
-            /// Decodes a payload of the given kind; every byte must be consumed.
+            /// Decodes a payload of the given kind; every byte must be consumed. This is the
+            /// borrowed decode ([`MessageRef::decode_payload`]) followed by
+            /// [`MessageRef::into_owned`], so both accept and refuse exactly the same bytes.
+            #[inline]
             pub fn decode_payload(kind: u16, payload: &[u8]) -> Result<Message, WireError> {
-                let mut r = Reader::new(payload);
+                MessageRef::decode_payload(kind, payload).map(MessageRef::into_owned)
+            }
+
+            /// The owned decode written field by field with [`Field::decode`](super::codec::Field),
+            /// independent of `MessageRef`: the oracle the property tests hold both decodes to.
+            #[cfg(test)]
+            pub(crate) fn decode_payload_by_fields(
+                kind: u16,
+                payload: &[u8],
+            ) -> Result<Message, WireError> {
+                let mut r = super::codec::Reader::new(payload);
                 let message = match kind {
                     $($kind => Message::$name { $($field: r.get(stringify!($field))?),* },)*
                     other => return Err(WireError::UnknownKind(other)),
@@ -134,12 +154,16 @@ macro_rules! messages {
     };
 }
 
-messages! {
+/// The protocol's messages, `kind => Variant { field: Type, ... }` in declaration order, handed
+/// to the generator macro `$generate` (`messages!` here, `message_refs!` for the borrowed view).
+macro_rules! for_each_message {
+    ($generate:ident) => { $generate! {
     // ---- transport and errors (0x00xx) ----
     /// Liveness probe; `sent_at_micros` is echoed so the sender can measure the round trip.
     0x0001 => Ping { sent_at_micros: u64 }
     0x8001 => Pong { sent_at_micros: u64 }
-    /// The answer to any request that failed. `code` is one of [`error_code`].
+    /// The answer to any request that failed. `code` is one of
+    /// [`error_code`](crate::wire::error_code).
     0x8000 => ErrorResponse { code: u16, message: String }
 
     // ---- membership and node info (0x01xx) ----
@@ -284,7 +308,11 @@ messages! {
     /// Requests a follower forwards to the leader, in the order they arrived. One-way: each
     /// requester learns its outcome when the command is applied on its own node.
     0x0904 => ForwardProposals { proposals: Vec<Proposal> }
+    } };
 }
+pub(crate) use for_each_message;
+
+for_each_message!(messages);
 
 /// The bit that marks a response kind.
 pub const RESPONSE_KIND_BIT: u16 = 0x8000;

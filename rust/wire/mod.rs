@@ -15,10 +15,34 @@
 //! let bytes = frame.encode().unwrap();
 //! assert_eq!(FramedMessage::decode(&bytes, DEFAULT_MAX_FRAME_SIZE).unwrap(), frame);
 //! ```
+//!
+//! Frames decode two ways, with the same checks and the same errors:
+//! [`FramedMessage::decode`] builds an owned [`Message`]; [`FrameRef::decode_ref`] builds a
+//! [`MessageRef`] whose strings and byte strings are slices of the frame, so the requests the
+//! state machine applies decode without allocating (only list fields, found in some responses and
+//! in `ForwardProposals`, are decoded owned inside the view). `MessageRef` is generated from the
+//! same list of kinds as `Message`; `to_owned()`/`into_owned()` give the owned message, and the
+//! owned decode is the borrowed one followed by `into_owned()`.
+//!
+//! ```
+//! use vertx_cluster::wire::{FrameRef, FramedMessage, Message, MessageRef, DEFAULT_MAX_FRAME_SIZE};
+//!
+//! let add = Message::CounterAddAndGetRequest { counter_name: "hits".into(), delta: 1 };
+//! let bytes = FramedMessage::request(8, add.clone()).encode().unwrap();
+//! let frame = FrameRef::decode_ref(&bytes, DEFAULT_MAX_FRAME_SIZE).unwrap();
+//! match frame.payload {
+//!     MessageRef::CounterAddAndGetRequest { counter_name, delta } => {
+//!         assert_eq!((counter_name, delta), ("hits", 1)); // `counter_name` points into `bytes`
+//!     }
+//!     ref other => panic!("unexpected {}", other.name()),
+//! }
+//! assert_eq!(frame.into_owned(), FramedMessage::decode(&bytes, DEFAULT_MAX_FRAME_SIZE).unwrap());
+//! ```
 
 pub(crate) mod codec;
 mod frame;
 mod message;
+mod message_ref;
 
 #[cfg(test)]
 mod arbitrary_fields;
@@ -26,11 +50,14 @@ mod arbitrary_fields;
 mod proptests;
 
 pub use frame::{
-    frame_size, FramedMessage, MessageFlags, DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE, PROTOCOL_VERSION,
+    frame_size, FrameRef, FramedMessage, MessageFlags, DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE,
+    PROTOCOL_VERSION,
 };
 pub use message::{
-    error_code, MapEntry, Message, Proposal, RegistrationInfo, ONE_WAY_KINDS, RESPONSE_KIND_BIT,
+    error_code, MapEntry, MapEntryRef, Message, Proposal, ProposalRef, RegistrationInfo,
+    RegistrationInfoRef, ONE_WAY_KINDS, RESPONSE_KIND_BIT,
 };
+pub use message_ref::MessageRef;
 
 /// Why bytes could not be decoded (or a frame could not be encoded).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
