@@ -68,7 +68,7 @@ pub struct NodeOptions {
     /// How long `start` waits to get into the cluster.
     pub join_timeout: Duration,
     pub max_frame_size: usize,
-    /// The log is compacted into a state-machine snapshot after this many applied entries.
+    /// Once the log holds this many applied entries, its older half is dropped.
     pub compact_after_entries: u64,
     /// Fault injection for tests: frames between blocked address pairs are dropped.
     pub faults: Option<Faults>,
@@ -213,7 +213,9 @@ impl Node {
 
     fn send(&self, command: Command) -> Result<()> {
         self.commands.send(command).map_err(|_| Error::Closed)?;
-        self.waker.wake().map_err(|_| Error::Closed)
+        self.shared
+            .wake_if_sleeping(&self.waker)
+            .map_err(|_| Error::Closed)
     }
 }
 

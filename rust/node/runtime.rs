@@ -10,6 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -40,10 +41,10 @@ const SPIN: Duration = Duration::from_micros(50);
 
 /// Nodes running in this process. Only a process with one node spins: several nodes in one
 /// process (tests, benchmarks) would spin against each other for the same cores.
-static LIVE_NODES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
 
 fn spin_time() -> Duration {
-    if LIVE_NODES.load(std::sync::atomic::Ordering::Relaxed) <= 1 {
+    if LIVE_NODES.load(Ordering::Relaxed) <= 1 {
         SPIN
     } else {
         Duration::ZERO
@@ -71,9 +72,22 @@ pub(super) struct View {
 #[derive(Default)]
 pub(super) struct Shared {
     view: Mutex<View>,
+    /// Set while the loop is about to block in the poll: only then does a sender pay for the
+    /// waker (a system call per request otherwise).
+    sleeping: AtomicBool,
 }
 
 impl Shared {
+    /// Called after a command was queued: wakes the loop if it sleeps or is about to.
+    pub fn wake_if_sleeping(&self, waker: &Waker) -> std::io::Result<()> {
+        fence(Ordering::SeqCst);
+        if self.sleeping.swap(false, Ordering::SeqCst) {
+            waker.wake()
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn view(&self) -> View {
         self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -192,7 +206,7 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
 
     let now = Instant::now();
     // Counted from here: dropping the loop, on any path, counts it out.
-    LIVE_NODES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    LIVE_NODES.fetch_add(1, Ordering::Relaxed);
     let mut lp = Loop {
         poll,
         transport,
@@ -400,10 +414,21 @@ impl Loop {
             if now < spin_until {
                 wake_at = now;
             }
-            if let Err(e) = self
-                .poll
-                .poll(&mut events, Some(wake_at.saturating_duration_since(now)))
-            {
+            let mut timeout = wake_at.saturating_duration_since(now);
+            // Announce the sleep, then look at the queue once more: a command queued before the
+            // announcement is seen here, one queued after it finds the flag and wakes the poll.
+            let mut early = None;
+            if !timeout.is_zero() {
+                self.shared.sleeping.store(true, Ordering::SeqCst);
+                fence(Ordering::SeqCst);
+                early = self.commands.try_recv().ok();
+                if early.is_some() {
+                    timeout = Duration::ZERO;
+                }
+            }
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            self.shared.sleeping.store(false, Ordering::SeqCst);
+            if let Err(e) = polled {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     log::error!("{}: poll failed: {e}", self.cfg.node_id);
                     break;
@@ -420,12 +445,14 @@ impl Loop {
             }
             let now_ms = wall_clock_ms();
             let mut shutdown = false;
-            while let Ok(command) = self.commands.try_recv() {
+            let mut next = early.or_else(|| self.commands.try_recv().ok());
+            while let Some(command) = next {
                 match command {
                     Command::Request(request, callback) => self.submit(request, callback, now_ms),
                     Command::Leave(done) => self.start_leave(done, now_ms),
                     Command::Shutdown => shutdown = true,
                 }
+                next = self.commands.try_recv().ok();
             }
             if shutdown {
                 break;
@@ -792,7 +819,7 @@ impl Drop for Loop {
     /// Whatever ends the loop (a close, a panic), every caller still waiting hears that the node
     /// is closed.
     fn drop(&mut self) {
-        LIVE_NODES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
         let closed = || Message::error(error_code::CLOSED, "the node is closed");
         for (_, (callback, _)) in self.callbacks.drain() {
             let _ = self.deliveries.send(Delivery::Answer(callback, closed()));

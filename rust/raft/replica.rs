@@ -42,7 +42,7 @@ pub struct ReplicaConfig {
     pub request_timeout_ticks: u64,
     /// Without a leader for this many ticks, requests fail at once with "no quorum".
     pub no_quorum_after_ticks: u64,
-    /// The log is compacted into a snapshot once it holds this many applied entries.
+    /// Once the log holds this many applied entries, its older half is dropped.
     pub compact_after_entries: u64,
     /// Milliseconds per tick, for error messages.
     pub tick_ms: u64,
@@ -87,6 +87,9 @@ pub struct Replica {
     pub(super) phase: Phase,
     pub(super) ticks: u64,
     next_ticket: u32,
+    /// [`Replica::settled_below`] as computed since the last drive. Tickets only settle or are
+    /// added after it, so it stays a safe (never too high) floor until it is recomputed.
+    settled_floor: std::cell::Cell<Option<u32>>,
     /// Writes of this replica awaiting their apply.
     pending_writes: HashMap<u32, PendingWrite>,
     /// The leader as this replica last knew it, to notice a change.
@@ -157,6 +160,7 @@ impl Replica {
             phase: Phase::Joining,
             ticks: 0,
             next_ticket: 0,
+            settled_floor: std::cell::Cell::new(None),
             pending_writes: HashMap::new(),
             known_leader: 0,
             unsent: Vec::new(),
@@ -367,7 +371,17 @@ impl Replica {
     }
 
     /// The oldest ticket of this replica that may still be applied: every earlier one is settled.
+    /// Computed once per drive (a scan of the open tickets), not once per proposal.
     fn settled_below(&self) -> u32 {
+        if let Some(floor) = self.settled_floor.get() {
+            return floor;
+        }
+        let floor = self.scan_settled_below();
+        self.settled_floor.set(Some(floor));
+        floor
+    }
+
+    fn scan_settled_below(&self) -> u32 {
         self.pending_writes
             .keys()
             .chain(self.internal.keys())
@@ -608,6 +622,7 @@ impl Replica {
     /// Moves raft forward: forwards or proposes queued writes, starts read rounds, and handles
     /// every Ready. Call after any input.
     pub fn drive(&mut self, now_ms: u64) {
+        self.settled_floor.set(None);
         if self.raw.is_none() {
             return;
         }
@@ -947,29 +962,38 @@ impl Replica {
         Some(snapshot)
     }
 
-    /// Takes a snapshot when raft wants one to send, and compacts the log once it is long.
+    /// Takes a snapshot when raft wants one to send, and compacts the log once it is long:
+    /// once `compact_after_entries` applied entries have piled up, the older half goes, so a
+    /// follower a little behind still catches up from the log. Compaction builds no snapshot
+    /// (serialising the whole state machine every few thousand writes was the leader's largest
+    /// cost under load); one is built only when a follower needs it.
     fn maybe_snapshot(&mut self) {
         let raw = self.raw.as_ref().expect("checked");
         let applied = raw.raft.raft_log.applied;
         let first = raw.store().first_log_index();
-        let compact = applied >= first && applied - first >= self.cfg.compact_after_entries;
-        let wanted = raw.store().take_snapshot_wanted();
-        if !compact && !wanted {
+        let threshold = self.cfg.compact_after_entries.max(2);
+        if applied >= first && applied - first >= threshold {
+            let keep = threshold / 2;
+            let from = applied + 1 - keep;
+            let store = self.raw.as_mut().expect("checked").mut_store();
+            match store.compact(from) {
+                Ok(()) => log::debug!("{}: log compacted up to {from}", self.cfg.node_id),
+                Err(e) => log::warn!(
+                    "{}: log compaction up to {from} failed: {e}",
+                    self.cfg.node_id
+                ),
+            }
+        }
+        let raw = self.raw.as_ref().expect("checked");
+        if !raw.store().take_snapshot_wanted() {
             return;
         }
-        let Some(snapshot) = self.take_snapshot() else {
-            return;
-        };
-        let store = self.raw.as_mut().expect("checked").mut_store();
-        if !compact {
-            store.set_snapshot(snapshot);
-        } else if let Err(e) = store.compact(snapshot) {
-            log::warn!(
-                "{}: log compaction at {applied} failed: {e}",
-                self.cfg.node_id
-            );
-        } else {
-            log::debug!("{}: compacted the log up to {applied}", self.cfg.node_id);
+        if let Some(snapshot) = self.take_snapshot() {
+            self.raw
+                .as_mut()
+                .expect("checked")
+                .mut_store()
+                .set_snapshot(snapshot);
         }
     }
 

@@ -3,9 +3,11 @@
 //!
 //! raft-rs's `MemStorage` answers `snapshot()` with metadata only; ours answers with the bytes of
 //! the state machine at the snapshot's index. When the stored snapshot is too old for the
-//! request, or does not yet list the follower in its configuration (raft-rs refuses such a
-//! snapshot), the answer is "temporarily unavailable" and a flag asks the replica to take a fresh
-//! one; raft-rs asks again on the follower's next response.
+//! request or for the log (compaction dropped entries after it), or does not yet list the
+//! follower in its configuration (raft-rs refuses such a snapshot), the answer is "temporarily
+//! unavailable" and a flag asks the replica to take a fresh one; raft-rs asks again on the
+//! follower's next response. Snapshots are only built on such a request: compaction just drops
+//! old entries.
 
 use std::cell::Cell;
 
@@ -61,12 +63,11 @@ impl LogStore {
         Ok(())
     }
 
-    /// Records the state machine's snapshot at `index` and drops the log before it. The entry
-    /// at `index` itself stays: `MemStorage` derives its first and last index from its entries
-    /// and falls back to its own (older) snapshot metadata when none are left.
-    pub fn compact(&mut self, snapshot: Snapshot) -> raft::Result<()> {
-        let index = snapshot.get_metadata().index;
-        self.snapshot = snapshot;
+    /// Drops the log entries before `index`. No snapshot is built for it: a follower that
+    /// needs an entry that is gone gets a snapshot built when raft asks for one. At least one
+    /// entry must stay (`MemStorage` derives its first and last index from its entries and
+    /// falls back to its own, older, snapshot metadata when none are left).
+    pub fn compact(&mut self, index: u64) -> raft::Result<()> {
         self.mem.wl().compact(index)
     }
 
@@ -116,7 +117,13 @@ impl Storage for LogStore {
         let meta = self.snapshot.get_metadata();
         let conf = meta.get_conf_state();
         let lists_to = conf.voters.contains(&to) || conf.learners.contains(&to);
-        if meta.index < request_index || !lists_to || self.snapshot.get_data().is_empty() {
+        // A snapshot older than the log's start would leave a gap between it and the log.
+        let behind_log = meta.index + 1 < self.first_log_index();
+        if meta.index < request_index
+            || behind_log
+            || !lists_to
+            || self.snapshot.get_data().is_empty()
+        {
             self.snapshot_wanted.set(true);
             return Err(raft::Error::Store(
                 StorageError::SnapshotTemporarilyUnavailable,
