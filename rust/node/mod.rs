@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::fsm::Event;
 pub use crate::transport::{Faults, TransportStats};
 use crate::wire::{Message, DEFAULT_MAX_FRAME_SIZE};
-use runtime::{Command, Reply, Shared};
+use runtime::{Command, Shared};
 
 /// How a node finds the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,10 +151,7 @@ impl Node {
 
     /// Sends a request; `callback` gets the answer on the callback thread.
     pub fn request(&self, request: Message, callback: Callback) {
-        if self
-            .send(Command::Request(request, Reply::Callback(callback)))
-            .is_err()
-        {
+        if self.send(Command::Request(request, callback)).is_err() {
             // The loop is gone; the callback was dropped with the command.
         }
     }
@@ -162,8 +159,12 @@ impl Node {
     /// Sends a request and waits for its answer.
     pub fn call(&self, request: Message) -> Message {
         let (tx, rx) = mpsc::channel();
-        // Dropped with the command when the loop is gone: the receive below then fails.
-        let _ = self.send(Command::Request(request, Reply::Waiting(tx)));
+        self.request(
+            request,
+            Box::new(move |m| {
+                let _ = tx.send(m);
+            }),
+        );
         rx.recv().unwrap_or_else(|_| {
             Message::error(crate::wire::error_code::CLOSED, "the node is closed")
         })

@@ -54,16 +54,8 @@ fn spin_time() -> Duration {
 /// said (a partition): the caller is told it was not granted.
 const LOCK_WAIT_GRACE: Duration = Duration::from_secs(2);
 
-/// Who hears a request's answer.
-pub(super) enum Reply {
-    /// A callback, run on the callback thread in order with the events.
-    Callback(Callback),
-    /// A thread blocked in `Node::call`: answered from the loop, one thread hop less.
-    Waiting(Sender<Message>),
-}
-
 pub(super) enum Command {
-    Request(Message, Reply),
+    Request(Message, Callback),
     Leave(Sender<Result<()>>),
     Shutdown,
 }
@@ -360,7 +352,7 @@ struct LeaveState {
 
 /// A queued lock acquisition waiting for its grant.
 struct LockWait {
-    callback: Reply,
+    callback: Callback,
     lock_name: String,
     timed: bool,
     give_up_at: Option<Instant>,
@@ -378,7 +370,7 @@ struct Loop {
     deliveries: Sender<Delivery>,
     shared: Arc<Shared>,
     /// Tickets of caller requests, with what they asked.
-    callbacks: HashMap<u32, (Reply, Message)>,
+    callbacks: HashMap<u32, (Callback, Message)>,
     lock_waits: HashMap<u32, LockWait>,
     /// Acquisitions given up locally: a late grant is released at once.
     abandoned: HashSet<u32>,
@@ -497,7 +489,7 @@ impl Loop {
         self.close();
     }
 
-    fn submit(&mut self, request: Message, callback: Reply, now_ms: u64) {
+    fn submit(&mut self, request: Message, callback: Callback, now_ms: u64) {
         let ticket = self.replica.submit(request.clone(), now_ms);
         self.callbacks.insert(ticket, (callback, request));
     }
@@ -646,7 +638,7 @@ impl Loop {
                     },
                 );
             }
-            _ => self.answer(callback, c.response),
+            _ => self.deliver(Delivery::Answer(callback, c.response)),
         }
     }
 
@@ -660,7 +652,7 @@ impl Loop {
             } if *node_id == self.cfg.node_id => {
                 if let Some(wait) = self.lock_waits.remove(request_id) {
                     let answer = grant_answer(wait.timed, true, *fencing_token);
-                    self.answer(wait.callback, answer);
+                    self.deliver(Delivery::Answer(wait.callback, answer));
                 } else if self.abandoned.remove(request_id) {
                     log::debug!(
                         "{}: releasing {lock_name}, granted after the caller gave up",
@@ -688,7 +680,7 @@ impl Loop {
                 self.abandoned.remove(request_id);
                 if let Some(wait) = self.lock_waits.remove(request_id) {
                     let answer = grant_answer(wait.timed, false, 0);
-                    self.answer(wait.callback, answer);
+                    self.deliver(Delivery::Answer(wait.callback, answer));
                 }
             }
             _ => {}
@@ -714,21 +706,15 @@ impl Loop {
             };
             let t = self.replica.submit(cancel, wall_clock_ms());
             self.internal.insert(t);
-            self.answer(wait.callback, grant_answer(wait.timed, false, 0));
+            self.deliver(Delivery::Answer(
+                wait.callback,
+                grant_answer(wait.timed, false, 0),
+            ));
         }
     }
 
     fn deliver(&self, delivery: Delivery) {
         let _ = self.deliveries.send(delivery);
-    }
-
-    fn answer(&self, reply: Reply, answer: Message) {
-        match reply {
-            Reply::Callback(callback) => self.deliver(Delivery::Answer(callback, answer)),
-            Reply::Waiting(caller) => {
-                let _ = caller.send(answer);
-            }
-        }
     }
 
     fn leave_applied(&mut self, response: Message) {
@@ -822,7 +808,7 @@ impl Loop {
         self.replica.fail_all("the node is closed");
         for c in self.replica.take_completions() {
             if let Some((callback, _)) = self.callbacks.remove(&c.ticket) {
-                self.answer(callback, c.response);
+                self.deliver(Delivery::Answer(callback, c.response));
             }
         }
         self.registration = None;
@@ -835,16 +821,13 @@ impl Drop for Loop {
     fn drop(&mut self) {
         LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
         let closed = || Message::error(error_code::CLOSED, "the node is closed");
-        let waiting = std::mem::take(&mut self.callbacks)
-            .into_values()
-            .map(|(reply, _)| reply)
-            .chain(
-                std::mem::take(&mut self.lock_waits)
-                    .into_values()
-                    .map(|w| w.callback),
-            );
-        for reply in waiting {
-            self.answer(reply, closed());
+        for (_, (callback, _)) in self.callbacks.drain() {
+            let _ = self.deliveries.send(Delivery::Answer(callback, closed()));
+        }
+        for (_, wait) in self.lock_waits.drain() {
+            let _ = self
+                .deliveries
+                .send(Delivery::Answer(wait.callback, closed()));
         }
         if let Some(joined) = self.joined.take() {
             let _ = joined.send(Err(Error::Closed));
