@@ -345,6 +345,7 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_timeNati
     handle: jlong,
     frame: JByteArray<'local>,
     iterations: jint,
+    in_flight: jint,
 ) -> jlong {
     guard(&mut env, 0, |env| {
         let entry = handles::get(handle)?;
@@ -354,10 +355,51 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_timeNati
         let bytes = env.convert_byte_array(&frame)?;
         let framed = FramedMessage::decode(&bytes, entry.node.max_frame_size())
             .map_err(|e| JniError::BadArgument(format!("malformed request frame: {e}")))?;
+        let iterations = iterations.max(0) as usize;
         let started = std::time::Instant::now();
-        for _ in 0..iterations.max(0) {
-            std::hint::black_box(entry.node.call(framed.payload.clone()));
+        if in_flight <= 1 {
+            for _ in 0..iterations {
+                std::hint::black_box(entry.node.call(framed.payload.clone()));
+            }
+        } else {
+            time_pipelined(&entry.node, &framed.payload, iterations, in_flight as usize)?;
         }
         Ok(started.elapsed().as_nanos() as jlong)
     })
+}
+
+/// Runs `iterations` requests through the node with `in_flight` of them outstanding, answers on
+/// the node's callback thread, as the Java layer runs them.
+fn time_pipelined(
+    node: &Node,
+    request: &crate::wire::Message,
+    iterations: usize,
+    in_flight: usize,
+) -> Result<(), JniError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let submit = || {
+        let tx = tx.clone();
+        node.request(
+            request.clone(),
+            Box::new(move |answer| {
+                let _ = tx.send(answer);
+            }),
+        );
+    };
+    let mut sent = 0;
+    while sent < in_flight.min(iterations) {
+        submit();
+        sent += 1;
+    }
+    for _ in 0..iterations {
+        let answer = rx
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| JniError::Native("no answer within 30 s".into()))?;
+        std::hint::black_box(answer);
+        if sent < iterations {
+            submit();
+            sent += 1;
+        }
+    }
+    Ok(())
 }

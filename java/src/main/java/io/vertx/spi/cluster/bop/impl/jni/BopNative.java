@@ -61,7 +61,8 @@ public final class BopNative {
 
   /**
    * For the JNI benchmark: runs {@code iterations} calls of the request in {@code frame} through
-   * the node from native code (no JNI crossing per call) and returns the total nanoseconds.
+   * the node from native code (no JNI crossing per call), {@code inFlight} at a time, and returns
+   * the total nanoseconds.
    */
-  public static native long timeNativeCalls(long handle, byte[] frame, int iterations);
+  public static native long timeNativeCalls(long handle, byte[] frame, int iterations, int inFlight);
 }
