@@ -7,23 +7,25 @@
 //! joins a ReadIndex batch and completes once this replica has applied up to the confirmed index.
 //! A ticket that outlives its deadline fails with an error that says whether a leader was known.
 //!
-//! The Ready loop follows raft-rs's documented order: send messages, apply a snapshot, apply
-//! committed entries, append entries, save the hard state, send persisted messages, advance, then
-//! the light ready's commit index, messages and committed entries, then `advance_apply`.
+//! The Ready loop (in `ready.rs`) follows raft-rs's documented order: send messages, apply a
+//! snapshot, apply committed entries, append entries, save the hard state, send persisted
+//! messages, advance, then the light ready's commit index, messages and committed entries, then
+//! `advance_apply`. This file holds the requests' side: tickets, proposals, forwarding, ticks,
+//! deadlines and leader changes.
 
 use std::collections::HashMap;
 
 use protobuf::Message as _;
-use raft::prelude::{
-    ConfChange, ConfChangeType, Entry, EntryType, Message as RaftMsg, MessageType, Snapshot,
-};
-use raft::{RawNode, SnapshotStatus, StateRole};
+use raft::prelude::{Entry, Message as RaftMsg, MessageType};
+use raft::{RawNode, StateRole};
 
-use super::command::{self, Command};
+use super::command;
 use super::reads::{Read, ReadBatches};
 use super::storage::LogStore;
-use crate::fsm::{is_local_read, is_read_only, ApplyContext, Event, StateMachine};
+use crate::fsm::{is_local_read, is_read_only, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, Proposal};
+
+mod ready;
 
 /// Settings of a replica, in ticks of the driver's clock.
 #[derive(Debug, Clone)]
@@ -718,285 +720,6 @@ impl Replica {
         self.unsent = proposals;
     }
 
-    fn handle_ready(&mut self, now_ms: u64) {
-        let raw = self.raw.as_mut().expect("checked by the caller");
-        let mut rd = raw.ready();
-        let messages = rd.take_messages();
-        self.send_raft(messages);
-        if !rd.snapshot().is_empty() {
-            self.install_snapshot(rd.snapshot().clone());
-        }
-        let committed = rd.take_committed_entries();
-        self.apply_entries(committed);
-        let raw = self.raw.as_mut().expect("still there");
-        if !rd.entries().is_empty() {
-            raw.mut_store()
-                .append(rd.entries())
-                .expect("appending to the in-memory log");
-        }
-        if let Some(hs) = rd.hs() {
-            raw.mut_store().set_hard_state(hs.clone());
-        }
-        for rs in rd.take_read_states() {
-            self.reads.confirmed(&rs.request_ctx, rs.index);
-        }
-        let persisted = rd.take_persisted_messages();
-        self.send_raft(persisted);
-        let raw = self.raw.as_mut().expect("still there");
-        let mut light = raw.advance(rd);
-        if let Some(commit) = light.commit_index() {
-            raw.mut_store().set_commit(commit);
-        }
-        let messages = light.take_messages();
-        let committed = light.take_committed_entries();
-        self.send_raft(messages);
-        self.apply_entries(committed);
-        self.raw.as_mut().expect("still there").advance_apply();
-        self.maybe_snapshot();
-        let _ = now_ms;
-    }
-
-    fn send_raft(&mut self, messages: Vec<RaftMsg>) {
-        for msg in messages {
-            let Some(addr) = self.address_of(msg.to) else {
-                log::debug!("{}: no address for raft id {}", self.cfg.node_id, msg.to);
-                continue;
-            };
-            let snapshot_to = (msg.get_msg_type() == MessageType::MsgSnapshot).then_some(msg.to);
-            let data = msg
-                .write_to_bytes()
-                .expect("protobuf encoding of a raft message");
-            let frame = FramedMessage::new(
-                MessageFlags::NONE,
-                0,
-                Message::RaftMessage {
-                    from_address: self.cfg.address.clone(),
-                    data,
-                },
-            );
-            self.outbox.push((addr, frame));
-            if let Some(to) = snapshot_to {
-                // The transport does not report delivery: count the snapshot as sent, so raft
-                // probes the follower again instead of waiting for it forever (a lost snapshot
-                // is then sent again).
-                if let Some(raw) = self.raw.as_mut() {
-                    raw.report_snapshot(to, SnapshotStatus::Finish);
-                }
-            }
-        }
-    }
-
-    fn address_of(&self, raft_id: u64) -> Option<String> {
-        if let Some(a) = self.peers.get(&raft_id) {
-            return Some(a.clone());
-        }
-        self.fsm
-            .member_by_raft_id(raft_id)
-            .map(|m| m.address.clone())
-    }
-
-    fn install_snapshot(&mut self, snapshot: Snapshot) {
-        match StateMachine::from_snapshot(snapshot.get_data()) {
-            Ok(fsm) => {
-                let index = snapshot.get_metadata().index;
-                self.fsm = fsm;
-                for m in self.fsm.members() {
-                    if m.raft_id != 0 {
-                        self.peers.insert(m.raft_id, m.address.clone());
-                    }
-                }
-                let raw = self.raw.as_mut().expect("checked");
-                if let Err(e) = raw.mut_store().apply_snapshot(snapshot) {
-                    log::error!(
-                        "{}: snapshot at {index} refused by storage: {e}",
-                        self.cfg.node_id
-                    );
-                }
-                log::info!(
-                    "{}: installed a snapshot at index {index}",
-                    self.cfg.node_id
-                );
-            }
-            Err(e) => log::error!("{}: received a corrupt snapshot: {e}", self.cfg.node_id),
-        }
-    }
-
-    fn apply_entries(&mut self, entries: Vec<Entry>) {
-        for entry in entries {
-            if entry.data.is_empty() {
-                continue;
-            }
-            match entry.get_entry_type() {
-                EntryType::EntryNormal => match command::decode(&entry.data) {
-                    Ok(c) => self.apply_command(entry.index, c),
-                    Err(e) => log::error!(
-                        "{}: undecodable entry {}: {e}",
-                        self.cfg.node_id,
-                        entry.index
-                    ),
-                },
-                EntryType::EntryConfChange => {
-                    let Ok(cc) = ConfChange::parse_from_bytes(&entry.data) else {
-                        log::error!(
-                            "{}: undecodable conf change {}",
-                            self.cfg.node_id,
-                            entry.index
-                        );
-                        continue;
-                    };
-                    let raw = self.raw.as_mut().expect("applying needs raft");
-                    match raw.apply_conf_change(&cc) {
-                        Ok(cs) => {
-                            log::debug!(
-                                "{}: conf change {:?} {} -> voters {:?} learners {:?}",
-                                self.cfg.node_id,
-                                cc.get_change_type(),
-                                cc.node_id,
-                                cs.voters,
-                                cs.learners
-                            );
-                            raw.mut_store().set_conf_state(cs);
-                            if cc.get_change_type() == ConfChangeType::RemoveNode {
-                                self.last_heard.remove(&cc.node_id);
-                            }
-                        }
-                        Err(e) => log::error!("{}: conf change refused: {e}", self.cfg.node_id),
-                    }
-                }
-                EntryType::EntryConfChangeV2 => {
-                    log::error!("{}: unexpected joint conf change", self.cfg.node_id);
-                }
-            }
-        }
-    }
-
-    fn apply_command(&mut self, index: u64, c: Command<'_>) {
-        let ctx = ApplyContext {
-            index,
-            now_ms: c.now_ms,
-            origin: c.origin,
-            request_id: c.request_id,
-        };
-        if !self.fsm.is_member(c.origin) && !may_come_from_outside(&c.request) {
-            // A node removed from the cluster (declared dead while cut off) must not take locks
-            // or write: nobody would clean up after it. Decided at this log position, the same on
-            // every replica.
-            log::debug!(
-                "index {index}: {} from non-member {} refused",
-                c.request.name(),
-                c.origin
-            );
-            if c.origin == self.cfg.node_id && self.pending_writes.remove(&c.request_id).is_some() {
-                self.fail(
-                    c.request_id,
-                    error_code::NOT_A_MEMBER,
-                    "this node is no longer a member of the cluster".to_owned(),
-                );
-            }
-            return;
-        }
-        let Some(applied) = self.fsm.apply_once(c.request, &ctx, c.settled_below) else {
-            // A second copy of a request proposed again after a leader change.
-            return;
-        };
-        if let Message::AddMemberResponse { raft_id } = &applied.response {
-            // Every replica learns the new member's address from the log.
-            if let Some(m) = self.fsm.member_by_raft_id(*raft_id) {
-                self.peers.insert(m.raft_id, m.address.clone());
-            }
-        }
-        for event in &applied.events {
-            if let Event::NodeLeft { node_id } = event {
-                if *node_id == self.cfg.node_id {
-                    let left = self.leaving.is_some();
-                    self.phase = Phase::Removed { left };
-                    log::info!(
-                        "{}: removed from the cluster (graceful: {left})",
-                        self.cfg.node_id
-                    );
-                }
-            }
-        }
-        self.events.extend(applied.events);
-        if c.origin != self.cfg.node_id {
-            return;
-        }
-        if let Some((address, request_id)) = self.joins.remove(&c.request_id) {
-            let reply = FramedMessage::response(request_id, join_reply(&applied.response));
-            self.outbox.push((address, reply));
-        }
-        if self.internal.remove(&c.request_id).is_some() {
-            return;
-        }
-        if self.pending_writes.remove(&c.request_id).is_some() {
-            self.completions.push(Completion {
-                ticket: c.request_id,
-                response: applied.response,
-            });
-        }
-    }
-
-    fn answer_reads(&mut self, now_ms: u64) {
-        // raft's applied index, not the state machine's: conf changes and empty entries count.
-        let applied = self.raw.as_ref().map_or(0, |r| r.raft.raft_log.applied);
-        for read in self.reads.ready(applied) {
-            let response = self.fsm.query(&read.request, now_ms);
-            self.completions.push(Completion {
-                ticket: read.ticket,
-                response,
-            });
-        }
-    }
-
-    /// The state machine as a raft snapshot at the applied index.
-    fn take_snapshot(&self) -> Option<Snapshot> {
-        let raw = self.raw.as_ref().expect("checked");
-        let applied = raw.raft.raft_log.applied;
-        let term = raw.raft.raft_log.term(applied).ok()?;
-        let mut snapshot = Snapshot::default();
-        snapshot.set_data(self.fsm.create_snapshot().into());
-        let meta = snapshot.mut_metadata();
-        meta.index = applied;
-        meta.term = term;
-        meta.set_conf_state(raw.raft.prs().conf().to_conf_state());
-        Some(snapshot)
-    }
-
-    /// Takes a snapshot when raft wants one to send, and compacts the log once it is long:
-    /// once `compact_after_entries` applied entries have piled up, the older half goes, so a
-    /// follower a little behind still catches up from the log. Compaction builds no snapshot
-    /// (serialising the whole state machine every few thousand writes was the leader's largest
-    /// cost under load); one is built only when a follower needs it.
-    fn maybe_snapshot(&mut self) {
-        let raw = self.raw.as_ref().expect("checked");
-        let applied = raw.raft.raft_log.applied;
-        let first = raw.store().first_log_index();
-        let threshold = self.cfg.compact_after_entries.max(2);
-        if applied >= first && applied - first >= threshold {
-            let keep = threshold / 2;
-            let from = applied + 1 - keep;
-            let store = self.raw.as_mut().expect("checked").mut_store();
-            match store.compact(from) {
-                Ok(()) => log::debug!("{}: log compacted up to {from}", self.cfg.node_id),
-                Err(e) => log::warn!(
-                    "{}: log compaction up to {from} failed: {e}",
-                    self.cfg.node_id
-                ),
-            }
-        }
-        let raw = self.raw.as_ref().expect("checked");
-        if !raw.store().take_snapshot_wanted() {
-            return;
-        }
-        if let Some(snapshot) = self.take_snapshot() {
-            self.raw
-                .as_mut()
-                .expect("checked")
-                .mut_store()
-                .set_snapshot(snapshot);
-        }
-    }
-
     /// Fails every open ticket (the node is closing).
     pub fn fail_all(&mut self, message: &str) {
         let mut tickets: Vec<u32> = self.pending_writes.drain().map(|(t, _)| t).collect();
@@ -1012,24 +735,4 @@ impl Replica {
 /// `a` comes before `b` among ticket numbers, which wrap around (serial-number order).
 fn serial_before(a: u32, b: u32) -> bool {
     a != b && b.wrapping_sub(a) < 1 << 31
-}
-
-/// Commands a node may propose before it is a member, or after it stopped being one.
-fn may_come_from_outside(request: &Message) -> bool {
-    matches!(
-        request,
-        Message::AddMemberRequest { .. }
-            | Message::JoinRequest { .. }
-            | Message::LeaveRequest { .. }
-    )
-}
-
-/// What the joiner is told once its membership was applied.
-fn join_reply(applied: &Message) -> Message {
-    match applied {
-        Message::AddMemberResponse { raft_id } => {
-            Message::ClusterJoinResponse { raft_id: *raft_id }
-        }
-        other => other.clone(),
-    }
 }
