@@ -5,7 +5,8 @@
 //! or the next tick is due; read frames; take commands; tick raft when due; drive the replica;
 //! hand its outgoing frames to the transport and its completions and events to the callback
 //! thread. Lock acquisitions that queue are kept until their grant or expiry arrives as an event,
-//! so the caller hears once: granted (with the fencing token) or not.
+//! so the caller hears once: granted (with the fencing token) or not. Joining and leaving are in
+//! `membership.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -21,20 +22,16 @@ use super::discovery::{Discovery, Plan, Registration};
 use super::{Callback, DiscoveryMode, Node, NodeOptions};
 use crate::error::{Error, Result};
 use crate::fsm::Event;
-use crate::raft::{Completion, Phase, Replica, ReplicaConfig};
+use crate::raft::{Completion, Replica, ReplicaConfig};
 use crate::transport::{Transport, TransportConfig, TransportStats};
 use crate::wire::{error_code, Message};
 
+mod membership;
+
 const WAKER: Token = Token(0);
 const FIRST_TRANSPORT_TOKEN: usize = 1;
-/// How often a joining node asks a member again.
-const JOIN_RETRY: Duration = Duration::from_millis(250);
 /// How long a seed that should bootstrap first looks for an existing cluster.
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
-/// How long a graceful leave waits for the node to hand its vote on.
-const LEAVE_HANDOFF: Duration = Duration::from_secs(5);
-/// How long a leave that failed for want of a leader is retried.
-const LEAVE_RETRY_WINDOW: Duration = Duration::from_secs(10);
 /// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
 /// tens of microseconds on a virtual machine, and requests often come back to back.
 const SPIN: Duration = Duration::from_micros(50);
@@ -389,18 +386,6 @@ struct Loop {
 }
 
 impl Loop {
-    fn bootstrap(&mut self) -> Result<()> {
-        log::info!(
-            "{}: bootstrapping a new cluster at {}",
-            self.cfg.node_id,
-            self.local
-        );
-        self.replica = Replica::bootstrap(self.cfg.clone(), wall_clock_ms())
-            .map_err(|e| Error::Join(format!("cannot start raft: {e}")))?;
-        self.join.bootstrap_at = None;
-        Ok(())
-    }
-
     fn run(&mut self) {
         let mut events = Events::with_capacity(256);
         let mut inbox = Vec::new();
@@ -492,84 +477,6 @@ impl Loop {
     fn submit(&mut self, request: Message, callback: Callback, now_ms: u64) {
         let ticket = self.replica.submit(request.clone(), now_ms);
         self.callbacks.insert(ticket, (callback, request));
-    }
-
-    fn start_leave(&mut self, done: Sender<Result<()>>, now_ms: u64) {
-        if self.leave.is_some() || !matches!(self.replica.phase(), Phase::Member) {
-            let _ = done.send(Ok(()));
-            return;
-        }
-        let ticket = self.replica.submit(
-            Message::LeaveRequest {
-                node_id: self.cfg.node_id.clone(),
-            },
-            now_ms,
-        );
-        self.leave = Some(LeaveState {
-            ticket,
-            done,
-            applied_at: None,
-            give_up_at: Instant::now() + LEAVE_RETRY_WINDOW,
-        });
-    }
-
-    fn joining_step(&mut self, now: Instant) -> Result<()> {
-        if self.replica.phase() != Phase::Joining {
-            if self.joined.is_some() && now >= self.join.deadline {
-                // Admitted (a raft id was assigned) but the cluster's log never arrived.
-                return Err(Error::Join(
-                    "admitted to the cluster, but its state never reached this node within the \
-                     join timeout"
-                        .into(),
-                ));
-            }
-            return Ok(());
-        }
-        if self.join.bootstrap_at.is_some_and(|t| now >= t) {
-            return self.bootstrap();
-        }
-        if now >= self.join.deadline {
-            return Err(Error::Join(format!(
-                "no member answered within the join timeout (tried {:?})",
-                self.join.candidates
-            )));
-        }
-        if now < self.join.next_attempt {
-            return Ok(());
-        }
-        self.join.next_attempt = now + JOIN_RETRY;
-        if self.join.attempt > 0
-            && self.join.attempt.is_multiple_of(8)
-            && self.join.bootstrap_at.is_none()
-        {
-            // Re-read who is alive; with nobody left, discovery decides afresh.
-            match self.discovery.candidates(self.local) {
-                Ok(c) if !c.is_empty() => self.join.candidates = c,
-                Ok(_) => {
-                    self.registration = None;
-                    let (plan, registration) = self
-                        .discovery
-                        .start(self.local)
-                        .map_err(|e| Error::io("discovering the cluster", e))?;
-                    self.registration = Some(registration);
-                    match plan {
-                        Plan::Bootstrap { .. } => return self.bootstrap(),
-                        Plan::Join { candidates } => self.join.candidates = candidates,
-                    }
-                }
-                Err(e) => log::warn!("{}: discovery failed: {e}", self.cfg.node_id),
-            }
-        }
-        if self.join.candidates.is_empty() {
-            return Ok(());
-        }
-        let to = self.join.candidates[self.join.attempt % self.join.candidates.len()];
-        self.join.attempt += 1;
-        let frame = self.replica.join_request();
-        if let Err(e) = self.transport.send(self.poll.registry(), to, &frame) {
-            log::debug!("{}: join request to {to} not sent: {e}", self.cfg.node_id);
-        }
-        Ok(())
     }
 
     fn resolve(&mut self, address: &str) -> Option<SocketAddr> {
@@ -715,59 +622,6 @@ impl Loop {
 
     fn deliver(&self, delivery: Delivery) {
         let _ = self.deliveries.send(delivery);
-    }
-
-    fn leave_applied(&mut self, response: Message) {
-        let Some(leave) = self.leave.as_mut() else {
-            return;
-        };
-        match response {
-            Message::LeaveResponse { .. } => leave.applied_at = Some(Instant::now()),
-            Message::ErrorResponse { code, message }
-                if code != error_code::CLOSED && Instant::now() < leave.give_up_at =>
-            {
-                log::debug!(
-                    "{}: leave not committed ({message}); trying again",
-                    self.cfg.node_id
-                );
-                let request = Message::LeaveRequest {
-                    node_id: self.cfg.node_id.clone(),
-                };
-                leave.ticket = self.replica.submit(request, wall_clock_ms());
-            }
-            Message::ErrorResponse { message, .. } => {
-                let leave = self.leave.take().expect("checked");
-                let _ = leave.done.send(Err(Error::Leave(message)));
-            }
-            _ => {}
-        }
-    }
-
-    fn check_leave(&mut self, now: Instant) {
-        let Some(applied_at) = self.leave.as_ref().and_then(|l| l.applied_at) else {
-            return;
-        };
-        let others = self.replica.fsm().members().iter().any(|m| m.raft_id != 0);
-        let handed_over = !self.replica.is_voter() || !others;
-        if handed_over || now >= applied_at + LEAVE_HANDOFF {
-            let leave = self.leave.take().expect("checked");
-            let _ = leave.done.send(Ok(()));
-        }
-    }
-
-    fn check_joined(&mut self) {
-        if self.joined.is_some()
-            && self.replica.phase() == Phase::Member
-            && self.replica.fsm().is_member(&self.cfg.node_id)
-        {
-            log::info!(
-                "{}: member of the cluster at {} ({} members)",
-                self.cfg.node_id,
-                self.local,
-                self.replica.fsm().members().len()
-            );
-            let _ = self.joined.take().expect("checked").send(Ok(()));
-        }
     }
 
     fn publish_view(&mut self) {
