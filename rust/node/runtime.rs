@@ -431,6 +431,10 @@ impl Loop {
             let now_ms = wall_clock_ms();
             let mut shutdown = false;
             let mut next = early.or_else(|| self.commands.try_recv().ok());
+            if next.is_some() {
+                // Commands are work too (they no longer wake the poll while it spins).
+                spin_until = Instant::now() + spin_time();
+            }
             while let Some(command) = next {
                 match command {
                     Command::Request(request, callback) => self.submit(request, callback, now_ms),
