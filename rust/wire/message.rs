@@ -60,8 +60,8 @@ pub mod error_code {
     pub const UNSUPPORTED: u16 = 2;
     /// The named node is not a member of the cluster.
     pub const NOT_A_MEMBER: u16 = 3;
-    /// The request names a map, set, counter or lock in a way that conflicts with its state.
-    pub const INVALID_REQUEST: u16 = 4;
+    // 4 is reserved: no request conflicts with the state it names (maps, sets, counters and
+    // locks spring into existence on first use), so no answer carries it.
     /// This node cannot reach a quorum: writes and linearizable reads are refused.
     pub const NO_QUORUM: u16 = 5;
     /// The operation did not complete in time.

@@ -130,8 +130,7 @@ public final class BopMessages {
   public static final int ERROR_UNSUPPORTED = 2;
   /** The named node is not a member of the cluster. */
   public static final int ERROR_NOT_A_MEMBER = 3;
-  /** The request conflicts with the state of the named map, counter or lock. */
-  public static final int ERROR_INVALID_REQUEST = 4;
+  // 4 is reserved (never sent; see rust/wire/message.rs).
   /** This node cannot reach a quorum: writes and linearizable reads are refused. */
   public static final int ERROR_NO_QUORUM = 5;
   /** The operation did not complete in time. */
@@ -215,8 +214,6 @@ public final class BopMessages {
         return "UNSUPPORTED";
       case ERROR_NOT_A_MEMBER:
         return "NOT_A_MEMBER";
-      case ERROR_INVALID_REQUEST:
-        return "INVALID_REQUEST";
       case ERROR_NO_QUORUM:
         return "NO_QUORUM";
       case ERROR_TIMEOUT:
