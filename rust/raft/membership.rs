@@ -32,12 +32,9 @@ impl Replica {
             if m.raft_id == 0 || m.raft_id == me {
                 continue;
             }
-            let heard = self
-                .last_heard
-                .get(&m.raft_id)
-                .copied()
-                .unwrap_or(since)
-                .max(since);
+            // A member this leader has not heard from yet (it just joined) is timed from now,
+            // not from when this leader took over: it has had no chance to speak.
+            let heard = (*self.last_heard.entry(m.raft_id).or_insert(tick)).max(since);
             if tick > heard + limit {
                 dead.push(m.node_id.clone());
             }

@@ -211,3 +211,27 @@ fn sync_map_reads_are_answered_locally_and_other_reads_wait_for_a_round() {
         Some(Message::CounterGetResponse { value: 0 })
     );
 }
+
+/// A leader that has led for longer than the failure timeout admits a node and must give it the
+/// whole timeout to speak, not declare it dead at once because it was never heard from.
+#[test]
+fn a_node_that_just_joined_is_not_declared_dead_before_its_timeout() {
+    let mut c = Cluster::new();
+    c.settle();
+    // 10 ms ticks, 2 s failure timeout: lead for 3 s alone first.
+    c.tick(300);
+    c.add("n2");
+    // n2 asked to join and then went silent: the join is applied on n1, n2 hears nothing.
+    c.down.push("n2".into());
+    c.tick(20);
+    let joined = |c: &Cluster| c.replicas["n1"].fsm().is_member("n2");
+    assert!(
+        joined(&c),
+        "n2 was declared dead before its failure timeout"
+    );
+    c.tick(250);
+    assert!(
+        !joined(&c),
+        "n2, silent for longer than the timeout, is declared dead"
+    );
+}
