@@ -307,6 +307,18 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_address<
     })
 }
 
+/// How many voters the raft configuration this node has applied holds.
+#[no_mangle]
+pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_voterCount<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jint {
+    guard(&mut env, 0, |_| {
+        Ok(jint::try_from(handles::get(handle)?.node.voters().len()).unwrap_or(jint::MAX))
+    })
+}
+
 #[no_mangle]
 pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_isLeader<'local>(
     mut env: JNIEnv<'local>,

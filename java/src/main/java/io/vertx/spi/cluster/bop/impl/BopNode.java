@@ -104,6 +104,15 @@ public final class BopNode {
     return BopNative.isLeader(handle);
   }
 
+  /**
+   * How many voters the raft configuration this node has applied holds: after a death, the
+   * cluster is back to full strength once this is again the target (one voter for one or two
+   * members, else up to the configured odd number).
+   */
+  public int voterCount() {
+    return BopNative.voterCount(handle);
+  }
+
   /** Leaves the cluster (blocking until the departure is committed) and closes the node. */
   public void leave() {
     try {

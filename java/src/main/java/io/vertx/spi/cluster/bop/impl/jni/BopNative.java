@@ -56,6 +56,9 @@ public final class BopNative {
   /** True while this node leads the cluster. */
   public static native boolean isLeader(long handle);
 
+  /** How many voters the raft configuration this node has applied holds. */
+  public static native int voterCount(long handle);
+
   /** Frames the node's transport refused as malformed since it started. */
   public static native long malformedFrames(long handle);
 
