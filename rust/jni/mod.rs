@@ -50,7 +50,6 @@ fn guard<'local, T>(
     f: impl FnOnce(&mut JNIEnv<'local>) -> Result<T, JniError>,
 ) -> T {
     install_panic_hook();
-    logging::init_from_env();
     match catch_unwind(AssertUnwindSafe(|| f(env))) {
         Ok(Ok(value)) => value,
         Ok(Err(e)) => {
@@ -126,6 +125,8 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_start<'l
     listener: JObject<'local>,
 ) -> jlong {
     guard(&mut env, 0, |env| {
+        // The native log is set up once, when the first node starts, not on every call.
+        logging::init_from_env();
         if listener.is_null() {
             return Err(JniError::BadArgument("listener is null".into()));
         }
