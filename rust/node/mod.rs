@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::fsm::Event;
 pub use crate::transport::{Faults, TransportStats};
 use crate::wire::{Message, DEFAULT_MAX_FRAME_SIZE};
-use runtime::{Command, Shared};
+use runtime::{Caller, Command, Shared};
 
 /// How a node finds the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +151,10 @@ impl Node {
 
     /// Sends a request; `callback` gets the answer on the callback thread.
     pub fn request(&self, request: Message, callback: Callback) {
-        if self.send(Command::Request(request, callback)).is_err() {
+        if self
+            .send(Command::Request(request, Caller::new(callback)))
+            .is_err()
+        {
             // The loop is gone; the callback was dropped with the command.
         }
     }
@@ -165,9 +168,11 @@ impl Node {
                 let _ = tx.send(m);
             }),
         );
-        rx.recv().unwrap_or_else(|_| {
-            Message::error(crate::wire::error_code::CLOSED, "the node is closed")
-        })
+        runtime::spin_recv(&rx)
+            .or_else(|| rx.recv().ok())
+            .unwrap_or_else(|| {
+                Message::error(crate::wire::error_code::CLOSED, "the node is closed")
+            })
     }
 
     /// Member ids in join order, as this node's replica has applied them.

@@ -35,24 +35,92 @@ const PROBE_WINDOW: Duration = Duration::from_secs(1);
 /// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
 /// tens of microseconds on a virtual machine, and requests often come back to back.
 const SPIN: Duration = Duration::from_micros(50);
+/// With several nodes in one process, threads spin only while at most this many requests wait
+/// for answers in the whole process: under load the loops batch better when they sleep.
+const LIGHT_LOAD: usize = 4;
 
-/// Nodes running in this process. Only a process with one node spins: several nodes in one
-/// process (tests, benchmarks) would spin against each other for the same cores.
+/// Nodes running in this process.
 static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
+/// Requests of this process's callers not answered yet: counted in by `Node::request`, out by
+/// the loop that answers them.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
+/// How long a thread polls for more work before it sleeps. A process with one node (the
+/// product's setup) spins the full [`SPIN`]. Several nodes in one process (tests, benchmarks)
+/// share the cores: their threads spin only under light load, and yield on every round
+/// ([`spin_pause`]) so that a thread with work runs first.
 fn spin_time() -> Duration {
-    if LIVE_NODES.load(Ordering::Relaxed) <= 1 {
+    if LIVE_NODES.load(Ordering::Relaxed) <= 1 || IN_FLIGHT.load(Ordering::Relaxed) <= LIGHT_LOAD {
         SPIN
     } else {
         Duration::ZERO
     }
 }
+
+/// One round of a spin: a pause for the core, or a yield when other nodes' threads need it.
+fn spin_pause() {
+    if LIVE_NODES.load(Ordering::Relaxed) > 1 {
+        std::thread::yield_now();
+    } else {
+        std::hint::spin_loop();
+    }
+}
+
+/// A caller's callback, counted in [`IN_FLIGHT`] from the request until it has been answered
+/// (or dropped unanswered: the node closed).
+pub(super) struct Caller(Option<Callback>);
+
+impl Caller {
+    pub(super) fn new(callback: Callback) -> Caller {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        Caller(Some(callback))
+    }
+
+    fn answer(mut self, answer: Message) {
+        if let Some(callback) = self.0.take() {
+            callback(answer);
+        }
+    }
+}
+
+impl Drop for Caller {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the loop keeps of a lock acquisition, should it queue.
+struct WaitFor {
+    lock_name: String,
+    /// The acquisition's own timeout (`LockAcquireTimeoutRequest`), if it has one.
+    timeout: Option<Duration>,
+}
+
+impl WaitFor {
+    fn of(request: &Message) -> Option<WaitFor> {
+        match request {
+            Message::LockAcquireRequest { lock_name } => Some(WaitFor {
+                lock_name: lock_name.clone(),
+                timeout: None,
+            }),
+            Message::LockAcquireTimeoutRequest {
+                lock_name,
+                timeout_ms,
+            } if *timeout_ms > 0 => Some(WaitFor {
+                lock_name: lock_name.clone(),
+                timeout: Some(Duration::from_millis(*timeout_ms)),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// A queued lock wait is given up locally this long after its own timeout if the cluster never
 /// said (a partition): the caller is told it was not granted.
 const LOCK_WAIT_GRACE: Duration = Duration::from_secs(2);
 
 pub(super) enum Command {
-    Request(Message, Callback),
+    Request(Message, Caller),
     Leave(Sender<Result<()>>),
     Shutdown,
 }
@@ -91,7 +159,7 @@ impl Shared {
 }
 
 enum Delivery {
-    Answer(Callback, Message),
+    Answer(Caller, Message),
     Event(Event),
 }
 
@@ -232,6 +300,7 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         next_tick: now + tick,
         addresses: HashMap::new(),
         member_addresses: HashMap::new(),
+        departed: Vec::new(),
         last_view: (u64::MAX, u64::MAX, 0),
         last_stats: TransportStats::default(),
     };
@@ -296,7 +365,7 @@ fn run_callbacks(
         let mut next = Some(first);
         while let Some(delivery) = next {
             let outcome = catch_unwind(AssertUnwindSafe(|| match delivery {
-                Delivery::Answer(callback, message) => callback(message),
+                Delivery::Answer(caller, message) => caller.answer(message),
                 Delivery::Event(event) => {
                     if let Some(f) = &on_event {
                         f(event);
@@ -317,14 +386,14 @@ fn run_callbacks(
 }
 
 /// Polls the channel for [`SPIN`] before the caller blocks on it.
-fn spin_recv<T>(channel: &Receiver<T>) -> Option<T> {
+pub(super) fn spin_recv<T>(channel: &Receiver<T>) -> Option<T> {
     let until = Instant::now() + spin_time();
     loop {
         match channel.try_recv() {
             Ok(value) => return Some(value),
             Err(mpsc::TryRecvError::Disconnected) => return None,
             Err(mpsc::TryRecvError::Empty) if Instant::now() >= until => return None,
-            Err(mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+            Err(mpsc::TryRecvError::Empty) => spin_pause(),
         }
     }
 }
@@ -349,7 +418,7 @@ struct LeaveState {
 
 /// A queued lock acquisition waiting for its grant.
 struct LockWait {
-    callback: Callback,
+    caller: Caller,
     lock_name: String,
     timed: bool,
     give_up_at: Option<Instant>,
@@ -367,7 +436,7 @@ struct Loop {
     deliveries: Sender<Delivery>,
     shared: Arc<Shared>,
     /// Tickets of caller requests, with what they asked.
-    callbacks: HashMap<u32, (Callback, Message)>,
+    callbacks: HashMap<u32, (Caller, Option<WaitFor>)>,
     lock_waits: HashMap<u32, LockWait>,
     /// Acquisitions given up locally: a late grant is released at once.
     abandoned: HashSet<u32>,
@@ -381,6 +450,8 @@ struct Loop {
     addresses: HashMap<String, Option<SocketAddr>>,
     /// Listen addresses of members, so a departed member's connection can be dropped.
     member_addresses: HashMap<String, String>,
+    /// Departed members whose connections go once the frames of this turn are sent.
+    departed: Vec<SocketAddr>,
     last_view: (u64, u64, usize),
     last_stats: TransportStats,
 }
@@ -398,6 +469,7 @@ impl Loop {
             }
             if now < spin_until {
                 wake_at = now;
+                spin_pause();
             }
             let mut timeout = wake_at.saturating_duration_since(now);
             // Announce the sleep, then look at the queue once more: a command queued before the
@@ -437,7 +509,7 @@ impl Loop {
             }
             while let Some(command) = next {
                 match command {
-                    Command::Request(request, callback) => self.submit(request, callback, now_ms),
+                    Command::Request(request, caller) => self.submit(request, caller, now_ms),
                     Command::Leave(done) => self.start_leave(done, now_ms),
                     Command::Shutdown => shutdown = true,
                 }
@@ -478,9 +550,10 @@ impl Loop {
         self.close();
     }
 
-    fn submit(&mut self, request: Message, callback: Callback, now_ms: u64) {
-        let ticket = self.replica.submit(request.clone(), now_ms);
-        self.callbacks.insert(ticket, (callback, request));
+    fn submit(&mut self, request: Message, caller: Caller, now_ms: u64) {
+        let wait = WaitFor::of(&request);
+        let ticket = self.replica.submit(request, now_ms);
+        self.callbacks.insert(ticket, (caller, wait));
     }
 
     fn resolve(&mut self, address: &str) -> Option<SocketAddr> {
@@ -491,6 +564,14 @@ impl Loop {
     }
 
     fn flush(&mut self, now_ms: u64) {
+        // Answers first: writing to a peer's socket costs a system call each, and the callers
+        // waiting on applied entries need not wait for them.
+        for completion in self.replica.take_completions() {
+            self.complete(completion);
+        }
+        for event in self.replica.take_events() {
+            self.on_event(event, now_ms);
+        }
         for (to, frame) in self.replica.take_outbox() {
             match self.resolve(&to) {
                 Some(addr) => {
@@ -501,11 +582,8 @@ impl Loop {
                 None => log::warn!("{}: cannot resolve peer address {to}", self.cfg.node_id),
             }
         }
-        for completion in self.replica.take_completions() {
-            self.complete(completion);
-        }
-        for event in self.replica.take_events() {
-            self.on_event(event, now_ms);
+        for addr in self.departed.drain(..) {
+            self.transport.forget(self.poll.registry(), addr);
         }
         // Releases and cancels queued by events go out with the next drive.
     }
@@ -518,7 +596,7 @@ impl Loop {
         if self.internal.remove(&c.ticket) {
             return;
         }
-        let Some((callback, request)) = self.callbacks.remove(&c.ticket) else {
+        let Some((caller, wait)) = self.callbacks.remove(&c.ticket) else {
             return;
         };
         let queued = matches!(
@@ -526,30 +604,20 @@ impl Loop {
             Message::LockAcquireResponse { granted: false, .. }
                 | Message::LockAcquireTimeoutResponse { granted: false, .. }
         );
-        let wait = match &request {
-            Message::LockAcquireRequest { lock_name } => Some((lock_name.clone(), false, None)),
-            Message::LockAcquireTimeoutRequest {
-                lock_name,
-                timeout_ms,
-            } if *timeout_ms > 0 => {
-                let give_up = Instant::now() + Duration::from_millis(*timeout_ms) + LOCK_WAIT_GRACE;
-                Some((lock_name.clone(), true, Some(give_up)))
-            }
-            _ => None,
-        };
         match wait {
-            Some((lock_name, timed, give_up_at)) if queued => {
+            Some(wait) if queued => {
+                let give_up_at = wait.timeout.map(|t| Instant::now() + t + LOCK_WAIT_GRACE);
                 self.lock_waits.insert(
                     c.ticket,
                     LockWait {
-                        callback,
-                        lock_name,
-                        timed,
+                        caller,
+                        lock_name: wait.lock_name,
+                        timed: wait.timeout.is_some(),
                         give_up_at,
                     },
                 );
             }
-            _ => self.deliver(Delivery::Answer(callback, c.response)),
+            _ => self.deliver(Delivery::Answer(caller, c.response)),
         }
     }
 
@@ -563,7 +631,7 @@ impl Loop {
             } if *node_id == self.cfg.node_id => {
                 if let Some(wait) = self.lock_waits.remove(request_id) {
                     let answer = grant_answer(wait.timed, true, *fencing_token);
-                    self.deliver(Delivery::Answer(wait.callback, answer));
+                    self.deliver(Delivery::Answer(wait.caller, answer));
                 } else if self.abandoned.remove(request_id) {
                     log::debug!(
                         "{}: releasing {lock_name}, granted after the caller gave up",
@@ -577,9 +645,10 @@ impl Loop {
                 }
             }
             Event::NodeLeft { node_id } if *node_id != self.cfg.node_id => {
+                // Dropped once this turn's frames are out (`flush`).
                 if let Some(addr) = self.member_addresses.remove(node_id) {
                     if let Some(addr) = self.resolve(&addr) {
-                        self.transport.forget(self.poll.registry(), addr);
+                        self.departed.push(addr);
                     }
                 }
             }
@@ -591,7 +660,7 @@ impl Loop {
                 self.abandoned.remove(request_id);
                 if let Some(wait) = self.lock_waits.remove(request_id) {
                     let answer = grant_answer(wait.timed, false, 0);
-                    self.deliver(Delivery::Answer(wait.callback, answer));
+                    self.deliver(Delivery::Answer(wait.caller, answer));
                 }
             }
             _ => {}
@@ -618,7 +687,7 @@ impl Loop {
             let t = self.replica.submit(cancel, wall_clock_ms());
             self.internal.insert(t);
             self.deliver(Delivery::Answer(
-                wait.callback,
+                wait.caller,
                 grant_answer(wait.timed, false, 0),
             ));
         }
@@ -665,8 +734,8 @@ impl Loop {
         self.transport.shutdown(self.poll.registry());
         self.replica.fail_all("the node is closed");
         for c in self.replica.take_completions() {
-            if let Some((callback, _)) = self.callbacks.remove(&c.ticket) {
-                self.deliver(Delivery::Answer(callback, c.response));
+            if let Some((caller, _)) = self.callbacks.remove(&c.ticket) {
+                self.deliver(Delivery::Answer(caller, c.response));
             }
         }
         self.registration = None;
@@ -679,13 +748,13 @@ impl Drop for Loop {
     fn drop(&mut self) {
         LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
         let closed = || Message::error(error_code::CLOSED, "the node is closed");
-        for (_, (callback, _)) in self.callbacks.drain() {
-            let _ = self.deliveries.send(Delivery::Answer(callback, closed()));
+        for (_, (caller, _)) in self.callbacks.drain() {
+            let _ = self.deliveries.send(Delivery::Answer(caller, closed()));
         }
         for (_, wait) in self.lock_waits.drain() {
             let _ = self
                 .deliveries
-                .send(Delivery::Answer(wait.callback, closed()));
+                .send(Delivery::Answer(wait.caller, closed()));
         }
         if let Some(joined) = self.joined.take() {
             let _ = joined.send(Err(Error::Closed));
