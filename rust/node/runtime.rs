@@ -50,11 +50,16 @@ static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// share the cores: their threads spin only under light load, and yield on every round
 /// ([`spin_pause`]) so that a thread with work runs first.
 fn spin_time() -> Duration {
-    if LIVE_NODES.load(Ordering::Relaxed) <= 1 || IN_FLIGHT.load(Ordering::Relaxed) <= LIGHT_LOAD {
+    if LIVE_NODES.load(Ordering::Relaxed) <= 1 || light_load() {
         SPIN
     } else {
         Duration::ZERO
     }
+}
+
+/// At most [`LIGHT_LOAD`] requests of this process wait for answers.
+fn light_load() -> bool {
+    IN_FLIGHT.load(Ordering::Relaxed) <= LIGHT_LOAD
 }
 
 /// One round of a spin: a pause for the core, or a yield when other nodes' threads need it.
@@ -564,13 +569,12 @@ impl Loop {
     }
 
     fn flush(&mut self, now_ms: u64) {
-        // Answers first: writing to a peer's socket costs a system call each, and the callers
-        // waiting on applied entries need not wait for them.
-        for completion in self.replica.take_completions() {
-            self.complete(completion);
-        }
-        for event in self.replica.take_events() {
-            self.on_event(event, now_ms);
+        // Under light load the answers go first: each frame costs a system call, and a caller
+        // waiting on an applied entry need not wait for them. Under load the frames go first,
+        // so the followers work while this loop delivers.
+        let answers_first = light_load();
+        if answers_first {
+            self.deliver_outcomes(now_ms);
         }
         for (to, frame) in self.replica.take_outbox() {
             match self.resolve(&to) {
@@ -582,10 +586,23 @@ impl Loop {
                 None => log::warn!("{}: cannot resolve peer address {to}", self.cfg.node_id),
             }
         }
+        if !answers_first {
+            self.deliver_outcomes(now_ms);
+        }
         for addr in self.departed.drain(..) {
             self.transport.forget(self.poll.registry(), addr);
         }
         // Releases and cancels queued by events go out with the next drive.
+    }
+
+    /// Answers callers and handles the replica's events.
+    fn deliver_outcomes(&mut self, now_ms: u64) {
+        for completion in self.replica.take_completions() {
+            self.complete(completion);
+        }
+        for event in self.replica.take_events() {
+            self.on_event(event, now_ms);
+        }
     }
 
     fn complete(&mut self, c: Completion) {

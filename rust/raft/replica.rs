@@ -70,6 +70,15 @@ struct PendingWrite {
     proposal: Proposal,
 }
 
+/// A write waiting to be proposed (leader) or forwarded (follower).
+#[derive(Debug)]
+enum Unsent {
+    /// A write of this replica: its proposal is in `pending_writes`, not copied.
+    Own(u32),
+    /// An internal command, or a write another node forwarded.
+    Other(Proposal),
+}
+
 /// Where the replica is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -97,7 +106,7 @@ pub struct Replica {
     /// The leader as this replica last knew it, to notice a change.
     known_leader: u64,
     /// Writes waiting for a leader to forward them to.
-    unsent: Vec<Proposal>,
+    unsent: Vec<Unsent>,
     reads: ReadBatches,
     /// Joins this replica proposed as leader: ticket -> (joiner's address, joiner's request id).
     pub(super) joins: HashMap<u32, (String, u32)>,
@@ -352,10 +361,10 @@ impl Replica {
                 PendingWrite {
                     deadline_tick: deadline,
                     leader: 0,
-                    proposal: proposal.clone(),
+                    proposal,
                 },
             );
-            self.propose_or_forward(proposal, now_ms);
+            self.unsent.push(Unsent::Own(ticket));
         }
         ticket
     }
@@ -400,22 +409,27 @@ impl Replica {
     /// Queues a proposal: the next [`Replica::drive`] proposes everything queued as one raft
     /// message when this replica leads, or forwards it in one frame to the leader.
     pub(super) fn propose_or_forward(&mut self, p: Proposal, _now_ms: u64) {
-        self.unsent.push(p);
+        self.unsent.push(Unsent::Other(p));
     }
 
     /// Proposes a batch as leader in one raft message, stamping the time. When raft refuses the
     /// batch (leadership moving away), it waits in the queue for the next leader.
-    fn propose_batch(&mut self, proposals: Vec<Proposal>, now_ms: u64) {
+    fn propose_batch(&mut self, batch: Vec<Unsent>, now_ms: u64) {
         let me = self.raft_id();
-        let mut entries = Vec::with_capacity(proposals.len());
-        for p in &proposals {
-            if p.origin == self.cfg.node_id {
-                if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
-                    w.leader = me;
-                }
-            }
+        let mut entries = Vec::with_capacity(batch.len());
+        for item in &batch {
+            let proposal = match item {
+                Unsent::Own(ticket) => match self.pending_writes.get_mut(ticket) {
+                    Some(w) => {
+                        w.leader = me;
+                        &w.proposal
+                    }
+                    None => continue,
+                },
+                Unsent::Other(p) => p,
+            };
             entries.push(Entry {
-                data: command::encode(now_ms, p).into(),
+                data: command::encode(now_ms, proposal).into(),
                 ..Default::default()
             });
         }
@@ -428,14 +442,16 @@ impl Replica {
             log::debug!(
                 "{}: {} proposals not accepted ({e}); kept for the next leader",
                 self.cfg.node_id,
-                proposals.len()
+                batch.len()
             );
-            for p in &proposals {
-                if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
-                    w.leader = 0;
+            for item in &batch {
+                if let Unsent::Own(ticket) = item {
+                    if let Some(w) = self.pending_writes.get_mut(ticket) {
+                        w.leader = 0;
+                    }
                 }
             }
-            let mut queued = proposals;
+            let mut queued = batch;
             queued.append(&mut self.unsent);
             self.unsent = queued;
         }
@@ -466,7 +482,10 @@ impl Replica {
     pub fn receive(&mut self, frame: FramedMessage<Message>, now_ms: u64) {
         match frame.payload {
             Message::RaftMessage { from_address, data } => {
-                let Ok(msg) = RaftMsg::parse_from_bytes(&data) else {
+                // Parsed from shared bytes: the entries' data are slices of this buffer, not
+                // copies of it.
+                let data = bytes::Bytes::from(data);
+                let Ok(msg) = RaftMsg::parse_from_carllerche_bytes(&data) else {
                     log::warn!(
                         "{}: undecodable raft message from {from_address}",
                         self.cfg.node_id
@@ -486,7 +505,7 @@ impl Replica {
             }
             Message::ForwardProposals { mut proposals } => {
                 if self.is_leader() {
-                    self.unsent.append(&mut proposals);
+                    self.unsent.extend(proposals.drain(..).map(Unsent::Other));
                 } else if let Some(addr) = self.leader_address() {
                     let frame = FramedMessage::new(
                         MessageFlags::NONE,
@@ -604,10 +623,13 @@ impl Replica {
         let pending = &self.pending_writes;
         let internal = &self.internal;
         let node_id = &self.cfg.node_id;
-        self.unsent.retain(|p| {
-            p.origin != *node_id
-                || pending.contains_key(&p.request_id)
-                || internal.contains_key(&p.request_id)
+        self.unsent.retain(|item| match item {
+            Unsent::Own(ticket) => pending.contains_key(ticket),
+            Unsent::Other(p) => {
+                p.origin != *node_id
+                    || pending.contains_key(&p.request_id)
+                    || internal.contains_key(&p.request_id)
+            }
         });
         if self.unsent.len() != unsent_before {
             log::debug!(
@@ -634,11 +656,24 @@ impl Replica {
                 let batch = std::mem::take(&mut self.unsent);
                 self.propose_batch(batch, now_ms);
             } else if let Some(addr) = self.leader_address() {
-                let proposals = std::mem::take(&mut self.unsent);
                 let leader = self.leader_id();
-                for p in &proposals {
-                    if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
-                        w.leader = leader;
+                let mut proposals = Vec::with_capacity(self.unsent.len());
+                for item in std::mem::take(&mut self.unsent) {
+                    match item {
+                        Unsent::Own(ticket) => {
+                            if let Some(w) = self.pending_writes.get_mut(&ticket) {
+                                w.leader = leader;
+                                proposals.push(w.proposal.clone());
+                            }
+                        }
+                        Unsent::Other(p) => {
+                            if p.origin == self.cfg.node_id {
+                                if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
+                                    w.leader = leader;
+                                }
+                            }
+                            proposals.push(p);
+                        }
                     }
                 }
                 let frame = FramedMessage::new(
@@ -696,17 +731,17 @@ impl Replica {
     /// state machine applies a request only once.
     fn repropose_writes_of_leader(&mut self, old: u64) {
         let newest = self.next_ticket;
-        let mut again: Vec<&mut PendingWrite> = self
+        let mut again: Vec<(&u32, &mut PendingWrite)> = self
             .pending_writes
-            .values_mut()
-            .filter(|w| w.leader == old)
+            .iter_mut()
+            .filter(|(_, w)| w.leader == old)
             .collect();
         // Oldest first.
-        again.sort_by_key(|w| std::cmp::Reverse(newest.wrapping_sub(w.proposal.request_id)));
+        again.sort_by_key(|(ticket, _)| std::cmp::Reverse(newest.wrapping_sub(**ticket)));
         let mut proposals = Vec::with_capacity(again.len());
-        for w in again {
+        for (ticket, w) in again {
             w.leader = 0;
-            proposals.push(w.proposal.clone());
+            proposals.push(Unsent::Own(*ticket));
         }
         if !proposals.is_empty() {
             log::debug!(
