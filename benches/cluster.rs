@@ -17,6 +17,12 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vertx_cluster::node::{DiscoveryMode, Node, NodeOptions};
+
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
+#[global_allocator]
+static ALLOCATOR: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 use vertx_cluster::wire::Message;
 
 const SUBMITTERS: usize = 4;
@@ -90,11 +96,12 @@ fn main() {
         for (role, node) in [("leader", leader), ("follower", follower)] {
             let rate = measure_rate(&nodes, node, &plan, window, write_request, is_write_answer);
             println!(
-            "  to the {role:<8}  {:>4} in flight  {:>9.0} writes/s{}   ({:.2} frames sent per write)   goal >= {:.0}k/s: {}{}",
+            "  to the {role:<8}  {:>4} in flight  {:>9.0} writes/s{}   ({:.2} frames sent, {:.1} allocations per write)   goal >= {:.0}k/s: {}{}",
             SUBMITTERS * window,
             rate.per_second,
             rate.errors_note(),
             rate.frames_per_request,
+            rate.allocations_per_request,
             WRITES_GOAL / 1e3,
             met(rate.per_second >= WRITES_GOAL),
             moved_note(leader)
@@ -131,10 +138,11 @@ fn main() {
             is_read_answer,
         );
         println!(
-            "  on the {role:<8}  {:>9.0} reads/s{}   ({:.3} frames sent per read){}",
+            "  on the {role:<8}  {:>9.0} reads/s{}   ({:.3} frames sent, {:.1} allocations per read){}",
             rate.per_second,
             rate.errors_note(),
             rate.frames_per_request,
+            rate.allocations_per_request,
             moved_note(leader)
         );
     }
@@ -386,6 +394,8 @@ struct Rate {
     first_error: Option<Message>,
     /// Frames the three transports sent per answered request, during the window.
     frames_per_request: f64,
+    /// Heap allocations in the whole process (submitters and all 3 nodes) per answer.
+    allocations_per_request: f64,
 }
 
 impl Rate {
@@ -415,7 +425,7 @@ fn measure_rate(
     let errors = AtomicU64::new(0);
     let first_error = std::sync::Mutex::new(None);
     let stop = AtomicBool::new(false);
-    let (window_answers, elapsed, frames) = thread::scope(|scope| {
+    let (window_answers, elapsed, frames, allocations) = thread::scope(|scope| {
         for submitter in 0..SUBMITTERS {
             let (answered, errors, first_error, stop) = (&answered, &errors, &first_error, &stop);
             scope.spawn(move || {
@@ -461,17 +471,20 @@ fn measure_rate(
         thread::sleep(plan.warmup);
         let (before, t0) = (answered.load(Ordering::Relaxed), Instant::now());
         let frames_before = frames_sent(nodes);
+        let allocations_before = counting_alloc::allocations();
         thread::sleep(plan.rate_window);
         let (after, t1) = (answered.load(Ordering::Relaxed), Instant::now());
         let frames = frames_sent(nodes) - frames_before;
+        let allocations = counting_alloc::allocations() - allocations_before;
         stop.store(true, Ordering::Relaxed);
-        (after - before, t1 - t0, frames)
+        (after - before, t1 - t0, frames, allocations)
     });
     Rate {
         per_second: window_answers as f64 / elapsed.as_secs_f64(),
         errors: errors.load(Ordering::Relaxed),
         first_error: first_error.into_inner().unwrap(),
         frames_per_request: frames as f64 / window_answers.max(1) as f64,
+        allocations_per_request: allocations as f64 / window_answers.max(1) as f64,
     }
 }
 
