@@ -37,21 +37,22 @@ impl TtlMap {
     }
 
     /// Stores `value` with `deadline` (None clears any TTL) and returns the previous live value.
+    /// The key is copied only when it is new.
     pub fn put(
         &mut self,
-        key: Vec<u8>,
+        key: &[u8],
         value: Vec<u8>,
         deadline: Option<u64>,
         now_ms: u64,
     ) -> Option<Vec<u8>> {
-        match self.entries.get_mut(&key) {
+        match self.entries.get_mut(key) {
             Some(entry) => {
                 if entry.deadline != deadline {
                     if let Some(d) = entry.deadline {
-                        self.deadlines.remove(&(d, key.clone()));
+                        self.deadlines.remove(&(d, key.to_vec()));
                     }
                     if let Some(d) = deadline {
-                        self.deadlines.insert((d, key));
+                        self.deadlines.insert((d, key.to_vec()));
                     }
                 }
                 let old = std::mem::replace(entry, Entry { value, deadline });
@@ -59,9 +60,9 @@ impl TtlMap {
             }
             None => {
                 if let Some(d) = deadline {
-                    self.deadlines.insert((d, key.clone()));
+                    self.deadlines.insert((d, key.to_vec()));
                 }
-                self.entries.insert(key, Entry { value, deadline });
+                self.entries.insert(key.to_vec(), Entry { value, deadline });
                 None
             }
         }
@@ -78,7 +79,7 @@ impl TtlMap {
         if let Some(existing) = self.get(&key, now_ms) {
             return Some(existing.clone());
         }
-        self.put(key, value, deadline, now_ms);
+        self.put(&key, value, deadline, now_ms);
         None
     }
 
@@ -163,7 +164,7 @@ mod tests {
     #[test]
     fn expired_entries_read_as_absent_before_they_are_removed() {
         let mut m = TtlMap::default();
-        m.put(b"k".to_vec(), b"v".to_vec(), Some(100), 0);
+        m.put(b"k", b"v".to_vec(), Some(100), 0);
         assert_eq!(m.get(b"k", 99), Some(&b"v".to_vec()));
         assert_eq!(m.get(b"k", 100), None);
         assert_eq!(m.len(100), 0);
@@ -174,8 +175,8 @@ mod tests {
     #[test]
     fn plain_put_clears_the_ttl() {
         let mut m = TtlMap::default();
-        m.put(b"k".to_vec(), b"1".to_vec(), Some(100), 0);
-        m.put(b"k".to_vec(), b"2".to_vec(), None, 10);
+        m.put(b"k", b"1".to_vec(), Some(100), 0);
+        m.put(b"k", b"2".to_vec(), None, 10);
         assert_eq!(m.expire(1000), 0);
         assert_eq!(m.get(b"k", 1000), Some(&b"2".to_vec()));
         assert!(m.deadlines.is_empty());
@@ -184,8 +185,8 @@ mod tests {
     #[test]
     fn a_new_ttl_replaces_the_old_one() {
         let mut m = TtlMap::default();
-        m.put(b"k".to_vec(), b"1".to_vec(), Some(100), 0);
-        m.put(b"k".to_vec(), b"2".to_vec(), Some(500), 10);
+        m.put(b"k", b"1".to_vec(), Some(100), 0);
+        m.put(b"k", b"2".to_vec(), Some(500), 10);
         assert_eq!(m.expire(200), 0);
         assert_eq!(m.get(b"k", 200), Some(&b"2".to_vec()));
         assert_eq!(m.expire(500), 1);

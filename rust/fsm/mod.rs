@@ -23,7 +23,7 @@ mod update;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::wire::{error_code, Message, RegistrationInfo};
+use crate::wire::{error_code, Message, MessageRef, RegistrationInfo};
 use locks::LockTable;
 pub use locks::{Holder, LockState, Waiter};
 use maps::TtlMap;
@@ -219,20 +219,66 @@ impl StateMachine {
         ctx: &ApplyContext<'_>,
         settled_below: u32,
     ) -> Option<Applied> {
-        if !self
-            .sessions
-            .first_time(ctx.origin, ctx.request_id, settled_below)
-        {
-            self.last_applied = self.last_applied.max(ctx.index);
-            log::debug!(
-                "index {}: request {} of {} applied already; skipped",
-                ctx.index,
-                ctx.request_id,
-                ctx.origin
-            );
+        if !self.first_time(ctx, settled_below) {
             return None;
         }
         Some(self.apply(command, ctx))
+    }
+
+    /// [`Self::apply_once`] for a command read in place from a log entry. Map puts and counter
+    /// additions are applied from the borrowed fields, copying only what the state keeps (the
+    /// value, and a key or name the first time it is seen); any other command is copied and
+    /// applied as an owned one.
+    pub fn apply_once_ref(
+        &mut self,
+        command: MessageRef<'_>,
+        ctx: &ApplyContext<'_>,
+        settled_below: u32,
+    ) -> Option<Applied> {
+        if !self.first_time(ctx, settled_below) {
+            return None;
+        }
+        let response = match command {
+            MessageRef::MapPutRequest {
+                map_name,
+                key,
+                value,
+            } => {
+                self.map_mut(map_name)
+                    .put(key, value.to_vec(), None, ctx.now_ms);
+                Message::MapPutResponse {}
+            }
+            MessageRef::CounterAddAndGetRequest {
+                counter_name,
+                delta,
+            } => Message::CounterAddAndGetResponse {
+                value: self.counter_add_and_get(counter_name, delta),
+            },
+            other => return Some(self.apply(other.into_owned(), ctx)),
+        };
+        self.last_applied = self.last_applied.max(ctx.index);
+        Some(Applied {
+            response,
+            events: Vec::new(),
+        })
+    }
+
+    /// Records the request in its origin's session; false (and a log line) for a repeat.
+    fn first_time(&mut self, ctx: &ApplyContext<'_>, settled_below: u32) -> bool {
+        if self
+            .sessions
+            .first_time(ctx.origin, ctx.request_id, settled_below)
+        {
+            return true;
+        }
+        self.last_applied = self.last_applied.max(ctx.index);
+        log::debug!(
+            "index {}: request {} of {} applied already; skipped",
+            ctx.index,
+            ctx.request_id,
+            ctx.origin
+        );
+        false
     }
 
     fn member(&self, node_id: &str) -> Option<&Member> {

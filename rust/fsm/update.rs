@@ -125,7 +125,7 @@ impl StateMachine {
                 key,
                 value,
             } => {
-                self.map_mut(map_name).put(key, value, None, now);
+                self.map_mut(&map_name).put(&key, value, None, now);
                 MapPutResponse {}
             }
             MapPutTtlRequest {
@@ -134,8 +134,8 @@ impl StateMachine {
                 value,
                 ttl_ms,
             } => {
-                self.map_mut(map_name)
-                    .put(key, value, deadline(ttl_ms), now);
+                self.map_mut(&map_name)
+                    .put(&key, value, deadline(ttl_ms), now);
                 MapPutTtlResponse {}
             }
             MapPutIfAbsentRequest {
@@ -143,7 +143,7 @@ impl StateMachine {
                 key,
                 value,
             } => MapPutIfAbsentResponse {
-                previous: self.map_mut(map_name).put_if_absent(key, value, None, now),
+                previous: self.map_mut(&map_name).put_if_absent(key, value, None, now),
             },
             MapPutIfAbsentTtlRequest {
                 map_name,
@@ -152,7 +152,7 @@ impl StateMachine {
                 ttl_ms,
             } => MapPutIfAbsentTtlResponse {
                 previous: self
-                    .map_mut(map_name)
+                    .map_mut(&map_name)
                     .put_if_absent(key, value, deadline(ttl_ms), now),
             },
             MapRemoveRequest { map_name, key } => MapRemoveResponse {
@@ -254,11 +254,9 @@ impl StateMachine {
             CounterAddAndGetRequest {
                 counter_name,
                 delta,
-            } => {
-                let c = self.counters.entry(counter_name).or_insert(0);
-                *c = c.wrapping_add(delta);
-                CounterAddAndGetResponse { value: *c }
-            }
+            } => CounterAddAndGetResponse {
+                value: self.counter_add_and_get(&counter_name, delta),
+            },
             CounterGetAndAddRequest {
                 counter_name,
                 delta,
@@ -347,8 +345,23 @@ impl StateMachine {
         }
     }
 
-    fn map_mut(&mut self, name: String) -> &mut TtlMap {
-        self.maps.entry(name).or_default()
+    /// The map called `name`, created empty if there is none; the name is copied only then.
+    pub(super) fn map_mut(&mut self, name: &str) -> &mut TtlMap {
+        if !self.maps.contains_key(name) {
+            self.maps.insert(name.to_owned(), TtlMap::default());
+        }
+        self.maps.get_mut(name).expect("inserted above")
+    }
+
+    /// Adds `delta` to the counter called `name` (created at 0) and returns its new value; the
+    /// name is copied only for a new counter.
+    pub(super) fn counter_add_and_get(&mut self, name: &str, delta: i64) -> i64 {
+        let counter = match self.counters.get_mut(name) {
+            Some(c) => c,
+            None => self.counters.entry(name.to_owned()).or_insert(0),
+        };
+        *counter = counter.wrapping_add(delta);
+        *counter
     }
 
     fn replace(
@@ -361,7 +374,7 @@ impl StateMachine {
     ) -> Option<Vec<u8>> {
         let map = self.maps.get_mut(&map_name)?;
         map.get(&key, now)?;
-        map.put(key, value, deadline, now)
+        map.put(&key, value, deadline, now)
     }
 
     fn replace_if(
@@ -379,7 +392,7 @@ impl StateMachine {
         if map.get(&key, now).map(Vec::as_slice) != Some(expected) {
             return false;
         }
-        map.put(key, value, deadline, now);
+        map.put(&key, value, deadline, now);
         true
     }
 

@@ -2,7 +2,7 @@
 //! the command, then the [`Proposal`] (who asked, their request id, the request).
 
 use crate::wire::codec::{Reader, Writer};
-use crate::wire::{Message, Proposal, ProposalRef, WireError};
+use crate::wire::{Message, MessageRef, Proposal, ProposalRef, WireError};
 
 /// A request as a proposal from `origin`, whose requests before `settled_below` are settled.
 pub(crate) fn proposal(
@@ -31,24 +31,23 @@ pub(crate) fn encode(now_ms: u64, proposal: &Proposal) -> Vec<u8> {
     out
 }
 
-/// A decoded entry: the stamped time, the proposal and its request. The origin borrows the
-/// entry's bytes; the request is owned, as the state machine keeps its keys and values.
+/// A decoded entry: the stamped time, the proposal and its request, all borrowing the entry's
+/// bytes (the state machine copies what it keeps).
 pub(crate) struct Command<'a> {
     pub now_ms: u64,
     pub origin: &'a str,
     pub request_id: u32,
     pub settled_below: u32,
-    pub request: Message,
+    pub request: MessageRef<'a>,
 }
 
-/// Decodes entry data. The proposal is read borrowed ([`ProposalRef`]), so the origin and the
-/// request's bytes are not copied before the request itself is decoded.
+/// Decodes entry data in place: nothing is copied.
 pub(crate) fn decode(data: &[u8]) -> Result<Command<'_>, WireError> {
     let mut r = Reader::new(data);
     let now_ms = r.u64("now_ms")?;
     let p: ProposalRef<'_> = r.get_ref::<Proposal>("proposal")?;
     r.finish()?;
-    let request = Message::decode_payload(p.kind, p.payload)?;
+    let request = MessageRef::decode_payload(p.kind, p.payload)?;
     Ok(Command {
         now_ms,
         origin: p.origin,
@@ -74,7 +73,7 @@ mod tests {
             (c.now_ms, c.origin, c.request_id, c.settled_below),
             (42, "node-a", 9, 8)
         );
-        assert_eq!(c.request, request);
+        assert_eq!(c.request.to_owned(), request);
         assert!(decode(&data[..data.len() - 1]).is_err());
     }
 }

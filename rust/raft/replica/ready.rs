@@ -12,7 +12,7 @@ use raft::SnapshotStatus;
 use super::super::command::{self, Command};
 use super::{Completion, Phase, Replica};
 use crate::fsm::{ApplyContext, Event, StateMachine};
-use crate::wire::{error_code, FramedMessage, Message, MessageFlags};
+use crate::wire::{error_code, FramedMessage, Message, MessageFlags, MessageRef};
 
 impl Replica {
     pub(super) fn handle_ready(&mut self, now_ms: u64) {
@@ -192,7 +192,7 @@ impl Replica {
             }
             return;
         }
-        let Some(applied) = self.fsm.apply_once(c.request, &ctx, c.settled_below) else {
+        let Some(applied) = self.fsm.apply_once_ref(c.request, &ctx, c.settled_below) else {
             // A second copy of a request proposed again after a leader change.
             return;
         };
@@ -296,12 +296,12 @@ impl Replica {
 }
 
 /// Commands a node may propose before it is a member, or after it stopped being one.
-fn may_come_from_outside(request: &Message) -> bool {
+fn may_come_from_outside(request: &MessageRef<'_>) -> bool {
     matches!(
         request,
-        Message::AddMemberRequest { .. }
-            | Message::JoinRequest { .. }
-            | Message::LeaveRequest { .. }
+        MessageRef::AddMemberRequest { .. }
+            | MessageRef::JoinRequest { .. }
+            | MessageRef::LeaveRequest { .. }
     )
 }
 
