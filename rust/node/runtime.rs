@@ -306,8 +306,7 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         addresses: HashMap::new(),
         member_addresses: HashMap::new(),
         departed: Vec::new(),
-        last_view: (u64::MAX, u64::MAX, 0),
-        last_stats: TransportStats::default(),
+        published: None,
     };
     match plan {
         Plan::Bootstrap { probe } if probe.is_empty() => lp.bootstrap()?,
@@ -457,8 +456,8 @@ struct Loop {
     member_addresses: HashMap<String, String>,
     /// Departed members whose connections go once the frames of this turn are sent.
     departed: Vec<SocketAddr>,
-    last_view: (u64, u64, usize),
-    last_stats: TransportStats,
+    /// The view last published, to publish again only what changed.
+    published: Option<View>,
 }
 
 impl Loop {
@@ -468,10 +467,11 @@ impl Loop {
         let mut spin_until = Instant::now();
         loop {
             let now = Instant::now();
-            let mut wake_at = self.next_tick;
+            let mut due_at = self.next_tick;
             if let Some(t) = self.transport.next_deadline() {
-                wake_at = wake_at.min(t);
+                due_at = due_at.min(t);
             }
+            let mut wake_at = due_at;
             if now < spin_until {
                 wake_at = now;
                 spin_pause();
@@ -505,9 +505,18 @@ impl Loop {
                         .handle_event(self.poll.registry(), event, &mut inbox);
                 }
             }
+            let mut next = early.or_else(|| self.commands.try_recv().ok());
+            if events.is_empty()
+                && next.is_none()
+                && !self.replica.has_unsent()
+                && Instant::now() < due_at
+            {
+                // A round of the spin that found nothing: the rest of the turn would find
+                // nothing either, as it would not have run had the loop slept.
+                continue;
+            }
             let now_ms = wall_clock_ms();
             let mut shutdown = false;
-            let mut next = early.or_else(|| self.commands.try_recv().ok());
             if next.is_some() {
                 // Commands are work too (they no longer wake the poll while it spins).
                 spin_until = Instant::now() + spin_time();
@@ -716,35 +725,40 @@ impl Loop {
 
     fn publish_view(&mut self) {
         let stats = self.transport.stats();
-        let key = (
-            self.replica.fsm().last_applied(),
-            self.replica.leader_id(),
-            self.replica.voters().len(),
-        );
-        if key == self.last_view && stats == self.last_stats {
-            return;
+        let leader = self.replica.is_leader();
+        let members = self.replica.fsm().members();
+        if let Some(last) = &mut self.published {
+            // Compared in place: this runs every turn, and most turns change the transport's
+            // counters at most.
+            if last.leader == leader
+                && self.replica.has_voters(&last.voters)
+                && members.iter().map(|m| &m.node_id).eq(last.members.iter())
+            {
+                if last.transport != stats {
+                    last.transport = stats;
+                    self.shared
+                        .view
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .transport = stats;
+                }
+                return;
+            }
         }
-        self.last_view = key;
-        self.last_stats = stats;
-        for m in self.replica.fsm().members() {
+        for m in members {
             if m.raft_id != 0 && !self.member_addresses.contains_key(&m.node_id) {
                 self.member_addresses
                     .insert(m.node_id.clone(), m.address.clone());
             }
         }
         let view = View {
-            members: self
-                .replica
-                .fsm()
-                .members()
-                .iter()
-                .map(|m| m.node_id.clone())
-                .collect(),
-            leader: self.replica.is_leader(),
+            members: members.iter().map(|m| m.node_id.clone()).collect(),
+            leader,
             voters: self.replica.voters(),
             transport: stats,
         };
-        *self.shared.view.lock().unwrap_or_else(|e| e.into_inner()) = view;
+        *self.shared.view.lock().unwrap_or_else(|e| e.into_inner()) = view.clone();
+        self.published = Some(view);
     }
 
     fn close(&mut self) {

@@ -270,6 +270,17 @@ impl Replica {
         })
     }
 
+    /// Whether the voters are exactly `voters` (sorted, as [`Self::voters`] lists them).
+    pub fn has_voters(&self, voters: &[u64]) -> bool {
+        match self.raw.as_ref() {
+            None => voters.is_empty(),
+            Some(r) => {
+                let ids = r.raft.prs().conf().voters().ids();
+                ids.len() == voters.len() && ids.iter().all(|id| voters.binary_search(&id).is_ok())
+            }
+        }
+    }
+
     pub fn is_voter(&self) -> bool {
         let id = self.raft_id();
         id != 0 && self.voters().contains(&id)
@@ -410,6 +421,11 @@ impl Replica {
     /// message when this replica leads, or forwards it in one frame to the leader.
     pub(super) fn propose_or_forward(&mut self, p: Proposal, _now_ms: u64) {
         self.unsent.push(Unsent::Other(p));
+    }
+
+    /// Whether writes wait to be proposed or forwarded (the next drive sends them when it can).
+    pub fn has_unsent(&self) -> bool {
+        !self.unsent.is_empty()
     }
 
     /// Proposes a batch as leader in one raft message, stamping the time. When raft refuses the
