@@ -35,22 +35,20 @@ const PROBE_WINDOW: Duration = Duration::from_secs(1);
 /// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
 /// tens of microseconds on a virtual machine, and requests often come back to back.
 const SPIN: Duration = Duration::from_micros(50);
-/// With several nodes in one process, threads spin only while at most this many requests wait
-/// for answers in the whole process: under load the loops batch better when they sleep.
+/// Threads poll only while at most this many requests of the process wait for answers: under
+/// load the loops batch better when they sleep between bursts.
 const LIGHT_LOAD: usize = 4;
 
-/// Nodes running in this process.
-static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
 /// Requests of this process's callers not answered yet: counted in by `Node::request`, out by
 /// the loop that answers them.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// How long a thread polls for more work before it sleeps. A process with one node (the
-/// product's setup) spins the full [`SPIN`]. Several nodes in one process (tests, benchmarks)
-/// share the cores: their threads spin only under light load, and yield on every round
-/// ([`spin_pause`]) so that a thread with work runs first.
+/// How long a thread polls for more work before it sleeps: [`SPIN`] under light load, else not
+/// at all. Every round yields ([`spin_pause`]), so a thread with work runs first, whether it
+/// belongs to another node of this process (tests, benchmarks) or to another process on the
+/// same host.
 fn spin_time() -> Duration {
-    if LIVE_NODES.load(Ordering::Relaxed) <= 1 || light_load() {
+    if light_load() {
         SPIN
     } else {
         Duration::ZERO
@@ -62,13 +60,10 @@ fn light_load() -> bool {
     IN_FLIGHT.load(Ordering::Relaxed) <= LIGHT_LOAD
 }
 
-/// One round of a spin: a pause for the core, or a yield when other nodes' threads need it.
+/// One round of a spin gives the core away to any thread that has work: other nodes' threads,
+/// or other processes on the same host (several single-node JVMs on a small machine).
 fn spin_pause() {
-    if LIVE_NODES.load(Ordering::Relaxed) > 1 {
-        std::thread::yield_now();
-    } else {
-        std::hint::spin_loop();
-    }
+    std::thread::yield_now();
 }
 
 /// A caller's callback, counted in [`IN_FLIGHT`] from the request until it has been answered
@@ -275,8 +270,6 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         .map_err(|e| Error::io("starting the callback thread", e))?;
 
     let now = Instant::now();
-    // Counted from here: dropping the loop, on any path, counts it out.
-    LIVE_NODES.fetch_add(1, Ordering::Relaxed);
     let mut lp = Loop {
         poll,
         transport,
@@ -777,7 +770,6 @@ impl Drop for Loop {
     /// Whatever ends the loop (a close, a panic), every caller still waiting hears that the node
     /// is closed.
     fn drop(&mut self) {
-        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
         let closed = || Message::error(error_code::CLOSED, "the node is closed");
         for (_, (caller, _)) in self.callbacks.drain() {
             let _ = self.deliveries.send(Delivery::Answer(caller, closed()));
