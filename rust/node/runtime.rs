@@ -35,20 +35,23 @@ const PROBE_WINDOW: Duration = Duration::from_secs(1);
 /// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
 /// tens of microseconds on a virtual machine, and requests often come back to back.
 const SPIN: Duration = Duration::from_micros(50);
-/// Threads poll only while at most this many requests of the process wait for answers: under
-/// load the loops batch better when they sleep between bursts.
+/// With several nodes in one process, threads poll only while at most this many requests of the
+/// process wait for answers: under load those loops batch better when they sleep.
 const LIGHT_LOAD: usize = 4;
 
+/// Nodes running in this process.
+static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
 /// Requests of this process's callers not answered yet: counted in by `Node::request`, out by
 /// the loop that answers them.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// How long a thread polls for more work before it sleeps: [`SPIN`] under light load, else not
-/// at all. Every round yields ([`spin_pause`]), so a thread with work runs first, whether it
-/// belongs to another node of this process (tests, benchmarks) or to another process on the
-/// same host.
+/// How long a thread polls for more work before it sleeps. A process with one node (the
+/// product's setup) always does: its callers keep it busy in bursts. Several nodes in one
+/// process (tests, benchmarks) share the cores: their threads poll only under light load. Every
+/// round yields ([`spin_pause`]), so a thread with work runs first, whether it belongs to another
+/// node of this process or to another process on the same host.
 fn spin_time() -> Duration {
-    if light_load() {
+    if LIVE_NODES.load(Ordering::Relaxed) <= 1 || light_load() {
         SPIN
     } else {
         Duration::ZERO
@@ -270,6 +273,8 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         .map_err(|e| Error::io("starting the callback thread", e))?;
 
     let now = Instant::now();
+    // Counted from here: dropping the loop, on any path, counts it out.
+    LIVE_NODES.fetch_add(1, Ordering::Relaxed);
     let mut lp = Loop {
         poll,
         transport,
@@ -770,6 +775,7 @@ impl Drop for Loop {
     /// Whatever ends the loop (a close, a panic), every caller still waiting hears that the node
     /// is closed.
     fn drop(&mut self) {
+        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
         let closed = || Message::error(error_code::CLOSED, "the node is closed");
         for (_, (caller, _)) in self.callbacks.drain() {
             let _ = self.deliveries.send(Delivery::Answer(caller, closed()));
