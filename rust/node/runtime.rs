@@ -33,8 +33,10 @@ const FIRST_TRANSPORT_TOKEN: usize = 1;
 /// How long a seed that should bootstrap first looks for an existing cluster.
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
 /// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
-/// tens of microseconds on a virtual machine, and requests often come back to back.
-const SPIN: Duration = Duration::from_micros(50);
+/// tens of microseconds on a virtual machine, and requests often come back to back. Long enough
+/// to span a replication round trip between nodes (a follower hears of the next write about one
+/// round trip after the last), so that one slow round does not cost a wake-up as well.
+const SPIN: Duration = Duration::from_micros(150);
 /// With several nodes in one process, threads poll only while at most this many requests of the
 /// process wait for answers: under load those loops batch better when they sleep.
 const LIGHT_LOAD: usize = 4;
