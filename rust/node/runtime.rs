@@ -6,12 +6,13 @@
 //! hand its outgoing frames to the transport and its completions and events to the callback
 //! thread. Lock acquisitions that queue are kept until their grant or expiry arrives as an event,
 //! so the caller hears once: granted (with the fencing token) or not. Joining and leaving are in
-//! `membership.rs`.
+//! `membership.rs`, the callback thread in `callbacks.rs`, and when threads poll instead of
+//! sleeping in `polling.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,81 +20,25 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::{Events, Poll, Token, Waker};
 
 use super::discovery::{Discovery, Plan, Registration};
-use super::{Callback, DiscoveryMode, Node, NodeOptions};
+use super::{DiscoveryMode, Node, NodeOptions};
 use crate::error::{Error, Result};
 use crate::fsm::Event;
 use crate::raft::{Completion, Replica, ReplicaConfig};
 use crate::transport::{Transport, TransportConfig, TransportStats};
 use crate::wire::{error_code, Message};
 
+mod callbacks;
 mod membership;
+mod polling;
+
+use callbacks::{run_callbacks, Delivery};
+use polling::{light_load, node_started, node_stopped, spin_pause, spin_time};
+pub(super) use polling::{spin_recv, Caller};
 
 const WAKER: Token = Token(0);
 const FIRST_TRANSPORT_TOKEN: usize = 1;
 /// How long a seed that should bootstrap first looks for an existing cluster.
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
-/// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
-/// tens of microseconds on a virtual machine, and requests often come back to back. Long enough
-/// to span a replication round trip between nodes (a follower hears of the next write about one
-/// round trip after the last), so that one slow round does not cost a wake-up as well.
-const SPIN: Duration = Duration::from_micros(150);
-/// With several nodes in one process, threads poll only while at most this many requests of the
-/// process wait for answers: under load those loops batch better when they sleep.
-const LIGHT_LOAD: usize = 4;
-
-/// Nodes running in this process.
-static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
-/// Requests of this process's callers not answered yet: counted in by `Node::request`, out by
-/// the loop that answers them.
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-/// How long a thread polls for more work before it sleeps. A process with one node (the
-/// product's setup) always does: its callers keep it busy in bursts. Several nodes in one
-/// process (tests, benchmarks) share the cores: their threads poll only under light load. Every
-/// round yields ([`spin_pause`]), so a thread with work runs first, whether it belongs to another
-/// node of this process or to another process on the same host.
-fn spin_time() -> Duration {
-    if LIVE_NODES.load(Ordering::Relaxed) <= 1 || light_load() {
-        SPIN
-    } else {
-        Duration::ZERO
-    }
-}
-
-/// At most [`LIGHT_LOAD`] requests of this process wait for answers.
-fn light_load() -> bool {
-    IN_FLIGHT.load(Ordering::Relaxed) <= LIGHT_LOAD
-}
-
-/// One round of a spin gives the core away to any thread that has work: other nodes' threads,
-/// or other processes on the same host (several single-node JVMs on a small machine).
-fn spin_pause() {
-    std::thread::yield_now();
-}
-
-/// A caller's callback, counted in [`IN_FLIGHT`] from the request until it has been answered
-/// (or dropped unanswered: the node closed).
-pub(super) struct Caller(Option<Callback>);
-
-impl Caller {
-    pub(super) fn new(callback: Callback) -> Caller {
-        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
-        Caller(Some(callback))
-    }
-
-    fn answer(mut self, answer: Message) {
-        if let Some(callback) = self.0.take() {
-            callback(answer);
-        }
-    }
-}
-
-impl Drop for Caller {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// What the loop keeps of a lock acquisition, should it queue.
 struct WaitFor {
     lock_name: String,
@@ -161,11 +106,6 @@ impl Shared {
     pub fn view(&self) -> View {
         self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
-}
-
-enum Delivery {
-    Answer(Caller, Message),
-    Event(Event),
 }
 
 fn wall_clock_ms() -> u64 {
@@ -276,7 +216,7 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
 
     let now = Instant::now();
     // Counted from here: dropping the loop, on any path, counts it out.
-    LIVE_NODES.fetch_add(1, Ordering::Relaxed);
+    node_started();
     let mut lp = Loop {
         poll,
         transport,
@@ -348,56 +288,6 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         Err(_) => {
             node.close();
             Err(Error::Join("the event loop stopped before joining".into()))
-        }
-    }
-}
-
-fn run_callbacks(
-    deliveries: Receiver<Delivery>,
-    on_event: Option<Arc<dyn Fn(Event) + Send + Sync>>,
-    on_idle: Option<Arc<dyn Fn() + Send + Sync>>,
-) {
-    loop {
-        let first = match spin_recv(&deliveries) {
-            Some(d) => d,
-            None => match deliveries.recv() {
-                Ok(d) => d,
-                Err(_) => return,
-            },
-        };
-        // Everything already queued runs before the idle hook, so a consumer can batch.
-        let mut next = Some(first);
-        while let Some(delivery) = next {
-            let outcome = catch_unwind(AssertUnwindSafe(|| match delivery {
-                Delivery::Answer(caller, message) => caller.answer(message),
-                Delivery::Event(event) => {
-                    if let Some(f) = &on_event {
-                        f(event);
-                    }
-                }
-            }));
-            if outcome.is_err() {
-                log::error!("a cluster callback panicked; the callback thread carries on");
-            }
-            next = deliveries.try_recv().ok();
-        }
-        if let Some(idle) = &on_idle {
-            if catch_unwind(AssertUnwindSafe(|| idle())).is_err() {
-                log::error!("the idle callback panicked; the callback thread carries on");
-            }
-        }
-    }
-}
-
-/// Polls the channel for [`SPIN`] before the caller blocks on it.
-pub(super) fn spin_recv<T>(channel: &Receiver<T>) -> Option<T> {
-    let until = Instant::now() + spin_time();
-    loop {
-        match channel.try_recv() {
-            Ok(value) => return Some(value),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) if Instant::now() >= until => return None,
-            Err(mpsc::TryRecvError::Empty) => spin_pause(),
         }
     }
 }
@@ -777,7 +667,7 @@ impl Drop for Loop {
     /// Whatever ends the loop (a close, a panic), every caller still waiting hears that the node
     /// is closed.
     fn drop(&mut self) {
-        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+        node_stopped();
         let closed = || Message::error(error_code::CLOSED, "the node is closed");
         for (_, (caller, _)) in self.callbacks.drain() {
             let _ = self.deliveries.send(Delivery::Answer(caller, closed()));

@@ -10,22 +10,25 @@
 //! The Ready loop (in `ready.rs`) follows raft-rs's documented order: send messages, apply a
 //! snapshot, apply committed entries, append entries, save the hard state, send persisted
 //! messages, advance, then the light ready's commit index, messages and committed entries, then
-//! `advance_apply`. This file holds the requests' side: tickets, proposals, forwarding, ticks,
-//! deadlines and leader changes.
+//! `advance_apply`. Proposing, forwarding and proposing again after a leader change are in
+//! `proposals.rs`. This file holds the rest of the requests' side: tickets, ticks, deadlines and
+//! leader changes.
 
 use std::collections::HashMap;
 
 use protobuf::Message as _;
-use raft::prelude::{Entry, Message as RaftMsg, MessageType};
+use raft::prelude::{Message as RaftMsg, MessageType};
 use raft::{RawNode, StateRole};
 
-use super::command;
 use super::reads::{Read, ReadBatches};
 use super::storage::LogStore;
 use crate::fsm::{is_local_read, is_read_only, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, Proposal};
 
+mod proposals;
 mod ready;
+
+use proposals::Unsent;
 
 /// Settings of a replica, in ticks of the driver's clock.
 #[derive(Debug, Clone)]
@@ -68,15 +71,6 @@ struct PendingWrite {
     leader: u64,
     /// Kept to propose it again if that leader loses leadership first.
     proposal: Proposal,
-}
-
-/// A write waiting to be proposed (leader) or forwarded (follower).
-#[derive(Debug)]
-enum Unsent {
-    /// A write of this replica: its proposal is in `pending_writes`, not copied.
-    Own(u32),
-    /// An internal command, or a write another node forwarded.
-    Other(Proposal),
 }
 
 /// Where the replica is in its life.
@@ -380,99 +374,6 @@ impl Replica {
         ticket
     }
 
-    /// The proposal of a request of this replica, stamped with its lowest open request id.
-    pub(super) fn proposal(&self, ticket: u32, request: &Message) -> Proposal {
-        let settled = self.settled_below();
-        // The request itself is open too, whether or not it is registered yet.
-        let settled = if serial_before(ticket, settled) {
-            ticket
-        } else {
-            settled
-        };
-        command::proposal(&self.cfg.node_id, ticket, settled, request)
-    }
-
-    /// The oldest ticket of this replica that may still be applied: every earlier one is settled.
-    /// Computed once per drive (a scan of the open tickets), not once per proposal.
-    fn settled_below(&self) -> u32 {
-        if let Some(floor) = self.settled_floor.get() {
-            return floor;
-        }
-        let floor = self.scan_settled_below();
-        self.settled_floor.set(Some(floor));
-        floor
-    }
-
-    fn scan_settled_below(&self) -> u32 {
-        self.pending_writes
-            .keys()
-            .chain(self.internal.keys())
-            .copied()
-            .fold(self.next_ticket.wrapping_add(1), |oldest, t| {
-                if serial_before(t, oldest) {
-                    t
-                } else {
-                    oldest
-                }
-            })
-    }
-
-    /// Queues a proposal: the next [`Replica::drive`] proposes everything queued as one raft
-    /// message when this replica leads, or forwards it in one frame to the leader.
-    pub(super) fn propose_or_forward(&mut self, p: Proposal, _now_ms: u64) {
-        self.unsent.push(Unsent::Other(p));
-    }
-
-    /// Whether writes wait to be proposed or forwarded (the next drive sends them when it can).
-    pub fn has_unsent(&self) -> bool {
-        !self.unsent.is_empty()
-    }
-
-    /// Proposes a batch as leader in one raft message, stamping the time. When raft refuses the
-    /// batch (leadership moving away), it waits in the queue for the next leader.
-    fn propose_batch(&mut self, batch: Vec<Unsent>, now_ms: u64) {
-        let me = self.raft_id();
-        let mut entries = Vec::with_capacity(batch.len());
-        for item in &batch {
-            let proposal = match item {
-                Unsent::Own(ticket) => match self.pending_writes.get_mut(ticket) {
-                    Some(w) => {
-                        w.leader = me;
-                        &w.proposal
-                    }
-                    None => continue,
-                },
-                Unsent::Other(p) => p,
-            };
-            entries.push(Entry {
-                data: command::encode(now_ms, proposal).into(),
-                ..Default::default()
-            });
-        }
-        let mut m = RaftMsg::default();
-        m.set_msg_type(MessageType::MsgPropose);
-        m.from = me;
-        m.set_entries(entries.into());
-        let raw = self.raw.as_mut().expect("only a leader proposes");
-        if let Err(e) = raw.raft.step(m) {
-            log::debug!(
-                "{}: {} proposals not accepted ({e}); kept for the next leader",
-                self.cfg.node_id,
-                batch.len()
-            );
-            for item in &batch {
-                if let Unsent::Own(ticket) = item {
-                    if let Some(w) = self.pending_writes.get_mut(ticket) {
-                        w.leader = 0;
-                    }
-                }
-            }
-            let mut queued = batch;
-            queued.append(&mut self.unsent);
-            self.unsent = queued;
-        }
-    }
-
     fn fail(&mut self, ticket: u32, code: u16, message: String) {
         self.completions.push(Completion {
             ticket,
@@ -667,39 +568,7 @@ impl Replica {
             return;
         }
         self.track_leader();
-        if !self.unsent.is_empty() {
-            if self.is_leader() {
-                let batch = std::mem::take(&mut self.unsent);
-                self.propose_batch(batch, now_ms);
-            } else if let Some(addr) = self.leader_address() {
-                let leader = self.leader_id();
-                let mut proposals = Vec::with_capacity(self.unsent.len());
-                for item in std::mem::take(&mut self.unsent) {
-                    match item {
-                        Unsent::Own(ticket) => {
-                            if let Some(w) = self.pending_writes.get_mut(&ticket) {
-                                w.leader = leader;
-                                proposals.push(w.proposal.clone());
-                            }
-                        }
-                        Unsent::Other(p) => {
-                            if p.origin == self.cfg.node_id {
-                                if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
-                                    w.leader = leader;
-                                }
-                            }
-                            proposals.push(p);
-                        }
-                    }
-                }
-                let frame = FramedMessage::new(
-                    MessageFlags::NONE,
-                    0,
-                    Message::ForwardProposals { proposals },
-                );
-                self.outbox.push((addr, frame));
-            }
-        }
+        self.send_unsent(now_ms);
         if let Some(ctx) = self.reads.start_batch(self.ticks) {
             self.raw.as_mut().expect("checked").read_index(ctx);
         }
@@ -740,35 +609,6 @@ impl Replica {
         } else if !self.is_leader() {
             self.leader_since_tick = 0;
         }
-    }
-
-    /// Proposes again, through the new leader, the writes that went to a leader that lost
-    /// leadership before they were applied: the first copy may or may not be in the log, and the
-    /// state machine applies a request only once.
-    fn repropose_writes_of_leader(&mut self, old: u64) {
-        let newest = self.next_ticket;
-        let mut again: Vec<(&u32, &mut PendingWrite)> = self
-            .pending_writes
-            .iter_mut()
-            .filter(|(_, w)| w.leader == old)
-            .collect();
-        // Oldest first.
-        again.sort_by_key(|(ticket, _)| std::cmp::Reverse(newest.wrapping_sub(**ticket)));
-        let mut proposals = Vec::with_capacity(again.len());
-        for (ticket, w) in again {
-            w.leader = 0;
-            proposals.push(Unsent::Own(*ticket));
-        }
-        if !proposals.is_empty() {
-            log::debug!(
-                "{}: proposing {} writes again after a leader change",
-                self.cfg.node_id,
-                proposals.len()
-            );
-        }
-        // Ahead of anything queued since: the order of a node's requests is kept.
-        proposals.append(&mut self.unsent);
-        self.unsent = proposals;
     }
 
     /// Fails every open ticket (the node is closing).

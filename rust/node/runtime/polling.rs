@@ -1,0 +1,93 @@
+//! When the node's threads poll instead of sleeping, and the count of callers' requests waiting
+//! for answers that decides it.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use super::super::Callback;
+use crate::wire::Message;
+
+/// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
+/// tens of microseconds on a virtual machine, and requests often come back to back. Long enough
+/// to span a replication round trip between nodes (a follower hears of the next write about one
+/// round trip after the last), so that one slow round does not cost a wake-up as well.
+const SPIN: Duration = Duration::from_micros(150);
+/// With several nodes in one process, threads poll only while at most this many requests of the
+/// process wait for answers: under load those loops batch better when they sleep.
+const LIGHT_LOAD: usize = 4;
+
+/// Nodes running in this process.
+static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
+/// Requests of this process's callers not answered yet: counted in by `Node::request`, out by
+/// the loop that answers them.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How long a thread polls for more work before it sleeps. A process with one node (the
+/// product's setup) always does: its callers keep it busy in bursts. Several nodes in one
+/// process (tests, benchmarks) share the cores: their threads poll only under light load. Every
+/// round yields ([`spin_pause`]), so a thread with work runs first, whether it belongs to another
+/// node of this process or to another process on the same host.
+pub(super) fn spin_time() -> Duration {
+    if LIVE_NODES.load(Ordering::Relaxed) <= 1 || light_load() {
+        SPIN
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// At most [`LIGHT_LOAD`] requests of this process wait for answers.
+pub(super) fn light_load() -> bool {
+    IN_FLIGHT.load(Ordering::Relaxed) <= LIGHT_LOAD
+}
+
+/// One round of a spin gives the core away to any thread that has work: other nodes' threads,
+/// or other processes on the same host (several single-node JVMs on a small machine).
+pub(super) fn spin_pause() {
+    std::thread::yield_now();
+}
+
+/// A caller's callback, counted in [`IN_FLIGHT`] from the request until it has been answered
+/// (or dropped unanswered: the node closed).
+pub(in crate::node) struct Caller(Option<Callback>);
+
+impl Caller {
+    pub(in crate::node) fn new(callback: Callback) -> Caller {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        Caller(Some(callback))
+    }
+
+    pub(super) fn answer(mut self, answer: Message) {
+        if let Some(callback) = self.0.take() {
+            callback(answer);
+        }
+    }
+}
+
+impl Drop for Caller {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a node's loop in ([`node_stopped`] counts it out).
+pub(super) fn node_started() {
+    LIVE_NODES.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(super) fn node_stopped() {
+    LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Polls the channel for [`spin_time`] before the caller blocks on it.
+pub(in crate::node) fn spin_recv<T>(channel: &Receiver<T>) -> Option<T> {
+    let until = Instant::now() + spin_time();
+    loop {
+        match channel.try_recv() {
+            Ok(value) => return Some(value),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) if Instant::now() >= until => return None,
+            Err(mpsc::TryRecvError::Empty) => spin_pause(),
+        }
+    }
+}
