@@ -155,6 +155,12 @@ fn five_nodes_started_at_once_form_one_cluster() {
 fn writes_resume_after_the_leader_is_killed() {
     let cluster = cluster_name("leader-kill");
     let mut nodes = start_many(&cluster, 3);
+    // The leader may die only once all three are voters: with two voters, the survivor alone
+    // is no majority (README, "Guarantees, in plain words").
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("3 members, all voters", || {
+        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
+    });
     add_eventually(&nodes[0], "c");
     let leader = leader_index(&nodes);
     let dead = nodes.remove(leader);
