@@ -32,6 +32,13 @@ pub use app::{builder, App, Builder, ClusterState};
 pub use config::Config;
 pub use error::{Error, Result};
 
+/// With the `mimalloc` feature (the JNI library is built with it), the library allocates through
+/// mimalloc: a replicated write allocates a dozen times across three replicas, and glibc's malloc
+/// took about a fifth of the CPU under load.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A one-line identification of this build: crate version and protocol version.
 pub fn greeting() -> String {
     format!(

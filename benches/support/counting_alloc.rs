@@ -1,7 +1,10 @@
-//! The system allocator, counting allocations: a figure per request that does not move with the
-//! machine's noise, unlike the rates.
+//! mimalloc (the allocator the JNI library is built with, feature `mimalloc`), counting
+//! allocations: a figure per request that does not move with the machine's noise, unlike the
+//! rates.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct CountingAlloc;
@@ -13,19 +16,19 @@ pub fn allocations() -> u64 {
     ALLOCATIONS.load(Ordering::Relaxed)
 }
 
-// SAFETY: every call is passed on unchanged to the system allocator.
+// SAFETY: every call is passed on unchanged to mimalloc.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(layout)
+        MiMalloc.alloc(layout)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        MiMalloc.dealloc(ptr, layout)
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(ptr, layout, new_size)
+        MiMalloc.realloc(ptr, layout, new_size)
     }
 }
