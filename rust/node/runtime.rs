@@ -468,7 +468,7 @@ impl Loop {
     }
 
     fn flush(&mut self, now_ms: u64) {
-        // Under light load the answers go first: each frame costs a system call, and a caller
+        // Under light load the answers go first: writing the frames costs system calls, and a caller
         // waiting on an applied entry need not wait for them. Under load the frames go first,
         // so the followers work while this loop delivers.
         let answers_first = light_load();
@@ -478,13 +478,14 @@ impl Loop {
         for (to, frame) in self.replica.take_outbox() {
             match self.resolve(&to) {
                 Some(addr) => {
-                    if let Err(e) = self.transport.send(self.poll.registry(), addr, &frame) {
+                    if let Err(e) = self.transport.enqueue(addr, &frame) {
                         log::debug!("{}: frame to {to} not sent: {e}", self.cfg.node_id);
                     }
                 }
                 None => log::warn!("{}: cannot resolve peer address {to}", self.cfg.node_id),
             }
         }
+        self.transport.flush_queued(self.poll.registry());
         if !answers_first {
             self.deliver_outcomes(now_ms);
         }

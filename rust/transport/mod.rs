@@ -15,7 +15,7 @@
 //!
 //! Tokens: the listener uses `first_token`, connections take fresh numbers above it and never
 //! reuse one, so a late event for a closed connection cannot reach a newer one. `frames_sent` and
-//! `frames_received` count frames accepted by [`Transport::send`] and delivered to the inbox;
+//! `frames_received` count frames accepted by [`Transport::enqueue`] and delivered to the inbox;
 //! keepalive pings count in neither.
 
 mod config;
@@ -86,6 +86,8 @@ pub(crate) struct Transport {
     inbound: HashMap<Token, InboundConnection>,
     outbound: HashMap<SocketAddr, OutboundPeer>,
     outbound_by_token: HashMap<Token, SocketAddr>,
+    /// Destinations with frames queued since the last [`Transport::flush_queued`].
+    to_flush: Vec<SocketAddr>,
     stats: TransportStats,
 }
 
@@ -112,6 +114,7 @@ impl Transport {
             inbound: HashMap::new(),
             outbound: HashMap::new(),
             outbound_by_token: HashMap::new(),
+            to_flush: Vec::new(),
             stats: TransportStats::default(),
         })
     }
@@ -126,13 +129,27 @@ impl Transport {
         (self.first_token..self.next_token).contains(&token.0)
     }
 
-    /// Queues a frame for the node listening at `to`; connects (non-blocking) on first use and
-    /// after failures with backoff. Frames to one destination are written in order over one
-    /// outbound connection. When `faults` says (local_addr, to) is blocked, the frame is
-    /// silently dropped and `Err(Blocked)` returned.
+    /// Queues a frame for the node listening at `to` and writes it at once (see
+    /// [`Self::enqueue`]).
     pub fn send(
         &mut self,
         registry: &Registry,
+        to: SocketAddr,
+        frame: &FramedMessage<Message>,
+    ) -> Result<(), SendError> {
+        self.enqueue(to, frame)?;
+        self.flush_queued(registry);
+        Ok(())
+    }
+
+    /// Queues a frame for the node listening at `to`, to be written by the next
+    /// [`Self::flush_queued`]: a loop turn's frames to one destination then leave in one write.
+    /// The first frame to a destination (and the first after a failure, once its backoff is
+    /// over) starts a non-blocking connect. Frames to one destination are written in order over
+    /// one outbound connection. When `faults` says (local_addr, to) is blocked, the frame is
+    /// silently dropped and `Err(Blocked)` returned.
+    pub fn enqueue(
+        &mut self,
         to: SocketAddr,
         frame: &FramedMessage<Message>,
     ) -> Result<(), SendError> {
@@ -160,8 +177,26 @@ impl Transport {
             return Err(error);
         }
         self.stats.frames_sent += 1;
-        self.drive(registry, to, now);
+        if !self.to_flush.contains(&to) {
+            self.to_flush.push(to);
+        }
         Ok(())
+    }
+
+    /// Writes what [`Self::enqueue`] queued since the last call, one write per destination (or
+    /// starts the connect a destination needs first).
+    pub fn flush_queued(&mut self, registry: &Registry) {
+        if self.to_flush.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut destinations = std::mem::take(&mut self.to_flush);
+        for &to in &destinations {
+            self.drive(registry, to, now);
+        }
+        // Keeps the allocation for the next turn.
+        destinations.clear();
+        self.to_flush = destinations;
     }
 
     /// Handles a readiness event for one of the transport's tokens: accepts, reads, writes

@@ -159,6 +159,44 @@ fn ten_thousand_frames_arrive_in_order() {
 }
 
 #[test]
+fn enqueued_frames_wait_for_flush_queued_and_leave_in_one_write() {
+    let mut net = Net::new();
+    let a = net.add(TransportConfig::default(), None);
+    let b = net.add(TransportConfig::default(), None);
+    let c = net.add(TransportConfig::default(), None);
+    let (to_b, to_c) = (net.addr(b), net.addr(c));
+    net.send(a, to_b, &put(0, 10)).unwrap();
+    net.send(a, to_c, &put(0, 10)).unwrap();
+    net.pump_until("both connected", |net| {
+        net.inboxes[b].len() == 1 && net.inboxes[c].len() == 1
+    });
+
+    let frame_len = put(1, 10).encode().unwrap().len();
+    for id in 1..=50 {
+        net.nodes[a].enqueue(to_b, &put(id, 10)).unwrap();
+        net.nodes[a].enqueue(to_c, &put(id, 10)).unwrap();
+    }
+    for to in [to_b, to_c] {
+        assert_eq!(
+            net.nodes[a].outbound[&to].queue.queued_bytes(),
+            50 * frame_len,
+            "nothing is written before flush_queued"
+        );
+    }
+    net.nodes[a].flush_queued(net.poll.registry());
+    for to in [to_b, to_c] {
+        assert_eq!(net.nodes[a].outbound[&to].queue.queued_bytes(), 0);
+    }
+    net.pump_until("the enqueued frames", |net| {
+        net.inboxes[b].len() == 51 && net.inboxes[c].len() == 51
+    });
+
+    assert_eq!(request_ids(&net.inboxes[b]), (0..=50).collect::<Vec<_>>());
+    assert_eq!(request_ids(&net.inboxes[c]), (0..=50).collect::<Vec<_>>());
+    assert_eq!(net.nodes[a].stats().frames_sent, 102);
+}
+
+#[test]
 fn a_frame_of_the_maximum_size_arrives_and_a_larger_one_is_refused() {
     let max = 4 * 1024 * 1024;
     let config = || TransportConfig {
