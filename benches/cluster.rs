@@ -1,7 +1,8 @@
 //! A replicated cluster of 3 nodes in this one process, over loopback TCP: write and read rates
 //! with many requests in flight, write latency with one in flight, how long writes stop when the
-//! leader dies, how long a dead node stays in the member list, and how long a cluster takes to
-//! form. Prints figures next to the issue's goals; asserts nothing about them.
+//! leader dies, how long a dead node stays in the member list (closed, so its port refuses
+//! connections, or cut off by the network, so only the failure timeout finds it), and how long a
+//! cluster takes to form. Prints figures next to the issue's goals; asserts nothing about them.
 //!
 //! Run: `cargo bench --bench cluster` (under a minute), or `cargo bench --bench cluster --
 //! --quick` for a smoke run of ~15 s with shorter measurements. Every cluster uses local discovery
@@ -11,12 +12,13 @@
 //! `Node::call` (one at a time). With many in flight, several submitting threads each keep a
 //! window of requests outstanding and send a new one as each answer arrives.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use vertx_cluster::node::{DiscoveryMode, Node, NodeOptions};
+use vertx_cluster::node::{DiscoveryMode, Faults, Node, NodeOptions};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -79,7 +81,7 @@ fn main() {
     let started = Instant::now();
     print_header(quick);
 
-    let nodes = start_cluster("steady", NodeOptions::new("").failure_timeout);
+    let nodes = start_cluster("steady", NodeOptions::new("").failure_timeout, None);
     let (leader, follower) = leader_and_follower(&nodes);
     println!(
         "\n## Steady state: 3 nodes, {SUBMITTERS} submitting threads x {WINDOW_PER_SUBMITTER} \
@@ -174,22 +176,44 @@ fn main() {
     }
 
     println!(
-        "\nfollower killed (close()) -> gone from both survivors' member lists, {} rounds:",
+        "\nfollower dies -> gone from both survivors' member lists, {} rounds:",
         plan.removal_rounds
     );
-    for timeout in [Duration::from_secs(1), Duration::from_secs(2)] {
+    let deaths = [
+        (
+            "closed, its port refuses",
+            Death::Closed,
+            Duration::from_secs(20),
+        ),
+        (
+            "cut off by the network",
+            Death::Isolated,
+            Duration::from_secs(1),
+        ),
+        (
+            "cut off by the network",
+            Death::Isolated,
+            Duration::from_secs(2),
+        ),
+    ];
+    for (how, death, timeout) in deaths {
         let times: Vec<Duration> = (0..plan.removal_rounds)
-            .map(|_| death_to_removal(timeout))
+            .map(|_| death_to_removal(timeout, death))
             .collect();
         let s = Summary::of(&times);
+        let note = match death {
+            Death::Closed => "(declared dead 0.5 s after the first refused connect)".to_owned(),
+            Death::Isolated => format!(
+                "(median {:+.0} ms past the timeout)",
+                ms(s.median) - ms(timeout)
+            ),
+        };
         println!(
-            "  failure timeout {:>4.0} s   median {:>6.0} ms  min {:>6.0} ms  max {:>6.0} ms   \
-             (median {:+.0} ms past the timeout)",
+            "  {how:<25} failure timeout {:>4.0} s   median {:>6.0} ms  min {:>6.0} ms  max {:>6.0} ms   {note}",
             timeout.as_secs_f64(),
             ms(s.median),
             ms(s.min),
             ms(s.max),
-            ms(s.median) - ms(timeout)
         );
     }
 
@@ -301,10 +325,14 @@ fn options(cluster: &str, failure_timeout: Duration) -> NodeOptions {
 
 /// Starts 3 nodes one after the other and waits until they agree on 3 members, 3 voters and a
 /// leader that has committed a write.
-fn start_cluster(tag: &str, failure_timeout: Duration) -> Vec<Node> {
+fn start_cluster(tag: &str, failure_timeout: Duration, faults: Option<&Faults>) -> Vec<Node> {
     let cluster = unique_cluster_name(tag);
     let nodes: Vec<Node> = (0..3)
-        .map(|_| Node::start(options(&cluster, failure_timeout)).expect("a node starts"))
+        .map(|_| {
+            let mut o = options(&cluster, failure_timeout);
+            o.faults = faults.cloned();
+            Node::start(o).expect("a node starts")
+        })
         .collect();
     wait_for("3 members and 3 voters everywhere", || {
         nodes
@@ -541,7 +569,7 @@ impl Summary {
 
 /// Kills the leader of a fresh cluster and times the first write a survivor accepts after it.
 fn leader_kill_to_write(failure_timeout: Duration) -> Duration {
-    let mut nodes = start_cluster("leader-kill", failure_timeout);
+    let mut nodes = start_cluster("leader-kill", failure_timeout, None);
     let leader = nodes.iter().position(Node::is_leader).expect("a leader");
     let dead = nodes.remove(leader);
     let killed = Instant::now();
@@ -559,9 +587,19 @@ fn leader_kill_to_write(failure_timeout: Duration) -> Duration {
     }
 }
 
-/// Kills a follower of a fresh cluster and times its removal from the survivors' member lists.
-fn death_to_removal(failure_timeout: Duration) -> Duration {
-    let mut nodes = start_cluster("removal", failure_timeout);
+/// How a follower dies in [`death_to_removal`].
+#[derive(Clone, Copy)]
+enum Death {
+    /// `close()`: its port refuses connections from then on.
+    Closed,
+    /// Cut off by the network: frames to and from it are dropped, nothing is refused.
+    Isolated,
+}
+
+/// A follower of a fresh cluster dies; times its removal from the survivors' member lists.
+fn death_to_removal(failure_timeout: Duration, death: Death) -> Duration {
+    let faults = Faults::new();
+    let mut nodes = start_cluster("removal", failure_timeout, Some(&faults));
     let follower = nodes
         .iter()
         .position(|n| !n.is_leader())
@@ -569,14 +607,23 @@ fn death_to_removal(failure_timeout: Duration) -> Duration {
     let dead = nodes.remove(follower);
     let dead_id = dead.node_id().to_owned();
     let killed = Instant::now();
-    dead.close();
+    match death {
+        Death::Closed => dead.close(),
+        Death::Isolated => {
+            let others: Vec<SocketAddr> =
+                nodes.iter().map(|n| n.address().parse().unwrap()).collect();
+            faults.isolate(dead.address().parse().unwrap(), &others);
+        }
+    }
     wait_for("the dead node's removal", || {
         nodes.iter().all(|n| {
             let members = n.members();
             members.len() == 2 && !members.contains(&dead_id)
         })
     });
-    killed.elapsed()
+    let took = killed.elapsed();
+    dead.close();
+    took
 }
 
 /// Starts 3 nodes, together (each on its own thread) or one after the other, and times until

@@ -379,3 +379,71 @@ fn a_node_joins_right_after_a_member_leaves() {
         assert_eq!(add_eventually(&nodes[2], "c"), 1, "round {round}");
     }
 }
+
+/// A closed node's port refuses connections: the survivors remove it long before the failure
+/// timeout, and the cluster goes on.
+#[test]
+fn a_closed_node_is_removed_long_before_the_failure_timeout() {
+    let cluster = cluster_name("refused");
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| {
+            let mut o = options(&cluster);
+            o.failure_timeout = Duration::from_secs(30);
+            Node::start(o).unwrap()
+        })
+        .collect();
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("3 members, all voters", || {
+        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
+    });
+    let mut nodes = nodes;
+    // The leader, so that the survivors must also elect a new one first.
+    let dead = nodes.remove(leader_index(&nodes));
+    dead.close();
+    let closed = Instant::now();
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("the closed node removed", || same_members(&refs, 2));
+    assert!(
+        closed.elapsed() < Duration::from_secs(10),
+        "removed after {:?}, the failure timeout is 30 s",
+        closed.elapsed()
+    );
+    assert_eq!(add_eventually(&nodes[1], "c"), 1);
+}
+
+/// A node cut off by the network (frames dropped, no connection refused) is declared dead at the
+/// failure timeout, not sooner.
+#[test]
+fn an_isolated_node_is_declared_dead_at_the_failure_timeout() {
+    let cluster = cluster_name("isolated");
+    let faults = Faults::new();
+    let timeout = Duration::from_secs(2);
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| {
+            let mut o = options(&cluster);
+            o.failure_timeout = timeout;
+            o.faults = Some(faults.clone());
+            Node::start(o).unwrap()
+        })
+        .collect();
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("3 members, all voters", || {
+        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
+    });
+    let leader = leader_index(&nodes);
+    let follower = (leader + 1) % 3;
+    let addr = |i: usize| nodes[i].address().parse().unwrap();
+    let others: Vec<_> = (0..3).filter(|i| *i != follower).map(addr).collect();
+    faults.isolate(addr(follower), &others);
+    let cut = Instant::now();
+    let survivors: Vec<&Node> = (0..3)
+        .filter(|i| *i != follower)
+        .map(|i| &nodes[i])
+        .collect();
+    eventually("the isolated node removed", || same_members(&survivors, 2));
+    assert!(
+        cut.elapsed() >= timeout,
+        "declared dead after {:?}, before the failure timeout",
+        cut.elapsed()
+    );
+}

@@ -3,7 +3,7 @@
 //! sleeps. The network drops messages, delays them by whole ticks (which reorders them), cuts the
 //! cluster into a minority and a majority side (both ways or one way) that later heal, and
 //! crashes nodes for good (the replica is dropped; storage is in memory, so a crashed node never
-//! returns under its id). Node 1 bootstraps; the others join by sending `join_request()` to a
+//! returns under its id; a message sent to it is refused, which its sender hears, as TCP does). Node 1 bootstraps; the others join by sending `join_request()` to a
 //! member until their phase is `Member`. Faults start once the cluster has all its voters, and a
 //! crash waits for calm weather (no partition for a while, the last crash declared dead) and
 //! leaves a majority of voters alive: the design promises to survive single failures, one at a
@@ -595,6 +595,13 @@ impl Sim {
             }
             for e in due {
                 if self.blocked.contains(&(e.from.clone(), e.to.clone())) {
+                    continue;
+                }
+                if self.nodes.get(&e.to).is_some_and(|n| n.crashed) {
+                    // The crashed node's host answers a connect with a refusal, as TCP does
+                    // once nothing listens on the port.
+                    let to = e.to;
+                    self.step(&e.from, false, |r, _| r.connection_refused(&to));
                     continue;
                 }
                 let snapshot = is_snapshot(&e.frame);

@@ -436,6 +436,7 @@ impl Loop {
                 self.give_up_lock_waits(now);
             }
             self.transport.on_timer(self.poll.registry(), now);
+            self.report_refused();
             if let Err(e) = self.joining_step(now) {
                 if let Some(joined) = self.joined.take() {
                     let _ = joined.send(Err(e));
@@ -458,6 +459,17 @@ impl Loop {
         let wait = WaitFor::of(&request);
         let ticket = self.replica.submit(request, now_ms);
         self.callbacks.insert(ticket, (caller, wait));
+    }
+
+    /// Tells the replica which members' ports refused a connection (their process is gone).
+    fn report_refused(&mut self) {
+        for refused in self.transport.take_refused() {
+            for (address, resolved) in &self.addresses {
+                if *resolved == Some(refused) {
+                    self.replica.connection_refused(address);
+                }
+            }
+        }
     }
 
     fn resolve(&mut self, address: &str) -> Option<SocketAddr> {

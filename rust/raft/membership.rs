@@ -21,11 +21,14 @@ use super::replica::Replica;
 use crate::wire::Message;
 
 impl Replica {
-    /// Leader: declares dead every member unheard for longer than the failure timeout.
+    /// Leader: declares dead every member unheard for longer than the failure timeout, and
+    /// every member whose listen port has refused connections (and that stayed unheard) for
+    /// `refused_dead_after_ticks`.
     pub(super) fn detect_failures(&mut self, now_ms: u64) {
         let tick = self.ticks;
         let since = self.leader_since_tick;
         let limit = self.cfg.dead_after_ticks;
+        let refused_limit = self.cfg.refused_dead_after_ticks;
         let me = self.raft_id();
         let mut dead = Vec::new();
         for m in self.fsm.members() {
@@ -36,26 +39,39 @@ impl Replica {
             // not from when this leader took over: it has had no chance to speak.
             let heard = (*self.last_heard.entry(m.raft_id).or_insert(tick)).max(since);
             if tick > heard + limit {
-                dead.push(m.node_id.clone());
+                dead.push((m.raft_id, m.node_id.clone(), "unheard", limit));
+            } else if let Some(&refused) = self.refused_since.get(&m.raft_id) {
+                if tick >= refused + refused_limit {
+                    dead.push((
+                        m.raft_id,
+                        m.node_id.clone(),
+                        "refusing connections",
+                        tick - refused,
+                    ));
+                }
             }
         }
-        for node_id in dead {
+        for (raft_id, node_id, why, ticks) in dead {
             log::info!(
-                "{}: declaring {node_id} dead: unheard for {} ms",
+                "{}: declaring {node_id} dead: {why} for {} ms",
                 self.cfg.node_id,
-                limit * self.cfg.tick_ms
+                ticks * self.cfg.tick_ms
             );
             // Reset its clock so the declaration is proposed once per timeout, not every tick.
-            if let Some(id) = self
-                .fsm
-                .members()
-                .iter()
-                .find(|m| m.node_id == node_id)
-                .map(|m| m.raft_id)
-            {
-                self.last_heard.insert(id, tick);
-            }
+            self.last_heard.insert(raft_id, tick);
+            self.refused_since.remove(&raft_id);
             self.propose_internal(Message::LeaveRequest { node_id }, now_ms);
+        }
+    }
+
+    /// Records that the listen port at `address` refused a connection: the members listening
+    /// there are declared dead if they stay unheard for `refused_dead_after_ticks`.
+    pub fn connection_refused(&mut self, address: &str) {
+        let tick = self.ticks;
+        for m in self.fsm.members() {
+            if m.raft_id != 0 && m.address == address {
+                self.refused_since.entry(m.raft_id).or_insert(tick);
+            }
         }
     }
 

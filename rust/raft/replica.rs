@@ -30,6 +30,10 @@ mod ready;
 
 use proposals::Unsent;
 
+/// How long a member whose port refuses connections may stay unheard before it is declared dead
+/// (capped by the failure timeout). Long enough for a frame already on its way from it to arrive.
+const REFUSED_DEAD_AFTER_MS: u64 = 500;
+
 /// Settings of a replica, in ticks of the driver's clock.
 #[derive(Debug, Clone)]
 pub struct ReplicaConfig {
@@ -43,6 +47,10 @@ pub struct ReplicaConfig {
     pub heartbeat_ticks: usize,
     /// A member unheard by the leader for this many ticks is declared dead.
     pub dead_after_ticks: u64,
+    /// A member whose listen port refuses connections (nothing listens there: its process is
+    /// gone), and that stays unheard for this many ticks after the first refusal, is declared
+    /// dead without waiting for `dead_after_ticks`.
+    pub refused_dead_after_ticks: u64,
     /// A request not answered within this many ticks fails.
     pub request_timeout_ticks: u64,
     /// Without a leader for this many ticks, requests fail at once with "no quorum".
@@ -110,6 +118,8 @@ pub struct Replica {
     pub(super) peers: HashMap<u64, String>,
     /// Leader only: the tick each peer was last heard from.
     pub(super) last_heard: HashMap<u64, u64>,
+    /// The tick a peer's listen port first refused a connection since it was last heard from.
+    pub(super) refused_since: HashMap<u64, u64>,
     pub(super) leader_since_tick: u64,
     /// The tick this replica last heard from its leader (a learner never campaigns, so without
     /// this it would trust a leader it is cut off from forever).
@@ -147,6 +157,7 @@ impl ReplicaConfig {
             election_ticks: 10,
             heartbeat_ticks: 2,
             dead_after_ticks: ticks(failure_timeout_ms),
+            refused_dead_after_ticks: ticks(REFUSED_DEAD_AFTER_MS.min(failure_timeout_ms)),
             request_timeout_ticks: ticks(10_000),
             no_quorum_after_ticks: 40,
             compact_after_entries: 50_000,
@@ -174,6 +185,7 @@ impl Replica {
             internal: HashMap::new(),
             peers: HashMap::new(),
             last_heard: HashMap::new(),
+            refused_since: HashMap::new(),
             leader_since_tick: 0,
             leader_contact_tick: 0,
             no_leader_since_tick: Some(0),
@@ -411,6 +423,7 @@ impl Replica {
                 };
                 self.peers.entry(msg.from).or_insert(from_address);
                 self.last_heard.insert(msg.from, self.ticks);
+                self.refused_since.remove(&msg.from);
                 if msg.from == self.leader_id() || msg.get_msg_type() == MessageType::MsgAppend {
                     self.leader_contact_tick = self.ticks;
                 }

@@ -235,3 +235,49 @@ fn a_node_that_just_joined_is_not_declared_dead_before_its_timeout() {
         "n2, silent for longer than the timeout, is declared dead"
     );
 }
+
+/// A member whose port refuses connections is declared dead once it stays unheard for
+/// `refused_dead_after_ticks`, long before the failure timeout; a refusal from a member that
+/// still speaks (a stale report) is forgotten when it is heard.
+#[test]
+fn a_member_whose_port_refuses_connections_is_declared_dead_before_the_timeout() {
+    let mut c = Cluster::new();
+    c.settle();
+    c.add("n2");
+    c.add("n3");
+    c.tick(50);
+    let is_member = |c: &Cluster, n: &str| c.replicas["n1"].fsm().is_member(n);
+    assert!(is_member(&c, "n2") && is_member(&c, "n3"));
+    // 10 ms ticks: the failure timeout is 2 s, the refusal grace 500 ms.
+    assert_eq!(c.replicas["n1"].cfg.refused_dead_after_ticks, 50);
+
+    // n2 still speaks: its refusal is void once the leader hears from it.
+    c.down.push("n3".into());
+    for r in c.replicas.values_mut() {
+        r.connection_refused("n2");
+        r.connection_refused("n3");
+    }
+    c.tick(45);
+    assert!(
+        is_member(&c, "n3"),
+        "declared dead before the refusal grace"
+    );
+    c.tick(15);
+    assert!(
+        !is_member(&c, "n3"),
+        "a refusing, silent member is declared dead"
+    );
+    c.tick(100);
+    assert!(
+        is_member(&c, "n2"),
+        "a member that speaks is never declared dead"
+    );
+    let r = c.call(
+        "n2",
+        Message::CounterAddAndGetRequest {
+            counter_name: "c".into(),
+            delta: 1,
+        },
+    );
+    assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
+}

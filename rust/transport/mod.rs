@@ -88,6 +88,9 @@ pub(crate) struct Transport {
     outbound_by_token: HashMap<Token, SocketAddr>,
     /// Destinations with frames queued since the last [`Transport::flush_queued`].
     to_flush: Vec<SocketAddr>,
+    /// Destinations whose host refused a connection since the last [`Transport::take_refused`]:
+    /// nothing listens on that port any more.
+    refused: Vec<SocketAddr>,
     stats: TransportStats,
 }
 
@@ -115,6 +118,7 @@ impl Transport {
             outbound: HashMap::new(),
             outbound_by_token: HashMap::new(),
             to_flush: Vec::new(),
+            refused: Vec::new(),
             stats: TransportStats::default(),
         })
     }
@@ -271,6 +275,13 @@ impl Transport {
         outbound.chain(inbound).min()
     }
 
+    /// The destinations that refused a connection since the last call. A refusal is an answer
+    /// from the destination's host: no process listens on that port (unlike a partition, where
+    /// connects time out).
+    pub fn take_refused(&mut self) -> Vec<SocketAddr> {
+        std::mem::take(&mut self.refused)
+    }
+
     pub fn stats(&self) -> TransportStats {
         self.stats
     }
@@ -330,6 +341,9 @@ impl Transport {
     ) {
         self.stats.connect_failures += 1;
         log::debug!("{} cannot connect to {to}: {error}", self.local_addr);
+        if error.kind() == io::ErrorKind::ConnectionRefused && !self.refused.contains(&to) {
+            self.refused.push(to);
+        }
         self.drop_link(registry, to, now);
     }
 

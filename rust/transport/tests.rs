@@ -194,6 +194,11 @@ fn enqueued_frames_wait_for_flush_queued_and_leave_in_one_write() {
     assert_eq!(request_ids(&net.inboxes[b]), (0..=50).collect::<Vec<_>>());
     assert_eq!(request_ids(&net.inboxes[c]), (0..=50).collect::<Vec<_>>());
     assert_eq!(net.nodes[a].stats().frames_sent, 102);
+    assert_eq!(
+        net.nodes[a].take_refused(),
+        vec![],
+        "live listeners refuse nothing"
+    );
 }
 
 #[test]
@@ -243,6 +248,8 @@ fn queued_frames_reach_a_listener_that_appears_later() {
     });
     let retry_in = net.nodes[a].next_deadline().expect("a retry is scheduled");
     assert!(retry_in > Instant::now(), "backoff makes the retry wait");
+    assert_eq!(net.nodes[a].take_refused(), vec![later], "reported once");
+    assert_eq!(net.nodes[a].take_refused(), vec![]);
 
     let b = net
         .try_add_at(later, config(), None)

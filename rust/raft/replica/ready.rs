@@ -155,6 +155,7 @@ impl Replica {
                             raw.mut_store().set_conf_state(cs);
                             if cc.get_change_type() == ConfChangeType::RemoveNode {
                                 self.last_heard.remove(&cc.node_id);
+                                self.refused_since.remove(&cc.node_id);
                             }
                         }
                         Err(e) => log::error!("{}: conf change refused: {e}", self.cfg.node_id),
