@@ -202,7 +202,7 @@ fn main() {
             .collect();
         let s = Summary::of(&times);
         let note = match death {
-            Death::Closed => "(declared dead 0.5 s after the first refused connect)".to_owned(),
+            Death::Closed => "(declared dead 0.25 s after the first refused connect)".to_owned(),
             Death::Isolated => format!(
                 "(median {:+.0} ms past the timeout)",
                 ms(s.median) - ms(timeout)

@@ -32,7 +32,7 @@ use proposals::Unsent;
 
 /// How long a member whose port refuses connections may stay unheard before it is declared dead
 /// (capped by the failure timeout). Long enough for a frame already on its way from it to arrive.
-const REFUSED_DEAD_AFTER_MS: u64 = 500;
+const REFUSED_DEAD_AFTER_MS: u64 = 250;
 
 /// Settings of a replica, in ticks of the driver's clock.
 #[derive(Debug, Clone)]

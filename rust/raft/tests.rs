@@ -248,8 +248,8 @@ fn a_member_whose_port_refuses_connections_is_declared_dead_before_the_timeout()
     c.tick(50);
     let is_member = |c: &Cluster, n: &str| c.replicas["n1"].fsm().is_member(n);
     assert!(is_member(&c, "n2") && is_member(&c, "n3"));
-    // 10 ms ticks: the failure timeout is 2 s, the refusal grace 500 ms.
-    assert_eq!(c.replicas["n1"].cfg.refused_dead_after_ticks, 50);
+    // 10 ms ticks: the failure timeout is 2 s, the refusal grace 250 ms.
+    assert_eq!(c.replicas["n1"].cfg.refused_dead_after_ticks, 25);
 
     // n2 still speaks: its refusal is void once the leader hears from it.
     c.down.push("n3".into());
@@ -257,12 +257,12 @@ fn a_member_whose_port_refuses_connections_is_declared_dead_before_the_timeout()
         r.connection_refused("n2");
         r.connection_refused("n3");
     }
-    c.tick(45);
+    c.tick(20);
     assert!(
         is_member(&c, "n3"),
         "declared dead before the refusal grace"
     );
-    c.tick(15);
+    c.tick(10);
     assert!(
         !is_member(&c, "n3"),
         "a refusing, silent member is declared dead"
