@@ -5,9 +5,10 @@
 //! or the next tick is due; read frames; take commands; tick raft when due; drive the replica;
 //! hand its outgoing frames to the transport and its completions and events to the callback
 //! thread. Lock acquisitions that queue are kept until their grant or expiry arrives as an event,
-//! so the caller hears once: granted (with the fencing token) or not. Joining and leaving are in
-//! `membership.rs`, the callback thread in `callbacks.rs`, and when threads poll instead of
-//! sleeping in `polling.rs`.
+//! so the caller hears once: granted (with the fencing token) or not. What the loop does with
+//! the replica's answers and events is in `answers.rs`, joining and leaving in `membership.rs`,
+//! the callback thread in `callbacks.rs`, and when threads poll instead of sleeping in
+//! `polling.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -22,15 +23,16 @@ use mio::{Events, Poll, Token, Waker};
 use super::discovery::{Discovery, Plan, Registration};
 use super::{DiscoveryMode, Node, NodeOptions};
 use crate::error::{Error, Result};
-use crate::fsm::Event;
-use crate::raft::{Completion, Replica, ReplicaConfig};
+use crate::raft::{Replica, ReplicaConfig};
 use crate::transport::{Transport, TransportConfig, TransportStats};
 use crate::wire::{error_code, Message};
 
+mod answers;
 mod callbacks;
 mod membership;
 mod polling;
 
+use answers::{LockWait, WaitFor};
 use callbacks::{run_callbacks, Delivery};
 use polling::{light_load, node_started, node_stopped, spin_pause, spin_time};
 pub(super) use polling::{spin_recv, Caller};
@@ -39,36 +41,6 @@ const WAKER: Token = Token(0);
 const FIRST_TRANSPORT_TOKEN: usize = 1;
 /// How long a seed that should bootstrap first looks for an existing cluster.
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
-/// What the loop keeps of a lock acquisition, should it queue.
-struct WaitFor {
-    lock_name: String,
-    /// The acquisition's own timeout (`LockAcquireTimeoutRequest`), if it has one.
-    timeout: Option<Duration>,
-}
-
-impl WaitFor {
-    fn of(request: &Message) -> Option<WaitFor> {
-        match request {
-            Message::LockAcquireRequest { lock_name } => Some(WaitFor {
-                lock_name: lock_name.clone(),
-                timeout: None,
-            }),
-            Message::LockAcquireTimeoutRequest {
-                lock_name,
-                timeout_ms,
-            } if *timeout_ms > 0 => Some(WaitFor {
-                lock_name: lock_name.clone(),
-                timeout: Some(Duration::from_millis(*timeout_ms)),
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// A queued lock wait is given up locally this long after its own timeout if the cluster never
-/// said (a partition): the caller is told it was not granted.
-const LOCK_WAIT_GRACE: Duration = Duration::from_secs(2);
-
 pub(super) enum Command {
     Request(Message, Caller),
     Leave(Sender<Result<()>>),
@@ -310,14 +282,6 @@ struct LeaveState {
     give_up_at: Instant,
 }
 
-/// A queued lock acquisition waiting for its grant.
-struct LockWait {
-    caller: Caller,
-    lock_name: String,
-    timed: bool,
-    give_up_at: Option<Instant>,
-}
-
 struct Loop {
     poll: Poll,
     transport: Transport,
@@ -507,125 +471,6 @@ impl Loop {
         // Releases and cancels queued by events go out with the next drive.
     }
 
-    /// Answers callers and handles the replica's events.
-    fn deliver_outcomes(&mut self, now_ms: u64) {
-        for completion in self.replica.take_completions() {
-            self.complete(completion);
-        }
-        for event in self.replica.take_events() {
-            self.on_event(event, now_ms);
-        }
-    }
-
-    fn complete(&mut self, c: Completion) {
-        if self.leave.as_ref().is_some_and(|l| l.ticket == c.ticket) {
-            self.leave_applied(c.response);
-            return;
-        }
-        if self.internal.remove(&c.ticket) {
-            return;
-        }
-        let Some((caller, wait)) = self.callbacks.remove(&c.ticket) else {
-            return;
-        };
-        let queued = matches!(
-            c.response,
-            Message::LockAcquireResponse { granted: false, .. }
-                | Message::LockAcquireTimeoutResponse { granted: false, .. }
-        );
-        match wait {
-            Some(wait) if queued => {
-                let give_up_at = wait.timeout.map(|t| Instant::now() + t + LOCK_WAIT_GRACE);
-                self.lock_waits.insert(
-                    c.ticket,
-                    LockWait {
-                        caller,
-                        lock_name: wait.lock_name,
-                        timed: wait.timeout.is_some(),
-                        give_up_at,
-                    },
-                );
-            }
-            _ => self.deliver(Delivery::Answer(caller, c.response)),
-        }
-    }
-
-    fn on_event(&mut self, event: Event, now_ms: u64) {
-        match &event {
-            Event::LockGranted {
-                lock_name,
-                node_id,
-                request_id,
-                fencing_token,
-            } if *node_id == self.cfg.node_id => {
-                if let Some(wait) = self.lock_waits.remove(request_id) {
-                    let answer = grant_answer(wait.timed, true, *fencing_token);
-                    self.deliver(Delivery::Answer(wait.caller, answer));
-                } else if self.abandoned.remove(request_id) {
-                    log::debug!(
-                        "{}: releasing {lock_name}, granted after the caller gave up",
-                        self.cfg.node_id
-                    );
-                    let release = Message::LockReleaseRequest {
-                        lock_name: lock_name.clone(),
-                    };
-                    let ticket = self.replica.submit(release, now_ms);
-                    self.internal.insert(ticket);
-                }
-            }
-            Event::NodeLeft { node_id } if *node_id != self.cfg.node_id => {
-                // Dropped once this turn's frames are out (`flush`).
-                if let Some(addr) = self.member_addresses.remove(node_id) {
-                    if let Some(addr) = self.resolve(&addr) {
-                        self.departed.push(addr);
-                    }
-                }
-            }
-            Event::LockWaitExpired {
-                node_id,
-                request_id,
-                ..
-            } if *node_id == self.cfg.node_id => {
-                self.abandoned.remove(request_id);
-                if let Some(wait) = self.lock_waits.remove(request_id) {
-                    let answer = grant_answer(wait.timed, false, 0);
-                    self.deliver(Delivery::Answer(wait.caller, answer));
-                }
-            }
-            _ => {}
-        }
-        self.deliver(Delivery::Event(event));
-    }
-
-    /// Tells callers whose lock wait outlived its timeout (the cluster never answered: a
-    /// partition) that they did not get the lock, and withdraws the wait.
-    fn give_up_lock_waits(&mut self, now: Instant) {
-        let due: Vec<u32> = self
-            .lock_waits
-            .iter()
-            .filter(|(_, w)| w.give_up_at.is_some_and(|t| now >= t))
-            .map(|(t, _)| *t)
-            .collect();
-        for ticket in due {
-            let wait = self.lock_waits.remove(&ticket).expect("listed");
-            self.abandoned.insert(ticket);
-            let cancel = Message::LockCancelRequest {
-                lock_name: wait.lock_name,
-                acquire_request_id: ticket,
-            };
-            let t = self.replica.submit(cancel, wall_clock_ms());
-            self.internal.insert(t);
-            self.deliver(Delivery::Answer(
-                wait.caller,
-                grant_answer(wait.timed, false, 0),
-            ));
-        }
-    }
-
-    fn deliver(&self, delivery: Delivery) {
-        let _ = self.deliveries.send(delivery);
-    }
-
     fn publish_view(&mut self) {
         let stats = self.transport.stats();
         let leader = self.replica.is_leader();
@@ -695,21 +540,6 @@ impl Drop for Loop {
         }
         if let Some(leave) = self.leave.take() {
             let _ = leave.done.send(Err(Error::Closed));
-        }
-    }
-}
-
-/// The answer to a queued acquisition, in the kind of its request.
-fn grant_answer(timed: bool, granted: bool, fencing_token: u64) -> Message {
-    if timed {
-        Message::LockAcquireTimeoutResponse {
-            granted,
-            fencing_token,
-        }
-    } else {
-        Message::LockAcquireResponse {
-            granted,
-            fencing_token,
         }
     }
 }
