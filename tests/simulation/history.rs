@@ -1,0 +1,154 @@
+//! The recorded history: each client operation with its invocation, completion and outcome on
+//! the logical clock, the lock holds sessions saw, and history excerpts for failure reports.
+
+use std::fmt::Write as _;
+
+use vertx_cluster::wire::Message;
+
+use crate::workload::Workload;
+use crate::{BARRIER, FINAL, JANITOR, MAP};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum OpKind {
+    Inc(&'static str),
+    CounterGet(&'static str),
+    Put(usize, u64),
+    Get(usize),
+    Acquire(&'static str),
+    Release(&'static str),
+    JanitorRelease(&'static str),
+    Barrier(u64),
+}
+
+impl OpKind {
+    pub(crate) fn request(&self) -> Message {
+        let key = |k: &usize| format!("k{k}").into_bytes();
+        match self {
+            OpKind::Inc(c) => Message::CounterAddAndGetRequest {
+                counter_name: (*c).into(),
+                delta: 1,
+            },
+            OpKind::CounterGet(c) => Message::CounterGetRequest {
+                counter_name: (*c).into(),
+            },
+            OpKind::Put(k, v) => Message::MapPutRequest {
+                map_name: MAP.into(),
+                key: key(k),
+                value: v.to_le_bytes().to_vec(),
+            },
+            OpKind::Get(k) => Message::MapGetRequest {
+                map_name: MAP.into(),
+                key: key(k),
+            },
+            OpKind::Acquire(l) => Message::LockAcquireRequest {
+                lock_name: (*l).into(),
+            },
+            OpKind::Release(l) | OpKind::JanitorRelease(l) => Message::LockReleaseRequest {
+                lock_name: (*l).into(),
+            },
+            OpKind::Barrier(v) => Message::MapPutRequest {
+                map_name: "barrier".into(),
+                key: b"b".to_vec(),
+                value: v.to_le_bytes().to_vec(),
+            },
+        }
+    }
+
+    pub(crate) fn is_write(&self) -> bool {
+        !matches!(self, OpKind::CounterGet(_) | OpKind::Get(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    Pending,
+    Ok(Message),
+    Failed(u16),
+    /// Its node crashed first.
+    Lost,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Op {
+    pub(crate) session: usize,
+    pub(crate) node: String,
+    pub(crate) ticket: u32,
+    pub(crate) kind: OpKind,
+    pub(crate) inv: u64,
+    pub(crate) inv_tick: u64,
+    pub(crate) comp: Option<u64>,
+    pub(crate) outcome: Outcome,
+}
+
+impl Op {
+    pub(crate) fn describe(&self, idx: usize) -> String {
+        let who = match self.session {
+            FINAL => "final".to_owned(),
+            JANITOR => "janitor".to_owned(),
+            BARRIER => "barrier".to_owned(),
+            s => format!("s{s}"),
+        };
+        let outcome = match &self.outcome {
+            Outcome::Pending => "pending".to_owned(),
+            Outcome::Lost => "never completed (node crashed)".to_owned(),
+            Outcome::Failed(code) => format!("ErrorResponse code {code}"),
+            Outcome::Ok(m) => short(m),
+        };
+        let comp = self.comp.map_or("-".to_owned(), |c| c.to_string());
+        format!(
+            "#{idx} {who} on {} (ticket {}, tick {}): {:?} [{} .. {comp}] -> {outcome}",
+            self.node, self.ticket, self.inv_tick, self.kind, self.inv
+        )
+    }
+}
+
+fn short(m: &Message) -> String {
+    match m {
+        Message::MapGetResponse { value } => {
+            format!("MapGetResponse {:?}", value.as_deref().map(decode_value))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+pub(crate) fn decode_value(bytes: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(bytes).map_or(u64::MAX, u64::from_le_bytes)
+}
+
+/// One session's hold of a lock: from the grant it saw to its release (or its node's end).
+#[derive(Debug, Clone)]
+pub(crate) struct Hold {
+    pub(crate) lock: &'static str,
+    pub(crate) session: usize,
+    pub(crate) node: String,
+    pub(crate) ticket: u32,
+    pub(crate) token: u64,
+    pub(crate) start: u64,
+    pub(crate) end: Option<u64>,
+}
+
+pub(crate) fn excerpt(
+    w: &Workload,
+    filter: impl Fn(&Op) -> bool,
+    around: u64,
+    max: usize,
+) -> String {
+    let picked: Vec<usize> = (0..w.ops.len()).filter(|i| filter(&w.ops[*i])).collect();
+    let centre = picked
+        .iter()
+        .position(|i| w.ops[*i].inv >= around)
+        .unwrap_or(picked.len());
+    let from = centre.saturating_sub(max / 2);
+    let to = (from + max).min(picked.len());
+    let mut out = String::new();
+    if from > 0 {
+        let _ = writeln!(out, "      ... {from} earlier");
+    }
+    for i in &picked[from..to] {
+        let _ = writeln!(out, "      {}", w.ops[*i].describe(*i));
+    }
+    if to < picked.len() {
+        let _ = writeln!(out, "      ... {} later", picked.len() - to);
+    }
+    out
+}

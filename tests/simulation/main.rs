@@ -1,0 +1,455 @@
+//! A seeded simulation of a replicated cluster, in the raft-rs harness style: `Replica`s (I/O
+//! free) on an in-memory network with a virtual clock of 10 ms ticks. No sockets, threads or
+//! sleeps. The network drops messages, delays them by whole ticks (which reorders them), cuts the
+//! cluster into a minority and a majority side (both ways or one way) that later heal, and
+//! crashes nodes for good (the replica is dropped; storage is in memory, so a crashed node never
+//! returns under its id; a message sent to it is refused, which its sender hears, as TCP does). Node 1 bootstraps; the others join by sending `join_request()` to a
+//! member until their phase is `Member`. Faults start once the cluster has all its voters, and a
+//! crash waits for calm weather (no partition for a while, the last crash declared dead) and
+//! leaves a majority of voters alive: the design promises to survive single failures, one at a
+//! time, and no more.
+//!
+//! Client sessions, each with at most one outstanding operation, call random live nodes:
+//! counter increments and reads, map puts (a unique value per put) and gets on a few keys (one
+//! register per key), and locks that are acquired (granted in the response or later by a
+//! `LockGranted` event on the asking node), held a few ticks, and released from the same node.
+//! Every operation records its invocation and completion on one logical clock, and its result:
+//! an answer, an `ErrorResponse`, or nothing (its node crashed). After the faulty part of a run
+//! everything heals and the cluster must settle (one leader, every live member caught up, no lock
+//! left held); then each counter and key is read once more.
+//!
+//! Checks (a failure prints the seed, the knobs, the faults and a history excerpt, and keeps the
+//! whole run in `target/tmp/simulation/seed-<n>.txt`):
+//! 1. Locks: no two sessions hold a lock at once, taking a hold as [grant seen, release invoked]
+//!    (cut short when the holder's node crashes or is declared dead, which releases its locks);
+//!    later holds carry larger fencing tokens; no lock is left to a node that is not a member.
+//!    Every replica applies the same `LockGranted` sequence: a token names the same grant
+//!    everywhere, and a replica that applied the entries around a grant (not skipped by a
+//!    snapshot) saw it.
+//! 2. Counters: a final read lies between the acknowledged and the invoked increments; every
+//!    acknowledged add-and-get value is distinct.
+//! 3. Linearizability: counter values respect real-time order; each map key passes a
+//!    Wing & Gong / Lowe search, where a put that failed or never completed may or may not have
+//!    happened and a read that failed is absent.
+//! 4. Replicas that applied the same index hold byte-identical state-machine snapshots (sampled
+//!    during the run, and at the end between all settled members).
+//!
+//! Plus every request on a live node is answered, and a holder's release is never refused.
+//!
+//! A lock is released by node, not by acquire: a release whose outcome is unknown (it failed
+//! with an error but may still be applied) could release a later grant to the same node. So after
+//! such a release the (node, lock) pair is quarantined, for sessions and for the janitor that
+//! releases grants nobody waits for (an acquire that failed but was applied), until a write
+//! invoked `QUARANTINE_TICKS` after the error has committed: raft can no longer apply the release
+//! after that.
+//!
+//! Seeds: 200 per `cargo test` (two tests of 100, one per core); `VERTX_CLUSTER_SIM_SEEDS=5000`
+//! for more (with `--release`), `VERTX_CLUSTER_SIM_SEED=<n>` replays one seed and prints its run,
+//! `VERTX_CLUSTER_SIM_TICKS=<n>` changes the length of a run.
+//!
+//! Determinism: the harness draws everything from splitmix64 streams of the seed and iterates
+//! ordered collections only, and gives each node a fixed election timeout derived from the seed
+//! (`ReplicaConfig::election_range`), since raft-rs would otherwise draw it from an unseeded RNG.
+//! Failing seeds also save their whole run under `target/tmp/simulation/`.
+//!
+//! Files: this one holds the settings, the seed handling and the tests; `world.rs` the simulated
+//! nodes, network and clock, `faults.rs` what a run does to them, `workload.rs` the client
+//! sessions, `history.rs` what they record, `check_*.rs` the four checks, `run.rs` one seeded
+//! run and its failure report, `scripted.rs` the helpers of the scripted scenarios, `rng.rs` the
+//! random streams.
+
+mod check_counters;
+mod check_locks;
+mod check_registers;
+mod check_snapshots;
+mod faults;
+mod history;
+mod rng;
+mod run;
+mod scripted;
+mod workload;
+mod world;
+
+use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::Instant;
+
+use vertx_cluster::wire::{error_code, Message};
+
+use crate::check_registers::{linearizable, RegKind, RegOp};
+use crate::faults::Knobs;
+use crate::run::{run_seed, Totals};
+use crate::scripted::{add, error_code_of, read, value};
+use crate::workload::Workload;
+use crate::world::Sim;
+
+const TICK_MS: u64 = 10;
+/// Delivery rounds per tick: a message sent while delivering is delivered in the next round of
+/// the same tick unless it is delayed; whatever is left after this many rounds waits a tick.
+const MAX_ROUNDS_PER_TICK: usize = 64;
+const JOIN_RETRY_TICKS: u64 = 15;
+const SAMPLE_EVERY_TICKS: u64 = 20;
+/// How long after its error an unknown release can still travel outside a raft log (bounded
+/// network delay times a few forwarding hops).
+const QUARANTINE_TICKS: u64 = 100;
+const LOCK_GIVE_UP_TICKS: u64 = 400;
+const SETTLE_LIMIT_TICKS: u64 = 1500;
+const DEFAULT_SEEDS: u64 = 200;
+const DEFAULT_RUN_TICKS: u64 = 700;
+
+const COUNTERS: [&str; 2] = ["c0", "c1"];
+const KEYS: usize = 3;
+const MAP: &str = "m";
+const LOCKS: [&str; 2] = ["l0", "l1"];
+const PLAIN_SESSIONS: usize = 5;
+const LOCK_SESSIONS_PER_LOCK: usize = 2;
+const FINAL: usize = usize::MAX;
+const JANITOR: usize = usize::MAX - 1;
+const BARRIER: usize = usize::MAX - 2;
+
+// ---------------------------------------------------------------------------------------------
+// Random runs
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, not {v:?}"))
+    })
+}
+
+/// Runs this shard's seeds (all seeds in `VERTX_CLUSTER_SIM_SEED` replay mode go to shard 0).
+fn run_shard(shard: u64, shards: u64) {
+    let run_ticks = env_u64("VERTX_CLUSTER_SIM_TICKS").unwrap_or(DEFAULT_RUN_TICKS);
+    let (seeds, verbose): (Vec<u64>, bool) = match env_u64("VERTX_CLUSTER_SIM_SEED") {
+        Some(seed) if shard == 0 => (vec![seed], true),
+        Some(_) => (vec![], false),
+        None => {
+            let n = env_u64("VERTX_CLUSTER_SIM_SEEDS").unwrap_or(DEFAULT_SEEDS);
+            ((0..n).filter(|s| s % shards == shard).collect(), false)
+        }
+    };
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let mut reports = Vec::new();
+    let mut failed = Vec::new();
+    let mut firsts = String::new();
+    for seed in &seeds {
+        if let Err(report) = run_seed(*seed, run_ticks, verbose, &mut totals) {
+            failed.push(*seed);
+            let first = report.lines().nth(1).unwrap_or_default();
+            let _ = writeln!(firsts, "  seed {seed}:{}", first.trim_start_matches(" "));
+            if reports.len() < 3 {
+                reports.push(report);
+            }
+        }
+    }
+    println!(
+        "shard {shard}/{shards}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} partitions, {} crashes, {} nodes removed, {} snapshots installed, {} messages, {} register checks inconclusive",
+        totals.runs, started.elapsed(), totals.ops, totals.acked, totals.failed, totals.holds,
+        totals.partitions, totals.crashes, totals.removed, totals.snapshots, totals.messages, totals.inconclusive
+    );
+    if !failed.is_empty() {
+        panic!(
+            "{} of {} seeds failed: {failed:?}\n{firsts}\n{}",
+            failed.len(),
+            seeds.len(),
+            reports.join("\n")
+        );
+    }
+}
+
+#[test]
+fn random_faults_keep_locks_counters_and_maps_safe_shard_0() {
+    run_shard(0, 2);
+}
+
+#[test]
+fn random_faults_keep_locks_counters_and_maps_safe_shard_1() {
+    run_shard(1, 2);
+}
+
+/// The harness itself is deterministic: a seed without faults or elections replays exactly.
+#[test]
+fn a_calm_seed_replays_the_same_run() {
+    let digest = || {
+        let mut knobs = Knobs::quiet(4);
+        knobs.delay_p = 0.2;
+        knobs.max_delay_ticks = 3;
+        knobs.reorder = true;
+        knobs.request_timeout_ticks = Some(300);
+        let mut sim = Sim::new(7, knobs);
+        let mut w = Workload::new(7);
+        sim.start();
+        for _ in 0..300 {
+            sim.advance();
+            sim.retry_joins();
+            w.observe(&mut sim);
+            w.issue(&mut sim);
+            sim.deliver();
+            w.observe(&mut sim);
+        }
+        let mut h = DefaultHasher::new();
+        for (i, o) in w.ops.iter().enumerate() {
+            o.describe(i).hash(&mut h);
+        }
+        for name in sim.live() {
+            sim.snapshot_of(&name).hash(&mut h);
+        }
+        (h.finish(), w.ops.len())
+    };
+    let first = digest();
+    assert!(first.1 > 100, "the run did too little: {} ops", first.1);
+    assert_eq!(first, digest());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripted scenarios
+
+#[test]
+fn a_partitioned_follower_catches_up_after_the_partition_heals() {
+    let mut sim = Sim::cluster(Knobs::quiet(3));
+    let leader = sim.leader().expect("a leader");
+    let follower = sim.voter_followers(&leader)[0].clone();
+
+    sim.isolate(&follower);
+    for i in 1..=20 {
+        assert_eq!(value(&sim.call(&leader, add("c"))), i);
+    }
+    assert!(
+        sim.replica(&follower).unwrap().fsm().last_applied()
+            < sim.replica(&leader).unwrap().fsm().last_applied()
+    );
+
+    sim.heal();
+    sim.drop_link(&leader, &follower, 0.3);
+    sim.tick_n(100);
+    assert_eq!(sim.converged(), Ok(leader.clone()));
+    assert_eq!(sim.snapshot_of(&follower), sim.snapshot_of(&leader));
+    assert_eq!(value(&sim.call(&follower, read("c"))), 20);
+}
+
+#[test]
+fn the_minority_side_fails_writes_with_no_quorum_while_the_majority_keeps_writing() {
+    let mut sim = Sim::cluster(Knobs::quiet(5));
+    let leader = sim.leader().expect("a leader");
+    let minority = sim.voter_followers(&leader)[0].clone();
+    let majority: Vec<String> = sim.live().into_iter().filter(|n| *n != minority).collect();
+
+    sim.isolate(&minority);
+    let cut_off = sim.submit(&minority, add("c")).unwrap();
+    let mut expected = 0;
+    for node in majority.iter().cycle().take(10) {
+        expected += 1;
+        assert_eq!(value(&sim.call(node, add("c"))), expected);
+    }
+    let answer = sim
+        .answer(&minority, cut_off, 100)
+        .expect("the minority answers");
+    assert_eq!(
+        error_code_of(&answer),
+        Some(error_code::NO_QUORUM),
+        "{answer:?}"
+    );
+    // Once it knows, it refuses at once.
+    let refused = sim.submit(&minority, add("c")).unwrap();
+    let answer = sim.answer(&minority, refused, 0).expect("refused at once");
+    assert_eq!(
+        error_code_of(&answer),
+        Some(error_code::NO_QUORUM),
+        "{answer:?}"
+    );
+
+    sim.heal();
+    sim.tick_n(50);
+    assert!(sim.converged().is_ok(), "{:?}", sim.converged());
+    assert_eq!(value(&sim.call(&minority, read("c"))), expected);
+    assert_eq!(value(&sim.call(&minority, add("c"))), expected + 1);
+}
+
+#[test]
+fn a_learner_on_the_minority_side_fails_writes_with_no_quorum() {
+    let mut sim = Sim::cluster(Knobs::quiet(5));
+    let leader = sim.leader().expect("a leader");
+    let voters = sim.replica(&leader).unwrap().voters();
+    let learner = sim
+        .live()
+        .into_iter()
+        .find(|n| !voters.contains(&sim.nodes[n].raft_id))
+        .expect("a learner");
+
+    sim.isolate(&learner);
+    let cut_off = sim.submit(&learner, add("c")).unwrap();
+    let answer = sim
+        .answer(&learner, cut_off, 100)
+        .expect("the minority answers within a second");
+    assert_eq!(
+        error_code_of(&answer),
+        Some(error_code::NO_QUORUM),
+        "{answer:?}"
+    );
+}
+
+#[test]
+fn an_isolated_leader_is_replaced_and_writes_resume() {
+    let mut sim = Sim::cluster(Knobs::quiet(3));
+    let old = sim.leader().expect("a leader");
+    assert_eq!(value(&sim.call(&old, add("c"))), 1);
+
+    sim.isolate(&old);
+    sim.tick_n(60);
+    let new = sim.leader().expect("a new leader");
+    assert_ne!(new, old);
+    assert!(
+        !sim.replica(&old).unwrap().is_leader(),
+        "the isolated leader stepped down"
+    );
+    assert_eq!(value(&sim.call(&new, add("c"))), 2);
+    let answer = sim.call(&old, add("c"));
+    assert_eq!(
+        error_code_of(&answer),
+        Some(error_code::NO_QUORUM),
+        "{answer:?}"
+    );
+
+    sim.heal();
+    sim.tick_n(50);
+    assert_eq!(sim.converged(), Ok(new.clone()));
+    assert_eq!(value(&sim.call(&old, read("c"))), 2);
+    assert_eq!(value(&sim.call(&old, add("c"))), 3);
+    assert_eq!(sim.snapshot_of(&old), sim.snapshot_of(&new));
+}
+
+#[test]
+fn a_node_that_missed_many_entries_catches_up_by_snapshot() {
+    let mut knobs = Knobs::quiet(3);
+    knobs.compact_after_entries = Some(50);
+    let mut sim = Sim::cluster(knobs);
+    let leader = sim.leader().expect("a leader");
+    let lagging = sim.voter_followers(&leader)[0].clone();
+    let snapshots_before = sim.nodes[&lagging].gaps.len();
+
+    sim.isolate(&lagging);
+    let tickets: Vec<u32> = (0..200)
+        .map(|_| sim.submit(&leader, add("c")).unwrap())
+        .collect();
+    sim.tick_n(20);
+    for t in tickets {
+        assert!(
+            sim.answers.remove(&(leader.clone(), t)).is_some(),
+            "write {t} answered"
+        );
+    }
+
+    sim.heal();
+    sim.tick_n(50);
+    assert_eq!(sim.converged(), Ok(leader.clone()));
+    assert!(
+        sim.nodes[&lagging].gaps.len() > snapshots_before,
+        "{lagging} caught up without a snapshot"
+    );
+    assert_eq!(sim.snapshot_of(&lagging), sim.snapshot_of(&leader));
+    assert_eq!(value(&sim.call(&lagging, read("c"))), 200);
+    assert_eq!(value(&sim.call(&lagging, add("c"))), 201);
+}
+
+#[test]
+fn a_follower_whose_snapshot_was_lost_still_catches_up() {
+    let mut knobs = Knobs::quiet(3);
+    knobs.compact_after_entries = Some(50);
+    let mut sim = Sim::cluster(knobs);
+    let leader = sim.leader().expect("a leader");
+    let lagging = sim.voter_followers(&leader)[0].clone();
+
+    sim.isolate(&lagging);
+    for i in 1..=100 {
+        assert_eq!(value(&sim.call(&leader, add("c"))), i);
+    }
+    sim.heal();
+    // The first snapshot is lost on the way (a reconnect drops it); later ones would arrive.
+    sim.drop_snapshots_to.insert(lagging.clone());
+    sim.tick_n(20);
+    sim.drop_snapshots_to.clear();
+    sim.tick_n(300);
+    assert_eq!(
+        sim.converged(),
+        Ok(leader.clone()),
+        "{lagging} never caught up"
+    );
+    assert_eq!(value(&sim.call(&lagging, read("c"))), 100);
+}
+
+#[test]
+fn a_lost_snapshot_to_a_joining_node_does_not_stall_the_cluster() {
+    let mut sim = Sim::new(0, Knobs::quiet(3));
+    sim.drop_snapshots_to.insert("n2".into());
+    sim.start();
+    sim.tick_n(30);
+    sim.drop_snapshots_to.clear();
+    sim.tick_n(300);
+    assert!(sim.converged().is_ok(), "{:?}", sim.converged());
+    let ticket = sim.submit("n1", add("c")).unwrap();
+    let answer = sim.answer("n1", ticket, 500);
+    assert_eq!(answer, Some(Message::CounterAddAndGetResponse { value: 1 }));
+}
+
+#[test]
+fn a_node_declared_dead_is_never_granted_a_lock() {
+    let mut knobs = Knobs::quiet(5);
+    knobs.failure_timeout_ms = 1_000;
+    let mut sim = Sim::cluster(knobs);
+    let leader = sim.leader().expect("a leader");
+    let voters = sim.replica(&leader).unwrap().voters();
+    let learner = sim
+        .live()
+        .into_iter()
+        .find(|n| !voters.contains(&sim.nodes[n].raft_id))
+        .expect("a learner");
+
+    sim.isolate(&learner);
+    sim.tick_n(200);
+    assert!(
+        sim.removed_at.contains_key(&learner),
+        "{learner} was declared dead"
+    );
+    sim.heal();
+    let _ = sim.submit(
+        &learner,
+        Message::LockAcquireRequest {
+            lock_name: "l".into(),
+        },
+    );
+    sim.tick_n(50);
+
+    let fsm = sim.replica(&leader).unwrap().fsm();
+    if let Some(holder) = fsm.lock_holder("l") {
+        assert!(
+            fsm.is_member(&holder.node_id),
+            "the lock went to {}, which is no longer a member: nobody will release it",
+            holder.node_id
+        );
+    }
+}
+
+/// The same checks, on a scripted history: a stale read is caught.
+#[test]
+fn the_register_checker_rejects_a_stale_read() {
+    let op = |inv, resp, kind| RegOp { inv, resp, kind };
+    let good = [
+        op(1, 2, RegKind::Put(1)),
+        op(3, 6, RegKind::Put(2)),
+        op(4, 5, RegKind::Get(Some(1))),
+        op(7, 8, RegKind::Get(Some(2))),
+        op(9, u64::MAX, RegKind::Put(3)),
+        op(10, 11, RegKind::Get(Some(3))),
+    ];
+    assert_eq!(linearizable(&good), Some(true));
+    let stale = [
+        op(1, 2, RegKind::Put(1)),
+        op(3, 4, RegKind::Put(2)),
+        op(5, 6, RegKind::Get(Some(1))),
+    ];
+    assert_eq!(linearizable(&stale), Some(false));
+    let lost = [op(1, 2, RegKind::Put(1)), op(3, 4, RegKind::Get(None))];
+    assert_eq!(linearizable(&lost), Some(false));
+}

@@ -1,0 +1,560 @@
+//! The client workload: plain and lock sessions, each with at most one outstanding operation,
+//! the janitor and barriers, and how observations move sessions on.
+
+use std::collections::BTreeMap;
+
+use vertx_cluster::wire::Message;
+
+use crate::history::{Hold, Op, OpKind, Outcome};
+use crate::rng::Rng;
+use crate::world::{Obs, Sim};
+use crate::{
+    BARRIER, COUNTERS, FINAL, JANITOR, KEYS, LOCKS, LOCK_GIVE_UP_TICKS, LOCK_SESSIONS_PER_LOCK,
+    PLAIN_SESSIONS, QUARANTINE_TICKS,
+};
+
+#[derive(Debug)]
+enum LockPhase {
+    Idle {
+        next_tick: u64,
+    },
+    Acquiring {
+        node: String,
+        ticket: u32,
+    },
+    Queued {
+        node: String,
+        ticket: u32,
+        since: u64,
+    },
+    Holding {
+        node: String,
+        ticket: u32,
+        hold: usize,
+        release_tick: u64,
+    },
+    Releasing {
+        node: String,
+        ticket: u32,
+        op: usize,
+    },
+}
+
+impl LockPhase {
+    /// The node and acquire ticket this session is using, if any.
+    fn using(&self) -> Option<(&str, u32)> {
+        match self {
+            LockPhase::Idle { .. } => None,
+            LockPhase::Acquiring { node, ticket }
+            | LockPhase::Queued { node, ticket, .. }
+            | LockPhase::Holding { node, ticket, .. }
+            | LockPhase::Releasing { node, ticket, .. } => Some((node, *ticket)),
+        }
+    }
+}
+
+enum Session {
+    Plain {
+        busy: Option<usize>,
+        next_tick: u64,
+    },
+    Lock {
+        lock: &'static str,
+        phase: LockPhase,
+    },
+}
+
+pub(crate) struct Workload {
+    rng: Rng,
+    pub(crate) ops: Vec<Op>,
+    pending: BTreeMap<(String, u32), usize>,
+    sessions: Vec<Session>,
+    pub(crate) holds: Vec<Hold>,
+    /// (node, lock) -> tick of the last release there whose outcome is unknown.
+    quarantine: BTreeMap<(String, &'static str), u64>,
+    janitor: BTreeMap<(String, &'static str), usize>,
+    next_value: u64,
+    /// Invocation tick of the latest write that succeeded.
+    last_ok_write_tick: Option<u64>,
+    pub(crate) wind_down: bool,
+    /// Where the final reads go.
+    pub(crate) final_nodes: Vec<String>,
+    pub(crate) anomalies: Vec<String>,
+}
+
+impl Workload {
+    pub(crate) fn new(seed: u64) -> Workload {
+        let mut sessions: Vec<Session> = (0..PLAIN_SESSIONS)
+            .map(|_| Session::Plain {
+                busy: None,
+                next_tick: 0,
+            })
+            .collect();
+        for lock in LOCKS {
+            for _ in 0..LOCK_SESSIONS_PER_LOCK {
+                sessions.push(Session::Lock {
+                    lock,
+                    phase: LockPhase::Idle { next_tick: 0 },
+                });
+            }
+        }
+        Workload {
+            rng: Rng::new(seed, 4),
+            ops: Vec::new(),
+            pending: BTreeMap::new(),
+            sessions,
+            holds: Vec::new(),
+            quarantine: BTreeMap::new(),
+            janitor: BTreeMap::new(),
+            next_value: 1,
+            last_ok_write_tick: None,
+            wind_down: false,
+            final_nodes: Vec::new(),
+            anomalies: Vec::new(),
+        }
+    }
+
+    fn invoke(&mut self, sim: &mut Sim, session: usize, node: &str, kind: OpKind) -> usize {
+        sim.clock += 1;
+        let inv = sim.clock;
+        let ticket = sim.submit(node, kind.request()).expect("a live node");
+        let idx = self.ops.len();
+        self.ops.push(Op {
+            session,
+            node: node.to_owned(),
+            ticket,
+            kind,
+            inv,
+            inv_tick: sim.tick,
+            comp: None,
+            outcome: Outcome::Pending,
+        });
+        self.pending.insert((node.to_owned(), ticket), idx);
+        idx
+    }
+
+    pub(crate) fn observe(&mut self, sim: &mut Sim) {
+        for (clock, obs) in std::mem::take(&mut sim.obs) {
+            match obs {
+                Obs::Done {
+                    node,
+                    ticket,
+                    response,
+                } => {
+                    let Some(idx) = self.pending.remove(&(node, ticket)) else {
+                        continue;
+                    };
+                    let op = &mut self.ops[idx];
+                    op.comp = Some(clock);
+                    op.outcome = match response {
+                        Message::ErrorResponse { code, .. } => Outcome::Failed(code),
+                        m => Outcome::Ok(m),
+                    };
+                    if op.kind.is_write() && matches!(op.outcome, Outcome::Ok(_)) {
+                        let t = op.inv_tick;
+                        self.last_ok_write_tick =
+                            Some(self.last_ok_write_tick.map_or(t, |b| b.max(t)));
+                    }
+                    self.on_done(sim, idx, clock);
+                }
+                Obs::Granted {
+                    node,
+                    lock,
+                    ticket,
+                    token,
+                } => self.on_granted(sim, &node, &lock, ticket, token, clock),
+                Obs::Crashed { node } => self.on_crash(&node, clock),
+            }
+        }
+    }
+
+    fn on_done(&mut self, sim: &Sim, idx: usize, clock: u64) {
+        let tick = sim.tick;
+        let op = self.ops[idx].clone();
+        if !self.response_fits(&op) {
+            self.anomalies
+                .push(format!("unexpected answer: {}", op.describe(idx)));
+        }
+        match op.session {
+            FINAL | BARRIER => {}
+            JANITOR => {
+                if let OpKind::JanitorRelease(lock) = op.kind {
+                    self.janitor.remove(&(op.node.clone(), lock));
+                    if matches!(op.outcome, Outcome::Failed(_)) {
+                        self.quarantine.insert((op.node.clone(), lock), tick);
+                    }
+                }
+            }
+            s => {
+                let next_tick = tick + self.rng.between(0, 3);
+                match &mut self.sessions[s] {
+                    Session::Plain { busy, next_tick: n } => {
+                        if *busy == Some(idx) {
+                            *busy = None;
+                            *n = next_tick;
+                        }
+                    }
+                    Session::Lock { lock, phase } => {
+                        let lock = *lock;
+                        let new_phase = match (&*phase, &op.kind, &op.outcome) {
+                            (LockPhase::Acquiring { ticket, .. }, OpKind::Acquire(_), outcome)
+                                if *ticket == op.ticket =>
+                            {
+                                match outcome {
+                                    Outcome::Ok(Message::LockAcquireResponse {
+                                        granted: true,
+                                        fencing_token,
+                                    }) => {
+                                        let token = *fencing_token;
+                                        Some(self.start_hold(
+                                            s, lock, &op.node, op.ticket, token, clock, tick,
+                                        ))
+                                    }
+                                    Outcome::Ok(Message::LockAcquireResponse {
+                                        granted: false,
+                                        ..
+                                    }) => Some(LockPhase::Queued {
+                                        node: op.node.clone(),
+                                        ticket: op.ticket,
+                                        since: tick,
+                                    }),
+                                    // Maybe applied later: the janitor releases such a grant.
+                                    _ => Some(LockPhase::Idle { next_tick }),
+                                }
+                            }
+                            (LockPhase::Releasing { op: o, .. }, _, outcome) if *o == idx => {
+                                match outcome {
+                                    Outcome::Ok(Message::LockReleaseResponse {
+                                        released: true,
+                                    }) => {}
+                                    Outcome::Ok(Message::LockReleaseResponse {
+                                        released: false,
+                                    }) => {
+                                        if !sim.removed_at.contains_key(&op.node) {
+                                            self.anomalies.push(format!(
+                                                "a holder's release was refused (released: false): {}",
+                                                op.describe(idx)
+                                            ));
+                                        }
+                                    }
+                                    _ => {
+                                        self.quarantine.insert((op.node.clone(), lock), tick);
+                                    }
+                                }
+                                Some(LockPhase::Idle { next_tick })
+                            }
+                            _ => None,
+                        };
+                        if let Some(p) = new_phase {
+                            if let Session::Lock { phase, .. } = &mut self.sessions[s] {
+                                *phase = p;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn response_fits(&self, op: &Op) -> bool {
+        let Outcome::Ok(m) = &op.outcome else {
+            return true;
+        };
+        match op.kind {
+            OpKind::Inc(_) => matches!(m, Message::CounterAddAndGetResponse { .. }),
+            OpKind::CounterGet(_) => matches!(m, Message::CounterGetResponse { .. }),
+            OpKind::Put(..) | OpKind::Barrier(_) => matches!(m, Message::MapPutResponse {}),
+            OpKind::Get(_) => match m {
+                Message::MapGetResponse { value } => value.as_ref().is_none_or(|v| v.len() == 8),
+                _ => false,
+            },
+            OpKind::Acquire(_) => matches!(m, Message::LockAcquireResponse { .. }),
+            OpKind::Release(_) | OpKind::JanitorRelease(_) => {
+                matches!(m, Message::LockReleaseResponse { .. })
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_hold(
+        &mut self,
+        session: usize,
+        lock: &'static str,
+        node: &str,
+        ticket: u32,
+        token: u64,
+        clock: u64,
+        tick: u64,
+    ) -> LockPhase {
+        self.holds.push(Hold {
+            lock,
+            session,
+            node: node.to_owned(),
+            ticket,
+            token,
+            start: clock,
+            end: None,
+        });
+        LockPhase::Holding {
+            node: node.to_owned(),
+            ticket,
+            hold: self.holds.len() - 1,
+            release_tick: tick + self.rng.between(2, 10),
+        }
+    }
+
+    fn on_granted(
+        &mut self,
+        sim: &Sim,
+        node: &str,
+        lock: &str,
+        ticket: u32,
+        token: u64,
+        clock: u64,
+    ) {
+        for s in 0..self.sessions.len() {
+            let Session::Lock { lock: l, phase } = &self.sessions[s] else {
+                continue;
+            };
+            let waiting = matches!(
+                phase,
+                LockPhase::Acquiring { .. } | LockPhase::Queued { .. }
+            );
+            if *l == lock && waiting && phase.using() == Some((node, ticket)) {
+                let l = *l;
+                let p = self.start_hold(s, l, node, ticket, token, clock, sim.tick);
+                if let Session::Lock { phase, .. } = &mut self.sessions[s] {
+                    *phase = p;
+                }
+                return;
+            }
+        }
+        // Nobody waits for it: the janitor will release it.
+    }
+
+    fn on_crash(&mut self, node: &str, clock: u64) {
+        let lost: Vec<(String, u32)> = self
+            .pending
+            .keys()
+            .filter(|(n, _)| n == node)
+            .cloned()
+            .collect();
+        for key in lost {
+            let idx = self.pending.remove(&key).expect("listed");
+            self.ops[idx].outcome = Outcome::Lost;
+        }
+        self.janitor.retain(|(n, _), _| n != node);
+        for s in 0..self.sessions.len() {
+            match &mut self.sessions[s] {
+                Session::Plain { busy, .. } => {
+                    if busy.is_some_and(|i| self.ops[i].node == node) {
+                        *busy = None;
+                    }
+                }
+                Session::Lock { phase, .. } => {
+                    if phase.using().is_some_and(|(n, _)| n == node) {
+                        if let LockPhase::Holding { hold, .. } = phase {
+                            self.holds[*hold].end = Some(clock);
+                        }
+                        *phase = LockPhase::Idle { next_tick: 0 };
+                    }
+                }
+            }
+        }
+    }
+
+    fn in_use(&self, node: &str, lock: &str, except: usize) -> bool {
+        self.sessions.iter().enumerate().any(|(i, s)| {
+            i != except
+                && matches!(s, Session::Lock { lock: l, phase } if *l == lock && phase.using().is_some_and(|(n, _)| n == node))
+        })
+    }
+
+    fn owned(&self, node: &str, lock: &str, ticket: u32) -> bool {
+        self.sessions.iter().any(|s| {
+            matches!(s, Session::Lock { lock: l, phase } if *l == lock && phase.using() == Some((node, ticket)))
+        })
+    }
+
+    fn plain_op(&mut self) -> OpKind {
+        let roll = self.rng.below(100);
+        let counter = COUNTERS[self.rng.below(COUNTERS.len() as u64) as usize];
+        let key = self.rng.below(KEYS as u64) as usize;
+        match roll {
+            0..=39 => OpKind::Inc(counter),
+            40..=54 => OpKind::CounterGet(counter),
+            55..=79 => {
+                self.next_value += 1;
+                OpKind::Put(key, self.next_value)
+            }
+            _ => OpKind::Get(key),
+        }
+    }
+
+    /// Starts new operations, moves lock sessions on, and runs the janitor.
+    pub(crate) fn issue(&mut self, sim: &mut Sim) {
+        let tick = sim.tick;
+        if let Some(b) = self.last_ok_write_tick {
+            self.quarantine.retain(|_, t| b < *t + QUARANTINE_TICKS);
+        }
+        let targets = sim.members();
+        for s in 0..self.sessions.len() {
+            match &self.sessions[s] {
+                Session::Plain { busy, next_tick } => {
+                    if busy.is_some() || *next_tick > tick || self.wind_down {
+                        continue;
+                    }
+                    let Some(node) = self.rng.pick(&targets).cloned() else {
+                        continue;
+                    };
+                    let kind = self.plain_op();
+                    let idx = self.invoke(sim, s, &node, kind);
+                    if let Session::Plain { busy, .. } = &mut self.sessions[s] {
+                        *busy = Some(idx);
+                    }
+                }
+                Session::Lock { lock, phase } => {
+                    let lock = *lock;
+                    let next = match phase {
+                        LockPhase::Idle { next_tick } if !self.wind_down && *next_tick <= tick => {
+                            let candidates: Vec<String> = targets
+                                .iter()
+                                .filter(|n| {
+                                    !self.quarantine.contains_key(&((*n).clone(), lock))
+                                        && !self.in_use(n, lock, s)
+                                })
+                                .cloned()
+                                .collect();
+                            let Some(node) = self.rng.pick(&candidates).cloned() else {
+                                continue;
+                            };
+                            let idx = self.invoke(sim, s, &node, OpKind::Acquire(lock));
+                            let ticket = self.ops[idx].ticket;
+                            LockPhase::Acquiring { node, ticket }
+                        }
+                        LockPhase::Queued { since, .. } if tick > since + LOCK_GIVE_UP_TICKS => {
+                            // The wait stays queued; its grant goes to the janitor.
+                            LockPhase::Idle { next_tick: tick }
+                        }
+                        LockPhase::Holding {
+                            node,
+                            ticket,
+                            hold,
+                            release_tick,
+                        } if *release_tick <= tick || self.wind_down => {
+                            let (node, ticket, hold) = (node.clone(), *ticket, *hold);
+                            if sim.replica(&node).is_none() {
+                                continue;
+                            }
+                            let idx = self.invoke(sim, s, &node, OpKind::Release(lock));
+                            self.holds[hold].end = Some(self.ops[idx].inv);
+                            LockPhase::Releasing {
+                                node,
+                                ticket,
+                                op: idx,
+                            }
+                        }
+                        _ => continue,
+                    };
+                    if let Session::Lock { phase, .. } = &mut self.sessions[s] {
+                        *phase = next;
+                    }
+                }
+            }
+        }
+        self.run_janitor(sim);
+        if self.wind_down
+            && !self.quarantine.is_empty()
+            && !self
+                .pending
+                .values()
+                .any(|i| self.ops[*i].session == BARRIER)
+        {
+            // Writes lift the quarantine; in the wind-down only barriers write.
+            if let Some(node) = self.rng.pick(&sim.healthy()).cloned() {
+                self.next_value += 1;
+                let v = self.next_value;
+                self.invoke(sim, BARRIER, &node, OpKind::Barrier(v));
+            }
+        }
+    }
+
+    /// Releases grants no session waits for (an acquire that failed, or was given up, and was
+    /// applied anyway), from the holder's node, one release at a time per (node, lock).
+    fn run_janitor(&mut self, sim: &mut Sim) {
+        for lock in LOCKS {
+            for node in sim.healthy() {
+                let key = (node.clone(), lock);
+                if self.quarantine.contains_key(&key) || self.janitor.contains_key(&key) {
+                    continue;
+                }
+                let Some(holder) = sim.replica(&node).expect("live").fsm().lock_holder(lock) else {
+                    continue;
+                };
+                if holder.node_id != node || self.owned(&node, lock, holder.request_id) {
+                    continue;
+                }
+                let idx = self.invoke(sim, JANITOR, &node, OpKind::JanitorRelease(lock));
+                self.janitor.insert(key, idx);
+            }
+        }
+    }
+
+    /// Nothing outstanding, no session in the middle of a lock, and no lock held.
+    pub(crate) fn quiescent(&self, sim: &Sim) -> Result<(), String> {
+        if let Some(((node, ticket), idx)) = self
+            .pending
+            .iter()
+            .find(|((n, _), _)| !sim.removed_at.contains_key(n))
+        {
+            return Err(format!(
+                "ticket {ticket} on {node} still pending: {}",
+                self.ops[*idx].describe(*idx)
+            ));
+        }
+        for s in &self.sessions {
+            if let Session::Lock { phase, .. } = s {
+                if !matches!(phase, LockPhase::Idle { .. }) {
+                    return Err(format!("a lock session is {phase:?}"));
+                }
+            }
+        }
+        if !self.quarantine.is_empty() {
+            return Err(format!("quarantined: {:?}", self.quarantine));
+        }
+        for node in sim.healthy() {
+            for lock in LOCKS {
+                if let Some(h) = sim.replica(&node).expect("live").fsm().lock_holder(lock) {
+                    return Err(format!("{lock} still held by {h:?} (as {node} sees it)"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One read on a healthy member, retried on errors; part of the history.
+    pub(crate) fn final_read(&mut self, sim: &mut Sim, kind: OpKind) -> Result<(), String> {
+        for _ in 0..10 {
+            let targets: Vec<String> = sim
+                .healthy()
+                .into_iter()
+                .filter(|n| self.final_nodes.contains(n))
+                .collect();
+            let Some(node) = self.rng.pick(&targets).cloned() else {
+                return Err("no healthy member left to read from".into());
+            };
+            let idx = self.invoke(sim, FINAL, &node, kind.clone());
+            for _ in 0..500 {
+                self.observe(sim);
+                if self.ops[idx].comp.is_some() {
+                    break;
+                }
+                sim.tick_once();
+            }
+            if matches!(self.ops[idx].outcome, Outcome::Ok(_)) {
+                return Ok(());
+            }
+        }
+        Err(format!("the final {kind:?} never succeeded"))
+    }
+}

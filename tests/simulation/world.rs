@@ -1,0 +1,478 @@
+//! The simulated cluster: nodes holding `Replica`s, the in-memory network of envelopes, the
+//! virtual clock, and the queries on who is live, a member, healthy, leader or converged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use protobuf::Message as _;
+use raft::prelude::{Message as RaftMessage, MessageType};
+use vertx_cluster::fsm::Event;
+use vertx_cluster::raft::{Completion, Phase, Replica, ReplicaConfig};
+use vertx_cluster::wire::{FramedMessage, Message};
+
+use crate::faults::Knobs;
+use crate::rng::Rng;
+use crate::{JOIN_RETRY_TICKS, MAX_ROUNDS_PER_TICK, TICK_MS};
+
+/// A `LockGranted` event as one replica applied it, with the range of state-machine indexes
+/// applied by the step that produced it.
+#[derive(Debug, Clone)]
+pub(crate) struct SeenGrant {
+    pub(crate) token: u64,
+    pub(crate) lock: String,
+    pub(crate) node_id: String,
+    pub(crate) request_id: u32,
+    pub(crate) lo: u64,
+    pub(crate) hi: u64,
+}
+
+pub(crate) struct Node {
+    /// `None` once crashed.
+    pub(crate) replica: Option<Replica>,
+    pub(crate) crashed: bool,
+    pub(crate) raft_id: u64,
+    next_join_tick: u64,
+    pub(crate) last_applied: u64,
+    pub(crate) grants: Vec<SeenGrant>,
+    /// Index ranges (lo, hi] this replica skipped by installing a snapshot.
+    pub(crate) gaps: Vec<(u64, u64)>,
+}
+
+struct Envelope {
+    at: u64,
+    from: String,
+    to: String,
+    frame: FramedMessage<Message>,
+}
+
+/// What the clients observe, in order, stamped with the logical clock.
+#[derive(Debug)]
+pub(crate) enum Obs {
+    Done {
+        node: String,
+        ticket: u32,
+        response: Message,
+    },
+    Granted {
+        node: String,
+        lock: String,
+        ticket: u32,
+        token: u64,
+    },
+    Crashed {
+        node: String,
+    },
+}
+
+pub(crate) struct Sim {
+    pub(crate) knobs: Knobs,
+    net_rng: Rng,
+    pub(crate) fault_rng: Rng,
+    pub(crate) tick: u64,
+    now_ms: u64,
+    /// Logical time of invocations and observations.
+    pub(crate) clock: u64,
+    pub(crate) nodes: BTreeMap<String, Node>,
+    in_flight: Vec<Envelope>,
+    /// Directed links that drop everything.
+    pub(crate) blocked: BTreeSet<(String, String)>,
+    /// Per directed link drop probability, overriding `drop_p`.
+    pub(crate) link_drop: BTreeMap<(String, String), f64>,
+    /// Nodes that every raft snapshot sent to is lost on the way.
+    pub(crate) drop_snapshots_to: BTreeSet<String>,
+    pub(crate) drop_p: f64,
+    pub(crate) delay_p: f64,
+    max_delay: u64,
+    reorder: bool,
+    pub(crate) partition_until: Option<u64>,
+    pub(crate) last_heal_tick: u64,
+    pub(crate) crashes: usize,
+    pub(crate) partitions: usize,
+    pub(crate) obs: Vec<(u64, Obs)>,
+    pub(crate) answers: BTreeMap<(String, u32), Message>,
+    /// Clock of the first `NodeLeft` any replica applied, per node.
+    pub(crate) removed_at: BTreeMap<String, u64>,
+    pub(crate) journal: Vec<String>,
+    pub(crate) samples: BTreeMap<u64, (String, u64)>,
+    pub(crate) failures: Vec<String>,
+    pub(crate) delivered: u64,
+    pub(crate) verbose: bool,
+    /// Added to each node's fixed election timeout (distinct per node), from the seed.
+    election_base: usize,
+}
+
+fn is_snapshot(frame: &FramedMessage<Message>) -> bool {
+    let snapshot = MessageType::MsgSnapshot as i32 as u8;
+    match &frame.payload {
+        // msg_type is field 1, so a snapshot's bytes start with its tag and value.
+        Message::RaftMessage { data, .. } => {
+            data.len() > 2
+                && data[0] == 0x08
+                && data[1] == snapshot
+                && RaftMessage::parse_from_bytes(data)
+                    .is_ok_and(|m| m.get_msg_type() == MessageType::MsgSnapshot)
+        }
+        _ => false,
+    }
+}
+
+impl Sim {
+    pub(crate) fn new(seed: u64, knobs: Knobs) -> Sim {
+        let nodes = (1..=knobs.nodes)
+            .map(|i| {
+                let node = Node {
+                    replica: None,
+                    crashed: false,
+                    raft_id: 0,
+                    next_join_tick: 0,
+                    last_applied: 0,
+                    grants: Vec::new(),
+                    gaps: Vec::new(),
+                };
+                (format!("n{i}"), node)
+            })
+            .collect();
+        Sim {
+            net_rng: Rng::new(seed, 2),
+            fault_rng: Rng::new(seed, 3),
+            drop_p: knobs.drop_p,
+            delay_p: knobs.delay_p,
+            max_delay: knobs.max_delay_ticks,
+            reorder: knobs.reorder,
+            knobs,
+            tick: 0,
+            now_ms: 1_000_000,
+            clock: 0,
+            nodes,
+            in_flight: Vec::new(),
+            blocked: BTreeSet::new(),
+            link_drop: BTreeMap::new(),
+            drop_snapshots_to: BTreeSet::new(),
+            partition_until: None,
+            last_heal_tick: 0,
+            crashes: 0,
+            partitions: 0,
+            obs: Vec::new(),
+            answers: BTreeMap::new(),
+            removed_at: BTreeMap::new(),
+            journal: Vec::new(),
+            samples: BTreeMap::new(),
+            failures: Vec::new(),
+            delivered: 0,
+            verbose: false,
+            election_base: (seed % 10) as usize,
+        }
+    }
+
+    fn config(&self, name: &str) -> ReplicaConfig {
+        let mut cfg = ReplicaConfig::new(name, name, TICK_MS, self.knobs.failure_timeout_ms);
+        // A fixed election timeout per node, distinct between nodes (so two candidates never
+        // tie forever) and drawn from the seed: raft-rs's own draw is not seeded.
+        let index: usize = name.trim_start_matches('n').parse().unwrap_or(1);
+        let extra = (self.election_base + (index - 1) * 3) % 10;
+        cfg.election_range = Some((10 + extra, 11 + extra));
+        if let Some(t) = self.knobs.request_timeout_ticks {
+            cfg.request_timeout_ticks = t;
+        }
+        if let Some(n) = self.knobs.compact_after_entries {
+            cfg.compact_after_entries = n;
+        }
+        cfg
+    }
+
+    pub(crate) fn note(&mut self, line: String) {
+        if self.verbose {
+            println!("tick {:>5}: {line}", self.tick);
+        }
+        self.journal.push(format!("tick {}: {line}", self.tick));
+    }
+
+    /// Node 1 bootstraps the cluster; every other node starts joining.
+    pub(crate) fn start(&mut self) {
+        let names: Vec<String> = self.nodes.keys().cloned().collect();
+        for name in names {
+            let cfg = self.config(&name);
+            let replica = if name == "n1" {
+                Replica::bootstrap(cfg, self.now_ms).expect("bootstrap")
+            } else {
+                Replica::joining(cfg)
+            };
+            self.nodes.get_mut(&name).expect("listed").replica = Some(replica);
+        }
+        self.step("n1", false, |_, _| {});
+    }
+
+    pub(crate) fn replica(&self, name: &str) -> Option<&Replica> {
+        self.nodes.get(name).and_then(|n| n.replica.as_ref())
+    }
+
+    pub(crate) fn live(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.replica.is_some())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Live nodes whose phase is `Member` (including ones the others declared dead).
+    pub(crate) fn members(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| {
+                n.replica
+                    .as_ref()
+                    .is_some_and(|r| r.phase() == Phase::Member)
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Live members that no replica has seen removed.
+    pub(crate) fn healthy(&self) -> Vec<String> {
+        self.members()
+            .into_iter()
+            .filter(|n| !self.removed_at.contains_key(n))
+            .collect()
+    }
+
+    pub(crate) fn leader(&self) -> Option<String> {
+        self.healthy()
+            .into_iter()
+            .filter(|n| self.replica(n).is_some_and(Replica::is_leader))
+            .max_by_key(|n| self.nodes[n].last_applied)
+    }
+
+    /// Runs `f` on a live replica, drives it, and routes what comes out. False if crashed.
+    fn step(&mut self, name: &str, snapshot: bool, f: impl FnOnce(&mut Replica, u64)) -> bool {
+        let now = self.now_ms;
+        let Some(node) = self.nodes.get_mut(name) else {
+            return false;
+        };
+        let Some(r) = node.replica.as_mut() else {
+            return false;
+        };
+        let before = r.fsm().last_applied();
+        f(r, now);
+        r.drive(now);
+        let after = r.fsm().last_applied();
+        let outbox = r.take_outbox();
+        let completions: Vec<Completion> = r.take_completions();
+        let events = r.take_events();
+        if r.raft_id() != 0 {
+            node.raft_id = r.raft_id();
+        }
+        node.last_applied = after;
+        if snapshot && after > before {
+            node.gaps.push((before, after));
+        }
+        for e in &events {
+            if let Event::LockGranted {
+                lock_name,
+                node_id,
+                request_id,
+                fencing_token,
+            } = e
+            {
+                node.grants.push(SeenGrant {
+                    token: *fencing_token,
+                    lock: lock_name.clone(),
+                    node_id: node_id.clone(),
+                    request_id: *request_id,
+                    lo: before,
+                    hi: after,
+                });
+            }
+        }
+        for (to, frame) in outbox {
+            self.send(name, to, frame);
+        }
+        // A node's removal releases its locks in the same command that grants them to the next
+        // waiter: stamp it first.
+        for e in &events {
+            if let Event::NodeLeft { node_id } = e {
+                if !self.removed_at.contains_key(node_id) {
+                    self.clock += 1;
+                    self.removed_at.insert(node_id.clone(), self.clock);
+                    self.note(format!("{node_id} removed (applied first by {name})"));
+                }
+            }
+        }
+        for c in completions {
+            self.clock += 1;
+            self.answers
+                .insert((name.to_owned(), c.ticket), c.response.clone());
+            let obs = Obs::Done {
+                node: name.to_owned(),
+                ticket: c.ticket,
+                response: c.response,
+            };
+            self.obs.push((self.clock, obs));
+        }
+        for e in events {
+            match e {
+                Event::LockGranted {
+                    lock_name,
+                    node_id,
+                    request_id,
+                    fencing_token,
+                } if node_id == name => {
+                    self.clock += 1;
+                    let obs = Obs::Granted {
+                        node: node_id,
+                        lock: lock_name,
+                        ticket: request_id,
+                        token: fencing_token,
+                    };
+                    self.obs.push((self.clock, obs));
+                }
+                _ => {}
+            }
+        }
+        true
+    }
+
+    fn send(&mut self, from: &str, to: String, frame: FramedMessage<Message>) {
+        let link = (from.to_owned(), to);
+        if !self.nodes.contains_key(&link.1) || self.blocked.contains(&link) {
+            return;
+        }
+        let p = self.link_drop.get(&link).copied().unwrap_or(self.drop_p);
+        if self.net_rng.chance(p)
+            || (self.drop_snapshots_to.contains(&link.1) && is_snapshot(&frame))
+        {
+            return;
+        }
+        let at = if self.max_delay > 0 && self.net_rng.chance(self.delay_p) {
+            self.tick + self.net_rng.between(1, self.max_delay)
+        } else {
+            self.tick
+        };
+        let (from, to) = link;
+        self.in_flight.push(Envelope {
+            at,
+            from,
+            to,
+            frame,
+        });
+    }
+
+    /// Delivers every message due by now, round after round, in random order if reordering.
+    pub(crate) fn deliver(&mut self) {
+        for _ in 0..MAX_ROUNDS_PER_TICK {
+            let tick = self.tick;
+            let (mut due, rest): (Vec<Envelope>, Vec<Envelope>) =
+                std::mem::take(&mut self.in_flight)
+                    .into_iter()
+                    .partition(|e| e.at <= tick);
+            self.in_flight = rest;
+            if due.is_empty() {
+                return;
+            }
+            if self.reorder {
+                self.net_rng.shuffle(&mut due);
+            }
+            for e in due {
+                if self.blocked.contains(&(e.from.clone(), e.to.clone())) {
+                    continue;
+                }
+                if self.nodes.get(&e.to).is_some_and(|n| n.crashed) {
+                    // The crashed node's host answers a connect with a refusal, as TCP does
+                    // once nothing listens on the port.
+                    let to = e.to;
+                    self.step(&e.from, false, |r, _| r.connection_refused(&to));
+                    continue;
+                }
+                let snapshot = is_snapshot(&e.frame);
+                if self.step(&e.to, snapshot, |r, now| r.receive(e.frame, now)) {
+                    self.delivered += 1;
+                }
+            }
+        }
+    }
+
+    /// The clock moves one tick on every live replica.
+    pub(crate) fn advance(&mut self) {
+        self.tick += 1;
+        self.now_ms += TICK_MS;
+        for name in self.live() {
+            self.step(&name, false, |r, now| r.tick(now));
+        }
+    }
+
+    /// One whole tick: the clock, joins, and every message due.
+    pub(crate) fn tick_once(&mut self) {
+        self.advance();
+        self.retry_joins();
+        self.deliver();
+    }
+
+    pub(crate) fn tick_n(&mut self, n: u64) {
+        for _ in 0..n {
+            self.tick_once();
+        }
+    }
+
+    pub(crate) fn retry_joins(&mut self) {
+        let members = self.members();
+        for name in self.live() {
+            let node = &self.nodes[&name];
+            let r = node.replica.as_ref().expect("live");
+            if r.phase() != Phase::Joining || self.tick < node.next_join_tick {
+                continue;
+            }
+            let frame = r.join_request();
+            let Some(to) = self.net_rng.pick(&members).cloned() else {
+                continue;
+            };
+            self.nodes.get_mut(&name).expect("live").next_join_tick = self.tick + JOIN_RETRY_TICKS;
+            self.send(&name, to, frame);
+        }
+    }
+
+    pub(crate) fn submit(&mut self, node: &str, request: Message) -> Option<u32> {
+        let mut ticket = None;
+        self.step(node, false, |r, now| ticket = Some(r.submit(request, now)));
+        ticket
+    }
+
+    /// One leader that every live, not removed node follows, all at the same applied index, and
+    /// every member of the leader's list alive.
+    pub(crate) fn converged(&self) -> Result<String, String> {
+        let healthy = self.healthy();
+        let leaders: Vec<&String> = healthy
+            .iter()
+            .filter(|n| self.replica(n).is_some_and(Replica::is_leader))
+            .collect();
+        let [leader] = leaders.as_slice() else {
+            return Err(format!("leaders: {leaders:?}"));
+        };
+        let lr = self.replica(leader).expect("live");
+        let applied = lr.fsm().last_applied();
+        let members: Vec<&str> = lr
+            .fsm()
+            .members()
+            .iter()
+            .map(|m| m.node_id.as_str())
+            .collect();
+        for name in self.live() {
+            if self.removed_at.contains_key(&name) {
+                continue;
+            }
+            let r = self.replica(&name).expect("live");
+            if !members.contains(&name.as_str()) {
+                return Err(format!("{name} is not in the leader's member list"));
+            }
+            if r.phase() != Phase::Member || r.leader_id() != lr.raft_id() {
+                return Err(format!("{name} does not follow {leader}"));
+            }
+            if r.fsm().last_applied() != applied {
+                return Err(format!("{name} has not applied up to {applied}"));
+            }
+        }
+        for m in &members {
+            if self.nodes.get(*m).is_none_or(|n| n.crashed) {
+                return Err(format!("crashed {m} is still a member"));
+            }
+        }
+        Ok((*leader).clone())
+    }
+}
