@@ -318,10 +318,16 @@ impl Loop {
     fn run(&mut self) {
         let mut events = Events::with_capacity(256);
         let mut inbox = Vec::new();
-        let mut spin_until = Instant::now();
+        // Starting is work: a bootstrapping node's own admission waits to be proposed, a
+        // joining node's request to be sent. Without the spin the first poll would sleep until
+        // the first tick.
+        let mut spin_until = Instant::now() + spin_time();
         loop {
             let now = Instant::now();
             let mut due_at = self.next_tick;
+            if let Some(t) = self.join_due() {
+                due_at = due_at.min(t);
+            }
             if let Some(t) = self.transport.next_deadline() {
                 due_at = due_at.min(t);
             }

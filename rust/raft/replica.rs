@@ -592,6 +592,10 @@ impl Replica {
             self.reconcile_membership();
             // raft asks for a snapshot while sending, outside any Ready.
             self.maybe_snapshot();
+            // A configuration change or a snapshot just taken goes out now, not next turn.
+            while self.raw.as_ref().is_some_and(|r| r.has_ready()) {
+                self.handle_ready(now_ms);
+            }
         }
         self.answer_reads(now_ms);
     }

@@ -5,8 +5,9 @@
 //! the state machine at the snapshot's index. When the stored snapshot is too old for the
 //! request or for the log (compaction dropped entries after it), or does not yet list the
 //! follower in its configuration (raft-rs refuses such a snapshot), the answer is "temporarily
-//! unavailable" and a flag asks the replica to take a fresh one; raft-rs asks again on the
-//! follower's next response. Snapshots are only built on such a request: compaction just drops
+//! unavailable" and the store notes the follower, so that the replica takes a fresh snapshot and
+//! has raft send it at once (raft-rs would otherwise ask again only on the follower's next
+//! response, a heartbeat later). Snapshots are only built on such a request: compaction just drops
 //! old entries.
 
 use std::cell::Cell;
@@ -19,7 +20,8 @@ use raft::{GetEntriesContext, StorageError};
 pub(crate) struct LogStore {
     mem: MemStorage,
     snapshot: Snapshot,
-    snapshot_wanted: Cell<bool>,
+    /// The follower a snapshot was last asked for and could not be given.
+    snapshot_wanted: Cell<Option<u64>>,
 }
 
 impl LogStore {
@@ -71,9 +73,9 @@ impl LogStore {
         self.mem.wl().compact(index)
     }
 
-    /// True once since raft last asked for a snapshot this store could not give.
-    pub fn take_snapshot_wanted(&self) -> bool {
-        self.snapshot_wanted.replace(false)
+    /// The follower raft last asked a snapshot for that this store could not give (once).
+    pub fn take_snapshot_wanted(&self) -> Option<u64> {
+        self.snapshot_wanted.take()
     }
 
     /// Records a fresh snapshot to send, keeping the log.
@@ -124,7 +126,7 @@ impl Storage for LogStore {
             || !lists_to
             || self.snapshot.get_data().is_empty()
         {
-            self.snapshot_wanted.set(true);
+            self.snapshot_wanted.set(Some(to));
             return Err(raft::Error::Store(
                 StorageError::SnapshotTemporarilyUnavailable,
             ));

@@ -281,3 +281,16 @@ fn a_member_whose_port_refuses_connections_is_declared_dead_before_the_timeout()
     );
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
 }
+
+/// A joining node gets the cluster's state as soon as it is admitted: the snapshot raft asks for
+/// is taken and sent within the same drive, without waiting for a tick or a heartbeat.
+#[test]
+fn a_joining_node_gets_its_snapshot_without_waiting_for_a_tick() {
+    let mut c = Cluster::new();
+    c.settle();
+    c.add("n2");
+    c.settle();
+    let n2 = &c.replicas["n2"];
+    assert_eq!(n2.phase(), Phase::Member);
+    assert!(n2.fsm().is_member("n1") && n2.fsm().is_member("n2"));
+}

@@ -50,6 +50,23 @@ impl Loop {
         });
     }
 
+    /// When [`Loop::joining_step`] next has something to do (it is due every turn before then
+    /// only if other work wakes the loop): the next join attempt or bootstrap while joining, the
+    /// join timeout until the cluster's state has arrived.
+    pub(super) fn join_due(&self) -> Option<Instant> {
+        if self.replica.phase() == Phase::Joining {
+            let mut due = self.join.next_attempt.min(self.join.deadline);
+            if let Some(t) = self.join.bootstrap_at {
+                due = due.min(t);
+            }
+            Some(due)
+        } else if self.joined.is_some() {
+            Some(self.join.deadline)
+        } else {
+            None
+        }
+    }
+
     pub(super) fn joining_step(&mut self, now: Instant) -> Result<()> {
         if self.replica.phase() != Phase::Joining {
             if self.joined.is_some() && now >= self.join.deadline {

@@ -283,15 +283,16 @@ impl Replica {
             }
         }
         let raw = self.raw.as_ref().expect("checked");
-        if !raw.store().take_snapshot_wanted() {
+        let Some(to) = raw.store().take_snapshot_wanted() else {
             return;
-        }
+        };
         if let Some(snapshot) = self.take_snapshot() {
-            self.raw
-                .as_mut()
-                .expect("checked")
-                .mut_store()
-                .set_snapshot(snapshot);
+            let raw = self.raw.as_mut().expect("checked");
+            raw.mut_store().set_snapshot(snapshot);
+            // Sent with the next Ready, not after the follower's next response.
+            if raw.raft.state == raft::StateRole::Leader {
+                raw.raft.send_append(to);
+            }
         }
     }
 }
