@@ -26,7 +26,7 @@ impl Replica {
     /// `refused_dead_after_ticks`.
     pub(super) fn detect_failures(&mut self, now_ms: u64) {
         let tick = self.ticks;
-        let since = self.leader_since_tick;
+        let since = self.leader_since_tick.unwrap_or(self.ticks);
         let limit = self.cfg.dead_after_ticks;
         let refused_limit = self.cfg.refused_dead_after_ticks;
         let me = self.raft_id();

@@ -120,7 +120,8 @@ pub struct Replica {
     pub(super) last_heard: HashMap<u64, u64>,
     /// The tick a peer's listen port first refused a connection since it was last heard from.
     pub(super) refused_since: HashMap<u64, u64>,
-    pub(super) leader_since_tick: u64,
+    /// The tick this replica became leader; `None` while it does not lead.
+    pub(super) leader_since_tick: Option<u64>,
     /// The tick this replica last heard from its leader (a learner never campaigns, so without
     /// this it would trust a leader it is cut off from forever).
     leader_contact_tick: u64,
@@ -186,7 +187,7 @@ impl Replica {
             peers: HashMap::new(),
             last_heard: HashMap::new(),
             refused_since: HashMap::new(),
-            leader_since_tick: 0,
+            leader_since_tick: None,
             leader_contact_tick: 0,
             no_leader_since_tick: Some(0),
             next_expire_tick: 0,
@@ -616,15 +617,15 @@ impl Replica {
             (l, Some(_)) if l != 0 => self.no_leader_since_tick = None,
             _ => {}
         }
-        if self.is_leader() && self.leader_since_tick == 0 {
-            self.leader_since_tick = self.ticks.max(1);
+        if self.is_leader() && self.leader_since_tick.is_none() {
+            self.leader_since_tick = Some(self.ticks);
             // Everyone gets a full timeout from the moment this replica leads.
             let tick = self.ticks;
             for v in self.last_heard.values_mut() {
                 *v = tick;
             }
         } else if !self.is_leader() {
-            self.leader_since_tick = 0;
+            self.leader_since_tick = None;
         }
     }
 
