@@ -294,3 +294,31 @@ fn a_joining_node_gets_its_snapshot_without_waiting_for_a_tick() {
     assert_eq!(n2.phase(), Phase::Member);
     assert!(n2.fsm().is_member("n1") && n2.fsm().is_member("n2"));
 }
+
+/// raft may ask for a snapshot for a peer that a conf change applied in the same drive then
+/// removes; taking and sending that snapshot must not reach raft-rs's `send_append` for a peer it
+/// no longer tracks (which panics).
+#[test]
+fn a_snapshot_wanted_for_a_peer_raft_no_longer_tracks_is_not_sent() {
+    use raft::Storage;
+    let mut c = Cluster::new();
+    c.settle();
+    c.add("n2");
+    c.tick(20);
+    let now = c.now_ms;
+    let leader = c.replicas.get_mut("n1").unwrap();
+    assert!(leader.is_leader());
+    let store = leader.raw.as_ref().unwrap().store();
+    // Raft id 99 is in no configuration: the store refuses and notes it as wanted.
+    assert!(store.snapshot(0, 99).is_err());
+    leader.drive(now);
+    c.settle();
+    let r = c.call(
+        "n2",
+        Message::CounterAddAndGetRequest {
+            counter_name: "c".into(),
+            delta: 1,
+        },
+    );
+    assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
+}

@@ -289,8 +289,10 @@ impl Replica {
         if let Some(snapshot) = self.take_snapshot() {
             let raw = self.raw.as_mut().expect("checked");
             raw.mut_store().set_snapshot(snapshot);
-            // Sent with the next Ready, not after the follower's next response.
-            if raw.raft.state == raft::StateRole::Leader {
+            // Sent with the next Ready, not after the follower's next response. (raft-rs's
+            // `send_append` panics for a peer it no longer tracks: a conf change applied since
+            // the request may have removed it.)
+            if raw.raft.state == raft::StateRole::Leader && raw.raft.prs().get(to).is_some() {
                 raw.raft.send_append(to);
             }
         }
