@@ -450,9 +450,9 @@ impl Loop {
     }
 
     fn flush(&mut self, now_ms: u64) {
-        // Under light load the answers go first: writing the frames costs system calls, and a caller
-        // waiting on an applied entry need not wait for them. Under load the frames go first,
-        // so the followers work while this loop delivers.
+        // Under light load the answers go first: writing the frames costs system calls, and a
+        // caller waiting on an applied entry need not wait for them. Under load the frames go
+        // first, so the followers work while this loop delivers.
         let answers_first = light_load();
         if answers_first {
             self.deliver_outcomes(now_ms);
