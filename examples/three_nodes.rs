@@ -18,6 +18,9 @@ type Outcome<T = ()> = Result<T, Box<dyn Error>>;
 
 /// A member that stays silent this long is declared dead and dropped from the member list.
 const FAILURE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The secret the three nodes authenticate each other with (seeds need one; a real cluster
+/// reads it from its configuration, never from the source).
+const SECRET: &str = "three-nodes example secret, not for production";
 
 fn main() -> Outcome {
     let started = Instant::now();
@@ -76,6 +79,7 @@ fn start_nodes(cluster: &str, addresses: &[String]) -> Outcome<Vec<Node>> {
                 .node_id(i as u64 + 1)
                 .address(address.clone())
                 .cluster_name(cluster)
+                .secret(SECRET)
                 .seeds(addresses.to_vec())
                 .timeout(FAILURE_TIMEOUT);
             thread::spawn(move || node.start_node())

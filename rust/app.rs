@@ -515,6 +515,8 @@ pub struct Builder {
     timeout: Option<Duration>,
     ping_interval: Option<Duration>,
     max_frame_size: Option<usize>,
+    secret: Option<Vec<u8>>,
+    insecure: bool,
 }
 
 /// Starts configuring a node.
@@ -598,6 +600,20 @@ impl Builder {
         self
     }
 
+    /// The cluster secret members authenticate with, at least 16 bytes (overrides
+    /// `VERTX_CLUSTER_SECRET`), for [`Builder::start_node`]. Required with seeds unless
+    /// [`Builder::insecure`]; nodes found through local discovery share a generated one.
+    pub fn secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// Without a secret, run with no authentication: anyone who reaches the port can join.
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
+
     /// Addresses (`host:port`) of some members, for [`Builder::start_node`]. Without seeds,
     /// nodes of the same cluster name on this host find each other on their own.
     pub fn seeds<S: Into<String>>(mut self, seeds: impl IntoIterator<Item = S>) -> Self {
@@ -617,6 +633,7 @@ impl Builder {
     ///     .node_id(1)
     ///     .address("127.0.0.1:7801")
     ///     .cluster_name("orders")
+    ///     .secret("the orders cluster's secret, shared by its members")
     ///     .seeds(["127.0.0.1:7801", "127.0.0.1:7802", "127.0.0.1:7803"])
     ///     .start_node()?;
     /// let hits = node.call(Message::CounterAddAndGetRequest { counter_name: "hits".into(), delta: 1 });
@@ -629,6 +646,7 @@ impl Builder {
             .unwrap_or_else(|| "default".to_owned());
         let seeds = self.seeds.clone();
         let node_id = self.node_id;
+        let insecure = self.insecure;
         let app = self.try_build()?;
         let config = app.config();
         let mut options = crate::node::NodeOptions::new(cluster_name).with_config(config);
@@ -638,6 +656,7 @@ impl Builder {
         if !seeds.is_empty() {
             options.discovery = crate::node::DiscoveryMode::Seeds(seeds);
         }
+        options.insecure = insecure;
         crate::node::Node::start(options)
     }
 
@@ -661,6 +680,9 @@ impl Builder {
         }
         if let Some(n) = self.max_frame_size {
             config.max_frame_size = n;
+        }
+        if let Some(secret) = self.secret {
+            config.secret = Some(secret);
         }
         Ok(App::with_config(config))
     }

@@ -7,6 +7,7 @@
 //! | `VERTX_CLUSTER_PORT` | `0` (any free port) | port the node binds to |
 //! | `VERTX_CLUSTER_TIMEOUT` | `20000` | ms of silence after which a connection (and its node) is dropped |
 //! | `VERTX_CLUSTER_PING_INTERVAL` | `20000` | ms between keepalive pings on an idle connection |
+//! | `VERTX_CLUSTER_SECRET` | none | the cluster secret members authenticate with (16 bytes or more) |
 //!
 //! A malformed value is an [`Error::Config`] naming the variable; it is never silently replaced
 //! by the default.
@@ -20,9 +21,10 @@ pub const ENV_HOST: &str = "VERTX_CLUSTER_HOST";
 pub const ENV_PORT: &str = "VERTX_CLUSTER_PORT";
 pub const ENV_TIMEOUT: &str = "VERTX_CLUSTER_TIMEOUT";
 pub const ENV_PING_INTERVAL: &str = "VERTX_CLUSTER_PING_INTERVAL";
+pub const ENV_SECRET: &str = "VERTX_CLUSTER_SECRET";
 
 /// Everything a node needs to know about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// The raft id of this node; 0 until one is assigned.
     pub node_id: u64,
@@ -38,6 +40,23 @@ pub struct Config {
     pub ping_interval: Duration,
     /// Largest frame accepted or sent.
     pub max_frame_size: usize,
+    /// The cluster secret (never printed by `Debug`).
+    pub secret: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("node_id", &self.node_id)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("address", &self.address)
+            .field("timeout", &self.timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("max_frame_size", &self.max_frame_size)
+            .field("secret", &self.secret.as_ref().map(|_| ".."))
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -50,6 +69,7 @@ impl Default for Config {
             timeout: Duration::from_millis(20_000),
             ping_interval: Duration::from_millis(20_000),
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            secret: None,
         }
     }
 }
@@ -85,6 +105,16 @@ impl Config {
         }
         if let Some(ms) = lookup(ENV_PING_INTERVAL) {
             config.ping_interval = parse_millis(ENV_PING_INTERVAL, ms)?;
+        }
+        if let Some(secret) = lookup(ENV_SECRET) {
+            if secret.trim().is_empty() {
+                return Err(Error::Config {
+                    variable: ENV_SECRET,
+                    value: String::new(),
+                    reason: "expected the cluster secret, not an empty value",
+                });
+            }
+            config.secret = Some(secret.trim().as_bytes().to_vec());
         }
         Ok(config)
     }

@@ -13,6 +13,9 @@ pub enum Error {
         value: String,
         reason: &'static str,
     },
+    /// A setting that cannot be used as given (a missing cluster secret, a name too long).
+    #[error("{0}")]
+    Invalid(String),
     /// An address that is not `host:port`.
     #[error("invalid address {0:?}: expected host:port with a port from 0 to 65535")]
     InvalidAddress(String),

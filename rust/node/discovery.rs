@@ -22,6 +22,9 @@
 //! that port, but never an address of another host: otherwise every pod of a headless service
 //! listening on `0.0.0.0:7000` would believe it owns the smallest address and bootstrap.
 //!
+//! Local discovery also keeps the cluster's secret (`secret.rs`): the directory is private to its
+//! user, and the first node generates a secret there that the others read.
+//!
 //! A liveness probe is a plain TCP connect that is closed at once: the transport's listener
 //! sees a connection that ends without a frame, and must tolerate it. The kernel completes the
 //! handshake from the listen backlog, so a node whose event loop is not accepting yet still
@@ -274,7 +277,7 @@ fn remove_quietly(path: &Path) {
 }
 
 fn start_local(dir: &Path, own: SocketAddr) -> io::Result<(Plan, Registration)> {
-    fs::create_dir_all(dir)?;
+    secret::prepare_directory(dir)?;
     let lock = DirectoryLock::acquire(dir)?;
 
     let scan = scan_entries(dir)?;
@@ -454,5 +457,8 @@ fn write_entry(dir: &Path, sequence: u64, address: SocketAddr) -> io::Result<Pat
     Ok(entry)
 }
 
+mod secret;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use secret::local_secret;

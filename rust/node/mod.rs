@@ -18,101 +18,20 @@
 //! ```
 
 pub(crate) mod discovery;
+mod options;
 mod runtime;
+mod status;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::fsm::Event;
 pub use crate::transport::{Faults, TransportStats};
-use crate::wire::{Message, DEFAULT_MAX_FRAME_SIZE};
+use crate::wire::Message;
+pub use options::{DiscoveryMode, NodeOptions};
 use runtime::{Caller, Command, Shared};
-
-/// How a node finds the others.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DiscoveryMode {
-    /// Zero configuration on one host: nodes with the same cluster name find each other through
-    /// files in a directory under the system temp dir.
-    Local,
-    /// Explicit addresses (`host:port`) of some members; the smallest seed address bootstraps.
-    Seeds(Vec<String>),
-    /// A DNS name resolving to the members' addresses (e.g. a Kubernetes headless service).
-    Dns { name: String, port: u16 },
-}
-
-/// A node's settings.
-#[derive(Clone)]
-pub struct NodeOptions {
-    /// Nodes only cluster with nodes of the same name.
-    pub cluster_name: String,
-    /// The node's id (Vert.x's node id); a random UUID when empty.
-    pub node_id: String,
-    /// Address to bind and advertise.
-    pub host: String,
-    /// Port to bind; 0 picks a free one.
-    pub port: u16,
-    pub discovery: DiscoveryMode,
-    /// A member unheard for this long is declared dead.
-    pub failure_timeout: Duration,
-    /// Keepalive interval on idle connections.
-    pub ping_interval: Duration,
-    /// The raft tick. Elections happen after 10 to 20 ticks without a leader.
-    pub tick: Duration,
-    /// The most voters (odd); other members are learners.
-    pub voters: usize,
-    /// A request not answered within this time fails.
-    pub request_timeout: Duration,
-    /// How long `start` waits to get into the cluster.
-    pub join_timeout: Duration,
-    pub max_frame_size: usize,
-    /// Once the log holds this many applied entries, its older half is dropped.
-    pub compact_after_entries: u64,
-    /// Fault injection for tests: frames between blocked address pairs are dropped.
-    pub faults: Option<Faults>,
-    /// Called on the callback thread for every event, in apply order.
-    pub on_event: Option<Arc<dyn Fn(Event) + Send + Sync>>,
-    /// Called on the callback thread whenever it has run every callback queued so far: a
-    /// consumer that buffers answers flushes them here, one batch per burst.
-    pub on_idle: Option<Arc<dyn Fn() + Send + Sync>>,
-}
-
-impl NodeOptions {
-    /// Defaults: local discovery, 127.0.0.1, any port, a 20 s failure timeout, 25 ms ticks, 3
-    /// voters, 10 s request timeout.
-    pub fn new(cluster_name: impl Into<String>) -> Self {
-        NodeOptions {
-            cluster_name: cluster_name.into(),
-            node_id: String::new(),
-            host: "127.0.0.1".into(),
-            port: 0,
-            discovery: DiscoveryMode::Local,
-            failure_timeout: Duration::from_millis(20_000),
-            ping_interval: Duration::from_millis(20_000),
-            tick: Duration::from_millis(25),
-            voters: 3,
-            request_timeout: Duration::from_secs(10),
-            join_timeout: Duration::from_secs(30),
-            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
-            compact_after_entries: 50_000,
-            faults: None,
-            on_event: None,
-            on_idle: None,
-        }
-    }
-
-    /// Takes host, port, timeout and ping interval from a [`crate::Config`] (the environment).
-    pub fn with_config(mut self, config: &crate::Config) -> Self {
-        self.host = config.host.clone();
-        self.port = config.port;
-        self.failure_timeout = config.timeout;
-        self.ping_interval = config.ping_interval;
-        self.max_frame_size = config.max_frame_size;
-        self
-    }
-}
+pub use status::NodeStatus;
 
 /// A running cluster node. Dropping it closes it without leaving (like a crash, for the others).
 pub struct Node {
@@ -188,6 +107,18 @@ impl Node {
     /// Counters of the node's transport, among them the malformed frames it refused.
     pub fn transport_stats(&self) -> TransportStats {
         self.shared.view().transport
+    }
+
+    /// Address, leadership, members, voters and transport counters in one look.
+    pub fn status(&self) -> NodeStatus {
+        let view = self.shared.view();
+        NodeStatus {
+            address: self.address.clone(),
+            leader: view.leader,
+            members: view.members,
+            voters: view.voters.len(),
+            transport: view.transport,
+        }
     }
 
     /// The raft ids of the voters in the configuration this node has applied.

@@ -21,10 +21,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::{Events, Poll, Token, Waker};
 
 use super::discovery::{Discovery, Plan, Registration};
-use super::{DiscoveryMode, Node, NodeOptions};
+use super::{Node, NodeOptions};
 use crate::error::{Error, Result};
 use crate::raft::{Replica, ReplicaConfig};
-use crate::transport::{Transport, TransportConfig, TransportStats};
+use crate::transport::{Auth, Transport, TransportConfig, TransportStats};
 use crate::wire::{error_code, Message};
 
 mod answers;
@@ -116,6 +116,9 @@ fn ticks(d: Duration, tick: Duration) -> u64 {
 }
 
 pub(super) fn start(options: NodeOptions) -> Result<Node> {
+    options.validate()?;
+    let discovery = options.discovery();
+    let auth = options.authentication(&discovery)?;
     let node_id = if options.node_id.is_empty() {
         random_node_id()
     } else {
@@ -130,11 +133,17 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         .map_err(|e| Error::io(format!("resolving {}", options.host), e))?
         .next()
         .ok_or_else(|| Error::InvalidAddress(format!("{}:{}", options.host, options.port)))?;
+    if auth == Auth::Insecure {
+        log::warn!(
+            "{node_id}: running without a cluster secret (insecure): any process that reaches \
+             {bind} can join the cluster, read its state and change it"
+        );
+    }
     let transport_config = TransportConfig {
         max_frame_size: options.max_frame_size,
         ping_interval: options.ping_interval,
         idle_timeout: options.failure_timeout.max(options.ping_interval * 3),
-        ..TransportConfig::default()
+        ..TransportConfig::new(options.cluster_name.clone(), auth)
     };
     let transport = Transport::bind(
         bind,
@@ -149,14 +158,6 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     let address = local.to_string();
-    let discovery = match &options.discovery {
-        DiscoveryMode::Local => Discovery::local(&options.cluster_name),
-        DiscoveryMode::Seeds(seeds) => Discovery::Seeds(seeds.clone()),
-        DiscoveryMode::Dns { name, port } => Discovery::Dns {
-            name: name.clone(),
-            port: *port,
-        },
-    };
     let (plan, registration) = discovery
         .start(local)
         .map_err(|e| Error::io("discovering the cluster", e))?;

@@ -1,9 +1,18 @@
 //! Node-to-node TCP transport, driven by a node's single event-loop thread over one `mio::Poll`.
 //!
-//! Connections are one-directional: a node writes only over its own outbound connection to a
-//! destination's listen address and reads only from connections it accepted, so no identity
-//! handshake exists and [`Incoming::remote`] is the sender's ephemeral address (the node layer
-//! names senders inside its messages). Per destination, frames are encoded into one queue and
+//! Every connection opens with the handshake of `secure.rs`: the connecting node proves it holds
+//! the cluster secret (and learns that the listener does) before a single byte it sends is parsed
+//! as a frame, and every frame after travels encrypted and authenticated. What a peer may cost
+//! before it has authenticated is bounded: at most `max_pending_handshakes` such connections (and
+//! `max_inbound_connections` in all; more are closed on accept), `handshake_timeout` to finish,
+//! and a kilobyte of buffer. Refused, timed-out and over-limit connections are counted in
+//! [`TransportStats`]; refusals are logged on both sides, at most once per kind every
+//! [`REFUSAL_LOG_INTERVAL`] at warning level.
+//!
+//! After the handshake, connections are one-directional: a node writes only over its own
+//! outbound connection to a destination's listen address and reads only from connections it
+//! accepted, and [`Incoming::remote`] is the sender's ephemeral address (the node layer names
+//! senders inside its messages). Per destination, frames are encoded into one queue and
 //! written in order over at most one connection; a failed or broken connection is retried with
 //! exponential backoff from `reconnect_min` to `reconnect_max` while frames wait, and a queue
 //! beyond `max_buffered_bytes` refuses further frames (back-pressure) instead of growing.
@@ -11,7 +20,8 @@
 //! Keepalive: an outbound connection with nothing written for `ping_interval` sends a frame with
 //! the PING flag and a `Message::Ping` payload; such frames refresh the inbound side's liveness
 //! and are never delivered. An inbound connection silent for `idle_timeout` is closed. A
-//! malformed frame closes the connection that carried it: a byte stream cannot be resynchronised.
+//! malformed frame, or a record that fails authentication, closes the connection that carried it:
+//! a byte stream cannot be resynchronised.
 //!
 //! Tokens: the listener uses `first_token`, connections take fresh numbers above it and never
 //! reuse one, so a late event for a closed connection cannot reach a newer one. `frames_sent` and
@@ -22,6 +32,7 @@ mod config;
 mod faults;
 mod inbound;
 mod outbound;
+pub(crate) mod secure;
 mod send_queue;
 #[cfg(test)]
 mod tests;
@@ -29,7 +40,7 @@ mod tests;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::TcpListener;
@@ -40,6 +51,11 @@ pub(crate) use config::TransportConfig;
 pub use faults::Faults;
 use inbound::{InboundConnection, ReadOutcome};
 use outbound::{is_keepalive, LinkChange, OutboundPeer};
+use secure::HandshakeError;
+pub use secure::{Auth, ClusterKey};
+
+/// Refusals of one kind are logged as warnings at most this often; the rest at debug level.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A frame received from another node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +85,43 @@ pub struct TransportStats {
     pub frames_received: u64,
     pub malformed_frames: u64,
     pub refused_backpressure: u64,
+    /// Outbound connections that completed their handshake.
     pub connects: u64,
     pub connect_failures: u64,
+    /// Accepted connections whose peer authenticated.
+    pub handshakes_accepted: u64,
+    /// Accepted connections refused during the handshake: not this product, another cluster,
+    /// another mode, not holding the secret, an oversized record.
+    pub handshakes_refused: u64,
+    /// Accepted connections closed because their handshake took longer than allowed.
+    pub handshakes_timed_out: u64,
+    /// Outbound connections whose handshake failed (the peer refused, or its answer did not
+    /// verify).
+    pub handshakes_failed: u64,
+    /// Connections closed on accept because the limits were reached.
+    pub connections_over_limit: u64,
+    /// Records that failed authentication after the handshake (altered, replayed, reordered).
+    pub records_rejected: u64,
+}
+
+impl TransportStats {
+    /// Every counter with its name, for reports.
+    pub fn counters(&self) -> [(&'static str, u64); 12] {
+        [
+            ("frames_sent", self.frames_sent),
+            ("frames_received", self.frames_received),
+            ("malformed_frames", self.malformed_frames),
+            ("refused_backpressure", self.refused_backpressure),
+            ("connects", self.connects),
+            ("connect_failures", self.connect_failures),
+            ("handshakes_accepted", self.handshakes_accepted),
+            ("handshakes_refused", self.handshakes_refused),
+            ("handshakes_timed_out", self.handshakes_timed_out),
+            ("handshakes_failed", self.handshakes_failed),
+            ("connections_over_limit", self.connections_over_limit),
+            ("records_rejected", self.records_rejected),
+        ]
+    }
 }
 
 /// The TCP side of one node: its listener, the connections it accepted, and one outbound queue
@@ -92,6 +143,8 @@ pub(crate) struct Transport {
     /// nothing listens on that port any more.
     refused: Vec<SocketAddr>,
     stats: TransportStats,
+    /// When a refusal of each kind was last logged as a warning.
+    refusals_logged: HashMap<&'static str, Instant>,
 }
 
 impl Transport {
@@ -120,6 +173,7 @@ impl Transport {
             to_flush: Vec::new(),
             refused: Vec::new(),
             stats: TransportStats::default(),
+            refusals_logged: HashMap::new(),
         })
     }
 
@@ -225,23 +279,43 @@ impl Transport {
                     self.drive(registry, to, now);
                 }
                 LinkChange::ConnectFailed(error) => self.connect_failed(registry, to, error, now),
+                LinkChange::HandshakeFailed(error) => {
+                    self.stats.handshakes_failed += 1;
+                    let local = self.local_addr;
+                    self.log_refusal(&error, now, |error| {
+                        format!("{local} cannot connect to {to}: {error}")
+                    });
+                    self.drop_link(registry, to, now);
+                }
                 LinkChange::Broken(error) => self.link_broken(registry, to, error, now),
             }
         }
     }
 
-    /// Timers: reconnect attempts whose backoff expired, connects that took too long, keepalive
-    /// pings, closing idle inbound connections.
+    /// Timers: reconnect attempts whose backoff expired, connects and handshakes that took too
+    /// long, keepalive pings, closing idle inbound connections.
     pub fn on_timer(&mut self, registry: &Registry, now: Instant) {
-        let idle_timeout = self.config.idle_timeout;
-        let idle: Vec<Token> = self
+        let expired: Vec<(Token, bool)> = self
             .inbound
             .iter()
-            .filter(|(_, connection)| now >= connection.last_received + idle_timeout)
-            .map(|(&token, _)| token)
+            .filter_map(|(&token, connection)| {
+                let deadline = self.inbound_deadline(connection);
+                (now >= deadline).then_some((token, connection.is_authenticated()))
+            })
             .collect();
-        for token in idle {
-            log::info!("closing inbound connection idle for {idle_timeout:?}");
+        for (token, authenticated) in expired {
+            if authenticated {
+                log::info!(
+                    "closing inbound connection idle for {:?}",
+                    self.config.idle_timeout
+                );
+            } else {
+                self.stats.handshakes_timed_out += 1;
+                log::debug!(
+                    "closing an inbound connection whose handshake took over {:?}",
+                    self.config.handshake_timeout
+                );
+            }
             self.close_inbound(registry, token);
         }
 
@@ -271,8 +345,34 @@ impl Transport {
         let inbound = self
             .inbound
             .values()
-            .map(|connection| connection.last_received + self.config.idle_timeout);
+            .map(|connection| self.inbound_deadline(connection));
         outbound.chain(inbound).min()
+    }
+
+    /// When an accepted connection is closed: at the handshake deadline until it authenticated,
+    /// then when it has been idle too long.
+    fn inbound_deadline(&self, connection: &InboundConnection) -> Instant {
+        if connection.is_authenticated() {
+            connection.last_received + self.config.idle_timeout
+        } else {
+            connection.accepted_at + self.config.handshake_timeout
+        }
+    }
+
+    /// Logs a refusal: as a warning unless one of its kind was logged lately.
+    fn log_refusal(
+        &mut self,
+        error: &HandshakeError,
+        now: Instant,
+        message: impl FnOnce(&HandshakeError) -> String,
+    ) {
+        let last = self.refusals_logged.get(error.kind());
+        if last.is_none_or(|&at| now >= at + REFUSAL_LOG_INTERVAL) {
+            self.refusals_logged.insert(error.kind(), now);
+            log::warn!("{}", message(error));
+        } else {
+            log::debug!("{}", message(error));
+        }
     }
 
     /// The destinations that refused a connection since the last call. A refusal is an answer
@@ -367,6 +467,13 @@ impl Transport {
             };
             match listener.accept() {
                 Ok((mut stream, remote)) => {
+                    if self.over_limits() {
+                        self.stats.connections_over_limit += 1;
+                        log::debug!(
+                            "closing the connection from {remote} at once: too many connections"
+                        );
+                        continue;
+                    }
                     if let Err(error) = stream.set_nodelay(true) {
                         log::debug!(
                             "cannot set TCP_NODELAY on the connection from {remote}: {error}"
@@ -374,7 +481,9 @@ impl Transport {
                     }
                     let token = Token(self.next_token);
                     self.next_token += 1;
-                    match registry.register(&mut stream, token, Interest::READABLE) {
+                    // Writable too: the handshake answers.
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    match registry.register(&mut stream, token, interest) {
                         Ok(()) => {
                             let connection = InboundConnection::new(stream, remote, now);
                             self.inbound.insert(token, connection);
@@ -401,6 +510,19 @@ impl Transport {
         }
     }
 
+    /// Whether accepting one more connection would exceed a limit.
+    fn over_limits(&self) -> bool {
+        if self.inbound.len() >= self.config.max_inbound_connections {
+            return true;
+        }
+        let pending = self
+            .inbound
+            .values()
+            .filter(|connection| !connection.is_authenticated())
+            .count();
+        pending >= self.config.max_pending_handshakes
+    }
+
     fn read_inbound(
         &mut self,
         registry: &Registry,
@@ -412,17 +534,37 @@ impl Transport {
             return;
         };
         let remote = connection.remote;
+        let was_authenticated = connection.is_authenticated();
         let stats = &mut self.stats;
-        let outcome = connection.read_frames(self.config.max_frame_size, now, |frame| {
-            if is_keepalive(&frame) {
-                return;
-            }
-            stats.frames_received += 1;
-            inbox.push(Incoming { remote, frame });
-        });
+        let outcome = connection.on_ready(
+            &self.config.identity,
+            self.config.max_frame_size,
+            now,
+            |frame| {
+                if is_keepalive(&frame) {
+                    return;
+                }
+                stats.frames_received += 1;
+                inbox.push(Incoming { remote, frame });
+            },
+        );
+        if !was_authenticated && connection.is_authenticated() {
+            self.stats.handshakes_accepted += 1;
+            log::debug!("{remote} authenticated");
+        }
         match outcome {
             ReadOutcome::Open => return,
             ReadOutcome::Closed => log::debug!("{remote} closed its connection"),
+            ReadOutcome::Refused(error) => {
+                self.stats.handshakes_refused += 1;
+                self.log_refusal(&error, now, |error| {
+                    format!("refused a connection from {remote}: {error}")
+                });
+            }
+            ReadOutcome::Rejected(error) => {
+                self.stats.records_rejected += 1;
+                log::warn!("closing the connection from {remote}: {error}");
+            }
             ReadOutcome::Malformed(error) => {
                 self.stats.malformed_frames += 1;
                 log::warn!("closing the connection from {remote}: malformed frame: {error}");

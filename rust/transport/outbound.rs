@@ -1,11 +1,15 @@
 //! One destination's outbound side: the queue of encoded frames and the one connection that
-//! carries them, with connect, reconnect backoff and keepalive.
+//! carries them, with connect, the initiator's handshake (`secure.rs`), reconnect backoff and
+//! keepalive.
 //!
-//! Invariants: frames leave in the order they were queued, over at most one connection at a time.
-//! The queue remembers where the first not-yet-fully-written frame starts; when a connection dies
-//! mid-frame the next connection resumes at that frame's first byte, because the receiver drops a
-//! partial frame with the connection that carried it. Bytes the kernel accepted before a
-//! connection died may still be lost: the transport is at-most-once, as raft expects.
+//! Invariants: frames leave in the order they were queued, over at most one connection at a time,
+//! and only once the handshake has authenticated the destination. Queued frames are sealed into
+//! records a batch at a time (`wire`); the batch counts as sent only once the socket took all of
+//! it. The queue remembers where the first not-yet-fully-sent frame starts; when a connection dies
+//! mid-batch the next connection (a new session, with new keys) resumes at that frame's first
+//! byte, because the receiver drops a partial frame with the connection that carried it. Bytes
+//! the kernel accepted before a connection died may still be lost: the transport is
+//! at-most-once, as raft expects.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -15,31 +19,48 @@ use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
+use super::secure::{
+    record_len, HandshakeError, Initiator, Sealer, HANDSHAKE_RECORD_LIMIT, RECORD_HEADER,
+};
 use super::send_queue::SendQueue;
 use super::TransportConfig;
 use crate::wire::{FramedMessage, Message, MessageFlags};
 
+/// The most queued plaintext sealed at once: large enough that a burst leaves in few writes,
+/// small enough that a broken connection wastes little sealing.
+const SEAL_BATCH: usize = 256 * 1024;
+
 enum Link {
     /// No socket; a connect may start once `retry_at` has passed.
-    Down {
-        retry_at: Instant,
-    },
+    Down { retry_at: Instant },
     Connecting {
         stream: TcpStream,
         token: Token,
         since: Instant,
     },
+    /// TCP is up; the hello and the first handshake message went (or are going) out, the
+    /// answer is awaited in `answer`.
+    Handshaking {
+        stream: TcpStream,
+        token: Token,
+        since: Instant,
+        initiator: Option<Box<Initiator>>,
+        answer: Vec<u8>,
+    },
     Connected {
         stream: TcpStream,
         token: Token,
+        sealer: Sealer,
     },
 }
 
 /// What a readiness event did to the link.
 pub(super) enum LinkChange {
     Unchanged,
+    /// The handshake completed: frames flow.
     Connected,
     ConnectFailed(io::Error),
+    HandshakeFailed(HandshakeError),
     Broken(io::Error),
 }
 
@@ -53,6 +74,12 @@ pub(super) struct OutboundPeer {
     backoff: Duration,
     /// When bytes last went out (or the connection came up): the keepalive clock.
     last_write: Instant,
+    /// Bytes for the socket: handshake records, or sealed records of queued frames.
+    wire: Vec<u8>,
+    /// How much of `wire` the socket has taken.
+    wire_written: usize,
+    /// Plaintext bytes of the queue that `wire` carries: sent once all of `wire` is written.
+    wire_plaintext: usize,
 }
 
 impl OutboundPeer {
@@ -63,6 +90,9 @@ impl OutboundPeer {
             link: Link::Down { retry_at: now },
             backoff: config.reconnect_min,
             last_write: now,
+            wire: Vec::new(),
+            wire_written: 0,
+            wire_plaintext: 0,
         }
     }
 
@@ -107,10 +137,22 @@ impl OutboundPeer {
             Link::Connecting { stream, .. } => match connect_outcome(stream, event) {
                 Ok(false) => LinkChange::Unchanged,
                 Err(error) => LinkChange::ConnectFailed(error),
+                Ok(true) => match self.start_handshake(config, now) {
+                    Ok(()) => self.on_ready(event, config, now),
+                    Err(error) => LinkChange::HandshakeFailed(error),
+                },
+            },
+            Link::Handshaking { .. } => match self.read_answer() {
+                Ok(false) => match self.flush(now) {
+                    Ok(()) => LinkChange::Unchanged,
+                    Err(error) => LinkChange::Broken(error),
+                },
                 Ok(true) => {
-                    self.promote_to_connected(config, now);
+                    self.backoff = config.reconnect_min;
+                    self.last_write = now;
                     LinkChange::Connected
                 }
+                Err(error) => LinkChange::HandshakeFailed(error),
             },
             Link::Connected { stream, .. } => match discard_incoming(stream) {
                 Err(error) => LinkChange::Broken(error),
@@ -122,40 +164,150 @@ impl OutboundPeer {
         }
     }
 
-    fn promote_to_connected(&mut self, config: &TransportConfig, now: Instant) {
+    /// TCP is up: sends the hello and the first handshake message.
+    fn start_handshake(
+        &mut self,
+        config: &TransportConfig,
+        now: Instant,
+    ) -> Result<(), HandshakeError> {
         let placeholder = Link::Down { retry_at: now };
-        if let Link::Connecting { stream, token, .. } =
-            std::mem::replace(&mut self.link, placeholder)
-        {
-            if let Err(error) = stream.set_nodelay(true) {
-                log::warn!("cannot set TCP_NODELAY towards {}: {error}", self.to);
-            }
-            self.link = Link::Connected { stream, token };
-        }
-        self.backoff = config.reconnect_min;
-        self.last_write = now;
-    }
-
-    /// Writes queued bytes until the queue is empty or the socket would block (edge-triggered:
-    /// the next writable event comes only after a write met `WouldBlock`). Does nothing unless
-    /// connected. An error means the connection is broken.
-    pub(super) fn flush(&mut self, now: Instant) -> io::Result<()> {
-        let Link::Connected { stream, .. } = &mut self.link else {
+        let Link::Connecting { stream, token, .. } = std::mem::replace(&mut self.link, placeholder)
+        else {
             return Ok(());
         };
-        while !self.queue.is_empty() {
-            match stream.write(self.queue.unwritten()) {
+        if let Err(error) = stream.set_nodelay(true) {
+            log::warn!("cannot set TCP_NODELAY towards {}: {error}", self.to);
+        }
+        let (initiator, first) = Initiator::start(&config.identity)
+            .map_err(|e| HandshakeError::Protocol(format!("cannot start the handshake: {e}")))?;
+        self.wire = first;
+        self.wire_written = 0;
+        self.wire_plaintext = 0;
+        self.link = Link::Handshaking {
+            stream,
+            token,
+            since: now,
+            initiator: Some(Box::new(initiator)),
+            answer: Vec::new(),
+        };
+        Ok(())
+    }
+
+    /// Reads the responder's answer; `Ok(true)` once the handshake completed.
+    fn read_answer(&mut self) -> Result<bool, HandshakeError> {
+        let Link::Handshaking {
+            stream,
+            initiator,
+            answer,
+            ..
+        } = &mut self.link
+        else {
+            return Ok(false);
+        };
+        let mut chunk = [0u8; HANDSHAKE_RECORD_LIMIT];
+        loop {
+            let room = HANDSHAKE_RECORD_LIMIT - answer.len();
+            match stream.read(&mut chunk[..room.max(1)]) {
+                Ok(0) => {
+                    return Err(HandshakeError::Protocol(
+                        "the peer closed the connection during the handshake".into(),
+                    ))
+                }
+                Ok(count) => answer.extend_from_slice(&chunk[..count]),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    return Err(HandshakeError::Protocol(format!(
+                        "the connection failed during the handshake: {error}"
+                    )))
+                }
+            }
+            let Some(len) = record_len(answer, HANDSHAKE_RECORD_LIMIT)? else {
+                continue;
+            };
+            let Some(started) = initiator.take() else {
+                return Ok(false);
+            };
+            let mut confirmation = Vec::new();
+            let sealer = started.finish(&answer[RECORD_HEADER..len], &mut confirmation)?;
+            // The responder answers only after the whole first message arrived, so nothing of
+            // the hello is still unwritten; the confirmation leads the first sealed batch.
+            self.wire.drain(..self.wire_written);
+            self.wire_written = 0;
+            self.wire.extend_from_slice(&confirmation);
+            let placeholder = Link::Down {
+                retry_at: Instant::now(),
+            };
+            if let Link::Handshaking { stream, token, .. } =
+                std::mem::replace(&mut self.link, placeholder)
+            {
+                self.link = Link::Connected {
+                    stream,
+                    token,
+                    sealer,
+                };
+            }
+            return Ok(true);
+        }
+    }
+
+    /// Writes pending bytes until everything queued is written or the socket would block
+    /// (edge-triggered: the next writable event comes only after a write met `WouldBlock`).
+    /// Before the handshake completed only handshake records go out; after it, queued frames
+    /// are sealed a batch at a time. An error means the connection is broken.
+    pub(super) fn flush(&mut self, now: Instant) -> io::Result<()> {
+        loop {
+            if self.wire_written == self.wire.len() {
+                self.sent_wire();
+            }
+            if self.wire_plaintext == 0 {
+                self.seal_next_batch()?;
+            }
+            if self.wire_written == self.wire.len() {
+                return Ok(());
+            }
+            let (Link::Handshaking { stream, .. } | Link::Connected { stream, .. }) =
+                &mut self.link
+            else {
+                return Ok(());
+            };
+            match stream.write(&self.wire[self.wire_written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(count) => {
-                    self.queue.advance(count);
+                    self.wire_written += count;
                     self.last_write = now;
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// Once connected, seals the next batch of queued frames onto `wire`.
+    fn seal_next_batch(&mut self) -> io::Result<()> {
+        let Link::Connected { sealer, .. } = &mut self.link else {
+            return Ok(());
+        };
+        let batch_len = self.queue.queued_bytes().min(SEAL_BATCH);
+        if batch_len == 0 {
+            return Ok(());
+        }
+        let batch = &self.queue.unwritten()[..batch_len];
+        self.wire.reserve(Sealer::sealed_len(batch_len));
+        sealer
+            .seal(batch, &mut self.wire)
+            .map_err(|e| io::Error::other(format!("cannot seal frames: {e}")))?;
+        self.wire_plaintext = batch_len;
         Ok(())
+    }
+
+    /// All of `wire` went out: the frames it carried are sent.
+    fn sent_wire(&mut self) {
+        self.queue.advance(self.wire_plaintext);
+        self.wire.clear();
+        self.wire_written = 0;
+        self.wire_plaintext = 0;
     }
 
     /// Closes the socket after a failure and schedules the next attempt after the backoff, which
@@ -171,6 +323,10 @@ impl OutboundPeer {
             retry_at: now + self.backoff,
         };
         self.backoff = (self.backoff * 2).min(config.reconnect_max);
+        // Sealed bytes belong to the dead session: the next one seals its frames anew.
+        self.wire.clear();
+        self.wire_written = 0;
+        self.wire_plaintext = 0;
         self.queue.rewind_to_frame_start();
         token
     }
@@ -182,7 +338,12 @@ impl OutboundPeer {
             Link::Connecting {
                 mut stream, token, ..
             }
-            | Link::Connected { mut stream, token } => {
+            | Link::Handshaking {
+                mut stream, token, ..
+            }
+            | Link::Connected {
+                mut stream, token, ..
+            } => {
                 if let Err(error) = registry.deregister(&mut stream) {
                     log::debug!("deregistering the connection to {}: {error}", self.to);
                 }
@@ -191,9 +352,13 @@ impl OutboundPeer {
         }
     }
 
-    /// Whether a connect in progress has taken longer than allowed.
+    /// Whether a connect or a handshake in progress has taken longer than allowed.
     pub(super) fn connect_timed_out(&self, config: &TransportConfig, now: Instant) -> bool {
-        matches!(self.link, Link::Connecting { since, .. } if now >= since + config.connect_timeout)
+        match self.link {
+            Link::Connecting { since, .. } => now >= since + config.connect_timeout,
+            Link::Handshaking { since, .. } => now >= since + config.handshake_timeout,
+            _ => false,
+        }
     }
 
     /// Whether the connection has been quiet long enough to need a keepalive ping. A connection
@@ -224,6 +389,7 @@ impl OutboundPeer {
         match &self.link {
             Link::Down { retry_at } => (!self.queue.is_empty()).then_some(*retry_at),
             Link::Connecting { since, .. } => Some(*since + config.connect_timeout),
+            Link::Handshaking { since, .. } => Some(*since + config.handshake_timeout),
             Link::Connected { .. } => self
                 .queue
                 .is_empty()
@@ -254,8 +420,8 @@ fn connect_outcome(stream: &TcpStream, event: &Event) -> io::Result<bool> {
     }
 }
 
-/// Reads and drops whatever the peer sent: connections are one-directional, so bytes here are
-/// unexpected, but the read is how a closed or reset connection shows itself.
+/// Reads and drops whatever the peer sent: after the handshake connections are one-directional,
+/// so bytes here are unexpected, but the read is how a closed or reset connection shows itself.
 fn discard_incoming(stream: &mut TcpStream) -> io::Result<()> {
     let mut scratch = [0u8; 512];
     loop {

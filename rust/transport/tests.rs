@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 
+use super::secure::{record_len, Initiator, Sealer, RECORD_HEADER};
 use super::*;
 use crate::wire::HEADER_SIZE;
+
+const SECRET: &str = "a cluster secret for the tests";
 
 const PATIENCE: Duration = Duration::from_secs(10);
 /// Nodes' token ranges are this far apart, so `owns` tells them apart on the shared poll.
@@ -107,6 +110,55 @@ impl Net {
     }
 }
 
+fn with_secret(secret: &str) -> Auth {
+    Auth::Secret(ClusterKey::from_secret(secret.as_bytes()).unwrap())
+}
+
+/// The settings of a member of the tests' cluster.
+fn member() -> TransportConfig {
+    TransportConfig::new("tests", with_secret(SECRET))
+}
+
+/// A plain socket that completed the handshake as a member would, and the sealer of its
+/// session: what a test needs to send records a member could not (altered, replayed).
+fn authenticated_socket(net: &mut Net, to: SocketAddr) -> (StdStream, Sealer) {
+    let identity = member().identity;
+    let (initiator, first) = Initiator::start(&identity).unwrap();
+    let mut socket = StdStream::connect(to).unwrap();
+    socket.write_all(&first).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let mut answer = Vec::new();
+    net.pump_until("the handshake answer", |_| {
+        let mut chunk = [0u8; 256];
+        if let Ok(n) = socket.read(&mut chunk) {
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        matches!(record_len(&answer, 1024), Ok(Some(_)))
+    });
+    let len = record_len(&answer, 1024).unwrap().unwrap();
+    let mut confirmation = Vec::new();
+    let sealer = initiator
+        .finish(&answer[RECORD_HEADER..len], &mut confirmation)
+        .unwrap();
+    socket.set_nonblocking(false).unwrap();
+    socket.write_all(&confirmation).unwrap();
+    (socket, sealer)
+}
+
+/// Whether the node closed `socket` (reading it gives end of file or a reset).
+fn closed_by_peer(socket: &mut StdStream) -> bool {
+    socket.set_nonblocking(true).unwrap();
+    let mut scratch = [0u8; 4096];
+    loop {
+        match socket.read(&mut scratch) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -140,8 +192,8 @@ fn request_ids(inbox: &[Incoming]) -> Vec<u32> {
 #[test]
 fn ten_thousand_frames_arrive_in_order() {
     let mut net = Net::new();
-    let a = net.add(TransportConfig::default(), None);
-    let b = net.add(TransportConfig::default(), None);
+    let a = net.add(member(), None);
+    let b = net.add(member(), None);
     let to = net.addr(b);
     for id in 0..10_000 {
         net.send(a, to, &put(id, 100)).unwrap();
@@ -161,9 +213,9 @@ fn ten_thousand_frames_arrive_in_order() {
 #[test]
 fn enqueued_frames_wait_for_flush_queued_and_leave_in_one_write() {
     let mut net = Net::new();
-    let a = net.add(TransportConfig::default(), None);
-    let b = net.add(TransportConfig::default(), None);
-    let c = net.add(TransportConfig::default(), None);
+    let a = net.add(member(), None);
+    let b = net.add(member(), None);
+    let c = net.add(member(), None);
     let (to_b, to_c) = (net.addr(b), net.addr(c));
     net.send(a, to_b, &put(0, 10)).unwrap();
     net.send(a, to_c, &put(0, 10)).unwrap();
@@ -206,7 +258,7 @@ fn a_frame_of_the_maximum_size_arrives_and_a_larger_one_is_refused() {
     let max = 4 * 1024 * 1024;
     let config = || TransportConfig {
         max_frame_size: max,
-        ..TransportConfig::default()
+        ..member()
     };
     let mut net = Net::new();
     let a = net.add(config(), None);
@@ -235,7 +287,7 @@ fn queued_frames_reach_a_listener_that_appears_later() {
     let config = || TransportConfig {
         reconnect_min: Duration::from_millis(5),
         reconnect_max: Duration::from_millis(40),
-        ..TransportConfig::default()
+        ..member()
     };
     let mut net = Net::new();
     let a = net.add(config(), None);
@@ -261,35 +313,32 @@ fn queued_frames_reach_a_listener_that_appears_later() {
 }
 
 #[test]
-fn a_malformed_frame_closes_only_its_connection() {
+fn a_malformed_frame_from_a_member_closes_only_its_connection() {
     let mut net = Net::new();
-    let a = net.add(TransportConfig::default(), None);
-    let b = net.add(TransportConfig::default(), None);
+    let a = net.add(member(), None);
+    let b = net.add(member(), None);
     let to = net.addr(b);
     net.send(a, to, &put(1, 10)).unwrap();
     net.pump_until("the first frame", |net| net.inboxes[b].len() == 1);
 
     let mut bad_checksum = put(2, 10).encode().unwrap();
     bad_checksum[HEADER_SIZE] ^= 0xff;
-    let mut raw = StdStream::connect(to).unwrap();
-    raw.write_all(&bad_checksum).unwrap();
+    let (mut raw, mut sealer) = authenticated_socket(&mut net, to);
+    let mut sealed = Vec::new();
+    sealer.seal(&bad_checksum, &mut sealed).unwrap();
+    raw.write_all(&sealed).unwrap();
     net.pump_until("the malformed frame", |net| {
         net.nodes[b].stats().malformed_frames == 1
     });
-    raw.set_read_timeout(Some(PATIENCE)).unwrap();
-    match raw.read(&mut [0u8; 16]) {
-        Ok(0) => {}
-        Err(error) if error.kind() == ErrorKind::ConnectionReset => {}
-        other => panic!("the bad connection should be closed, read gave {other:?}"),
-    }
+    net.pump_until("the bad connection to close", |_| closed_by_peer(&mut raw));
 
     // A header claiming more than the maximum is refused before anything is allocated for it.
     let mut huge_claim = put(3, 10).encode().unwrap();
     huge_claim[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-    StdStream::connect(to)
-        .unwrap()
-        .write_all(&huge_claim)
-        .unwrap();
+    let (mut raw, mut sealer) = authenticated_socket(&mut net, to);
+    let mut sealed = Vec::new();
+    sealer.seal(&huge_claim, &mut sealed).unwrap();
+    raw.write_all(&sealed).unwrap();
     net.pump_until("the oversized claim", |net| {
         net.nodes[b].stats().malformed_frames == 2
     });
@@ -301,6 +350,130 @@ fn a_malformed_frame_closes_only_its_connection() {
     assert_eq!(request_ids(&net.inboxes[b]), vec![1, 4]);
     assert_eq!(net.nodes[a].stats().connects, 1);
     assert_eq!(net.nodes[b].stats().frames_received, 2);
+    assert_eq!(net.nodes[b].stats().handshakes_accepted, 3);
+}
+
+#[test]
+fn a_plain_frame_without_the_handshake_is_never_parsed() {
+    let mut net = Net::new();
+    let b = net.add(member(), None);
+    let to = net.addr(b);
+    // What an attacker's plain socket sends: a well-formed frame, no handshake.
+    let forged = FramedMessage::new(
+        crate::wire::MessageFlags::NONE,
+        0,
+        Message::ForwardProposals { proposals: vec![] },
+    )
+    .encode()
+    .unwrap();
+    let mut raw = StdStream::connect(to).unwrap();
+    raw.write_all(&forged).unwrap();
+    net.pump_until("the refusal", |net| {
+        net.nodes[b].stats().handshakes_refused == 1
+    });
+    net.pump_until("the connection to close", |_| closed_by_peer(&mut raw));
+    assert!(net.inboxes[b].is_empty(), "no frame was delivered");
+    let stats = net.nodes[b].stats();
+    assert_eq!((stats.frames_received, stats.malformed_frames), (0, 0));
+
+    // Garbage far beyond a handshake record is refused once the first kilobyte is in.
+    let mut raw = StdStream::connect(to).unwrap();
+    let _ = raw.write_all(&vec![0xffu8; 1 << 20]);
+    net.pump_until("the second refusal", |net| {
+        net.nodes[b].stats().handshakes_refused == 2
+    });
+    assert!(net.inboxes[b].is_empty());
+}
+
+#[test]
+fn a_node_without_the_secret_or_of_another_cluster_is_refused_on_both_sides() {
+    let mut net = Net::new();
+    let b = net.add(member(), None);
+    let to = net.addr(b);
+    let strangers = [
+        TransportConfig::new("tests", with_secret("not the secret of this cluster")),
+        TransportConfig::new("another cluster", with_secret(SECRET)),
+        TransportConfig::new("tests", Auth::Insecure),
+    ];
+    for config in strangers {
+        let refused_before = net.nodes[b].stats().handshakes_refused;
+        let stranger = net.add(config, None);
+        net.send(stranger, to, &put(1, 10)).unwrap();
+        // The stranger retries with backoff, and is refused each time.
+        net.pump_until("the stranger's refusal", |net| {
+            net.nodes[b].stats().handshakes_refused > refused_before
+                && net.nodes[stranger].stats().handshakes_failed >= 1
+        });
+        assert_eq!(net.nodes[stranger].stats().connects, 0);
+    }
+    assert!(
+        net.inboxes[b].is_empty(),
+        "no stranger's frame was delivered"
+    );
+
+    // The cluster's own members still connect.
+    let a = net.add(member(), None);
+    net.send(a, to, &put(2, 10)).unwrap();
+    net.pump_until("the member's frame", |net| net.inboxes[b].len() == 1);
+}
+
+#[test]
+fn an_altered_or_replayed_record_closes_the_connection() {
+    let mut net = Net::new();
+    let b = net.add(member(), None);
+    let to = net.addr(b);
+    let frame = put(1, 10).encode().unwrap();
+
+    let (mut raw, mut sealer) = authenticated_socket(&mut net, to);
+    let mut sealed = Vec::new();
+    sealer.seal(&frame, &mut sealed).unwrap();
+    raw.write_all(&sealed).unwrap();
+    net.pump_until("the frame", |net| net.inboxes[b].len() == 1);
+    raw.write_all(&sealed).unwrap();
+    net.pump_until("the replay to be rejected", |net| {
+        net.nodes[b].stats().records_rejected == 1
+    });
+    net.pump_until("the replaying connection to close", |_| {
+        closed_by_peer(&mut raw)
+    });
+
+    let (mut raw, mut sealer) = authenticated_socket(&mut net, to);
+    let mut sealed = Vec::new();
+    sealer.seal(&frame, &mut sealed).unwrap();
+    sealed[RECORD_HEADER + 3] ^= 0x01;
+    raw.write_all(&sealed).unwrap();
+    net.pump_until("the altered record to be rejected", |net| {
+        net.nodes[b].stats().records_rejected == 2
+    });
+    assert_eq!(net.inboxes[b].len(), 1, "neither record was delivered");
+}
+
+#[test]
+fn strangers_hold_a_handshake_place_only_briefly_and_only_a_few_of_them() {
+    let config = || TransportConfig {
+        handshake_timeout: Duration::from_millis(200),
+        max_pending_handshakes: 2,
+        ..member()
+    };
+    let mut net = Net::new();
+    let b = net.add(config(), None);
+    let to = net.addr(b);
+    let silent: Vec<StdStream> = (0..3).map(|_| StdStream::connect(to).unwrap()).collect();
+    net.pump_until("the third to be closed at once", |net| {
+        net.nodes[b].stats().connections_over_limit == 1
+    });
+    assert_eq!(net.nodes[b].inbound.len(), 2);
+    net.pump_until("the silent ones to time out", |net| {
+        net.nodes[b].stats().handshakes_timed_out == 2
+    });
+    assert!(net.nodes[b].inbound.is_empty());
+
+    let a = net.add(config(), None);
+    net.send(a, to, &put(1, 10)).unwrap();
+    net.pump_until("a member's frame once the places are free", |net| {
+        net.inboxes[b].len() == 1
+    });
+    drop(silent);
 }
 
 #[test]
@@ -310,15 +483,16 @@ fn sends_are_refused_when_the_destination_never_reads() {
     let a = net.add(
         TransportConfig {
             max_buffered_bytes,
-            ..TransportConfig::default()
+            ..member()
         },
         None,
     );
     // The kernel completes the handshake into the backlog, but nobody ever reads.
+    // Nothing is written before the handshake, which a deaf listener never answers: the
+    // queue alone must hold the line.
     let deaf = StdListener::bind(loopback(0)).unwrap();
     let to = deaf.local_addr().unwrap();
     net.send(a, to, &put(0, 10)).unwrap();
-    net.pump_until("the connection", |net| net.nodes[a].stats().connects == 1);
 
     let give_up = Instant::now() + PATIENCE;
     let queued = loop {
@@ -345,8 +519,8 @@ fn sends_are_refused_when_the_destination_never_reads() {
 fn blocked_links_drop_frames_and_heal_restores_delivery() {
     let faults = Faults::new();
     let mut net = Net::new();
-    let a = net.add(TransportConfig::default(), Some(faults.clone()));
-    let b = net.add(TransportConfig::default(), Some(faults.clone()));
+    let a = net.add(member(), Some(faults.clone()));
+    let b = net.add(member(), Some(faults.clone()));
     let (addr_a, addr_b) = (net.addr(a), net.addr(b));
 
     faults.block(addr_a, addr_b);
@@ -368,8 +542,8 @@ fn blocked_links_drop_frames_and_heal_restores_delivery() {
 #[test]
 fn shutdown_frees_the_port_and_senders_reconnect_to_its_successor() {
     let mut net = Net::new();
-    let a = net.add(TransportConfig::default(), None);
-    let b = net.add(TransportConfig::default(), None);
+    let a = net.add(member(), None);
+    let b = net.add(member(), None);
     let to = net.addr(b);
     net.send(a, to, &put(1, 10)).unwrap();
     net.pump_until("the first frame", |net| net.inboxes[b].len() == 1);
@@ -380,7 +554,7 @@ fn shutdown_frees_the_port_and_senders_reconnect_to_its_successor() {
         Err(SendError::Closed)
     );
     let successor = net
-        .try_add_at(to, TransportConfig::default(), None)
+        .try_add_at(to, member(), None)
         .expect("the port is free again");
 
     // Frames written before `a` noticed the close die with the old connection; keep sending
@@ -401,7 +575,8 @@ fn keepalives_hold_an_idle_connection_open_and_are_not_delivered() {
     let config = || TransportConfig {
         ping_interval: Duration::from_millis(20),
         idle_timeout: Duration::from_millis(100),
-        ..TransportConfig::default()
+        handshake_timeout: Duration::from_millis(100),
+        ..member()
     };
     let mut net = Net::new();
     let a = net.add(config(), None);
@@ -433,7 +608,7 @@ fn keepalives_hold_an_idle_connection_open_and_are_not_delivered() {
 #[test]
 fn forget_drops_queued_frames_and_their_retries() {
     let mut net = Net::new();
-    let a = net.add(TransportConfig::default(), None);
+    let a = net.add(member(), None);
     let nowhere = unused_addr();
     net.send(a, nowhere, &put(1, 10)).unwrap();
     assert!(net.nodes[a].next_deadline().is_some());
