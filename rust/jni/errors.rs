@@ -33,9 +33,10 @@ impl From<Error> for JniError {
     fn from(e: Error) -> Self {
         match e {
             Error::Closed => JniError::Closed(e.to_string()),
-            Error::Wire(_) | Error::InvalidAddress(_) | Error::Config { .. } => {
-                JniError::BadArgument(e.to_string())
-            }
+            Error::Wire(_)
+            | Error::InvalidAddress(_)
+            | Error::Config { .. }
+            | Error::Invalid(_) => JniError::BadArgument(e.to_string()),
             other => JniError::Native(other.to_string()),
         }
     }

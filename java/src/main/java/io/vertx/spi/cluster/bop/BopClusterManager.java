@@ -234,6 +234,10 @@ public class BopClusterManager implements ClusterManager {
           return null;
         }
         codec = new BopValueCodec(getClass().getClassLoader(), options.getSerializableAllowList());
+        if (options.getSecret() == null && options.isInsecure()) {
+          log.warn("Cluster " + options.getClusterName() + " runs without a cluster secret (vertx.bop.insecure=true): "
+            + "any process that reaches " + options.getHost() + " can join it, read its state and change it");
+        }
         nodeId = UUID.randomUUID().toString();
         nodeEvents = Executors.newSingleThreadExecutor(r -> {
           Thread t = new Thread(r, "vertx-bop-node-events-" + nodeId);

@@ -1,5 +1,10 @@
 package io.vertx.spi.cluster.bop;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -29,7 +34,18 @@ import java.util.function.Function;
  *   <tr><td>tick (ms)</td><td>vertx.bop.tick</td><td>25</td></tr>
  *   <tr><td>maxFrameSize (bytes)</td><td>vertx.bop.maxFrameSize</td><td>16777216</td></tr>
  *   <tr><td>serializableAllowList</td><td>vertx.bop.serializableAllowList (comma separated)</td><td>none beyond the codec's defaults</td></tr>
+ *   <tr><td>secret</td><td>vertx.bop.secret / VERTX_CLUSTER_SECRET</td><td>none</td></tr>
+ *   <tr><td>secretFile</td><td>vertx.bop.secretFile</td><td>none</td></tr>
+ *   <tr><td>insecure</td><td>vertx.bop.insecure</td><td>false</td></tr>
  * </table>
+ *
+ * <p>The cluster secret (at least 16 bytes) is what members authenticate each other with. It is
+ * given directly or as a file holding it (surrounding whitespace ignored); at one level of the
+ * order above, giving both is an error, and the first level that gives either wins: the object,
+ * then the system properties, then {@code VERTX_CLUSTER_SECRET}. Without a secret, nodes found
+ * through local discovery share one generated on this host, and nodes with seeds or a DNS name
+ * refuse to start unless {@code insecure} is set. The secret is never printed by
+ * {@link #toString()}.
  */
 public class BopClusterOptions {
 
@@ -47,6 +63,9 @@ public class BopClusterOptions {
   private Long tick;
   private Long maxFrameSize;
   private List<String> serializableAllowList;
+  private String secret;
+  private String secretFile;
+  private Boolean insecure;
 
   public BopClusterOptions() {
   }
@@ -66,6 +85,9 @@ public class BopClusterOptions {
     this.tick = other.tick;
     this.maxFrameSize = other.maxFrameSize;
     this.serializableAllowList = other.serializableAllowList == null ? null : new ArrayList<>(other.serializableAllowList);
+    this.secret = other.secret;
+    this.secretFile = other.secretFile;
+    this.insecure = other.insecure;
   }
 
   public BopClusterOptions setClusterName(String clusterName) { this.clusterName = clusterName; return this; }
@@ -81,6 +103,12 @@ public class BopClusterOptions {
   public BopClusterOptions setTick(long millis) { this.tick = millis; return this; }
   public BopClusterOptions setMaxFrameSize(long bytes) { this.maxFrameSize = bytes; return this; }
   public BopClusterOptions setSerializableAllowList(List<String> entries) { this.serializableAllowList = new ArrayList<>(entries); return this; }
+  /** The cluster secret, at least 16 bytes (for example {@code openssl rand -base64 32}). */
+  public BopClusterOptions setSecret(String secret) { this.secret = secret; return this; }
+  /** A file holding the cluster secret; readable by the application's user only, preferably. */
+  public BopClusterOptions setSecretFile(String path) { this.secretFile = path; return this; }
+  /** Without a secret, run with no authentication at all: anyone reaching the port can join. */
+  public BopClusterOptions setInsecure(boolean insecure) { this.insecure = insecure; return this; }
 
   public String getClusterName() { return text(clusterName, "clusterName", null, "vertx-bop"); }
   public String getHost() { return text(host, "host", "VERTX_CLUSTER_HOST", "127.0.0.1"); }
@@ -96,6 +124,65 @@ public class BopClusterOptions {
   public long getTick() { return number(tick, "tick", null, 25L, Long::parseLong, 1L, 10000L); }
   public long getMaxFrameSize() { return number(maxFrameSize, "maxFrameSize", null, 16L * 1024 * 1024, Long::parseLong, 1024L, (long) Integer.MAX_VALUE); }
   public List<String> getSerializableAllowList() { return list(serializableAllowList, "serializableAllowList"); }
+  public boolean isInsecure() { return flag(insecure, "insecure"); }
+
+  /** The cluster secret's bytes (UTF-8), or null when none is configured at any level. */
+  public byte[] getSecret() {
+    byte[] fromObject = secret(secret, "secret", secretFile, "secretFile");
+    if (fromObject != null) {
+      return fromObject;
+    }
+    byte[] fromProperties = secret(properties.apply("vertx.bop.secret"), "system property vertx.bop.secret",
+      properties.apply("vertx.bop.secretFile"), "system property vertx.bop.secretFile");
+    if (fromProperties != null) {
+      return fromProperties;
+    }
+    return secret(environment.apply("VERTX_CLUSTER_SECRET"), "environment variable VERTX_CLUSTER_SECRET", null, null);
+  }
+
+  private static byte[] secret(String value, String valueName, String file, String fileName) {
+    if (value != null && file != null) {
+      throw new IllegalArgumentException("Both " + valueName + " and " + fileName + " are set: give the cluster secret once");
+    }
+    if (value != null) {
+      if (value.trim().isEmpty()) {
+        throw new IllegalArgumentException("Empty cluster secret in " + valueName);
+      }
+      return value.trim().getBytes(StandardCharsets.UTF_8);
+    }
+    if (file == null) {
+      return null;
+    }
+    Path path = Paths.get(file.trim());
+    String text;
+    try {
+      text = new String(Files.readAllBytes(path), StandardCharsets.UTF_8).trim();
+    } catch (IOException | RuntimeException e) {
+      throw new IllegalArgumentException("Cannot read the cluster secret file \"" + file + "\" (" + fileName + "): " + e, e);
+    }
+    if (text.isEmpty()) {
+      throw new IllegalArgumentException("The cluster secret file \"" + file + "\" (" + fileName + ") is empty");
+    }
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static boolean flag(Boolean set, String name) {
+    if (set != null) {
+      return set;
+    }
+    String raw = lookup(name, null);
+    if (raw == null) {
+      return false;
+    }
+    switch (raw.trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "true":
+        return true;
+      case "false":
+        return false;
+      default:
+        throw new IllegalArgumentException("Invalid value \"" + raw + "\" for " + source(name, null) + ": expected true or false");
+    }
+  }
 
   /** Where settings come from when not set on the object; replaced in tests. */
   static Function<String, String> properties = System::getProperty;
@@ -185,7 +272,8 @@ public class BopClusterOptions {
       && Objects.equals(failureTimeout, that.failureTimeout) && Objects.equals(pingInterval, that.pingInterval)
       && Objects.equals(voters, that.voters) && Objects.equals(requestTimeout, that.requestTimeout)
       && Objects.equals(joinTimeout, that.joinTimeout) && Objects.equals(tick, that.tick)
-      && Objects.equals(maxFrameSize, that.maxFrameSize) && Objects.equals(serializableAllowList, that.serializableAllowList);
+      && Objects.equals(maxFrameSize, that.maxFrameSize) && Objects.equals(serializableAllowList, that.serializableAllowList)
+      && Objects.equals(secret, that.secret) && Objects.equals(secretFile, that.secretFile) && Objects.equals(insecure, that.insecure);
   }
 
   @Override

@@ -182,4 +182,44 @@ public class BopClusterOptionsPrecedenceTest {
       assertTrue("\"" + e.getMessage() + "\" should name " + part, e.getMessage().contains(part));
     }
   }
+
+  @Test
+  public void the_secret_comes_from_the_object_then_the_properties_then_the_environment() throws Exception {
+    assertNull(new BopClusterOptions().getSecret());
+    assertEquals(false, new BopClusterOptions().isInsecure());
+    environment.put("VERTX_CLUSTER_SECRET", " from-the-environment ");
+    assertEquals("from-the-environment", utf8(new BopClusterOptions().getSecret()));
+    java.nio.file.Path file = java.nio.file.Files.createTempFile("bop-secret", ".txt");
+    try {
+      java.nio.file.Files.write(file, "from-a-file\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      properties.put("vertx.bop.secretFile", file.toString());
+      assertEquals("from-a-file", utf8(new BopClusterOptions().getSecret()));
+      properties.put("vertx.bop.secret", "from-a-property");
+      IllegalArgumentException both = assertThrows(IllegalArgumentException.class, () -> new BopClusterOptions().getSecret());
+      assertTrue(both.getMessage(), both.getMessage().contains("vertx.bop.secret") && both.getMessage().contains("vertx.bop.secretFile"));
+      properties.remove("vertx.bop.secretFile");
+      assertEquals("from-a-property", utf8(new BopClusterOptions().getSecret()));
+      assertEquals("from-the-object", utf8(new BopClusterOptions().setSecret("from-the-object").getSecret()));
+      assertEquals("from-a-file", utf8(new BopClusterOptions().setSecretFile(file.toString()).getSecret()));
+    } finally {
+      java.nio.file.Files.delete(file);
+    }
+    properties.put("vertx.bop.secret", " ");
+    assertThrows(IllegalArgumentException.class, () -> new BopClusterOptions().getSecret());
+    assertTrue("the secret is never printed", !new BopClusterOptions().setSecret("hidden-secret-value").toString().contains("hidden"));
+  }
+
+  @Test
+  public void insecure_is_a_boolean_property() {
+    properties.put("vertx.bop.insecure", "TRUE");
+    assertTrue(new BopClusterOptions().isInsecure());
+    assertEquals(false, new BopClusterOptions().setInsecure(false).isInsecure());
+    properties.put("vertx.bop.insecure", "yes");
+    IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> new BopClusterOptions().isInsecure());
+    assertTrue(bad.getMessage(), bad.getMessage().contains("vertx.bop.insecure"));
+  }
+
+  private static String utf8(byte[] bytes) {
+    return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+  }
 }

@@ -3,13 +3,14 @@ package io.vertx.spi.cluster.bop.impl;
 import io.vertx.core.spi.cluster.RegistrationInfo;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
 import io.vertx.spi.cluster.bop.impl.jni.BopNative;
+import io.vertx.spi.cluster.bop.impl.jni.BopNodeSettings;
+import io.vertx.spi.cluster.bop.impl.jni.BopNodeStatus;
 import io.vertx.spi.cluster.bop.impl.jni.NativeLibrary;
 import io.vertx.spi.cluster.bop.impl.jni.NativeListener;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -20,7 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 
 /**
- * A started native node seen from Java: sends request frames through {@link BopNative#request}
+ * A started native node seen from Java: sends request frames through {@link BopNative#requests}
  * and completes the matching future when the response frame comes back on the native callback
  * thread. The futures complete on that thread; callers hop onto their Vert.x context themselves.
  * An {@code ErrorResponse} fails the future with a {@link BopClusterException} carrying its code.
@@ -77,31 +78,32 @@ public final class BopNode {
         events.registrationsChanged(address, BopMessages.registrationList(registrations));
       }
     };
-    List<String> seeds = options.getSeeds();
-    node.handle = BopNative.start(options.getClusterName(), nodeId, options.getHost(), options.getPort(),
-      seeds.toArray(new String[0]), options.getDnsName(), options.getDnsPort(),
-      options.getFailureTimeout(), options.getPingInterval(), options.getTick(), options.getVoters(),
-      options.getRequestTimeout(), options.getJoinTimeout(), options.getMaxFrameSize(), listener);
+    node.handle = BopNative.start(BopNodeSettings.encode(nodeId, options), listener);
     return node;
   }
 
-  /** The native handle, for the benchmark's native-side timing. */
-  public long handle() {
+  /** The native handle, for the JNI benchmark's native-side timing (test code). */
+  long handle() {
     return handle;
+  }
+
+  /** Address, leadership, members, voters and transport counters, as the node reports them. */
+  public BopNodeStatus status() {
+    return BopNodeStatus.decode(BopNative.status(handle));
   }
 
   /** Member ids in join order, as the node has applied them. */
   public List<String> members() {
-    return Arrays.asList(BopNative.members(handle));
+    return status().members();
   }
 
   /** The {@code host:port} the node listens on for cluster traffic. */
   public String address() {
-    return BopNative.address(handle);
+    return status().address();
   }
 
   public boolean isLeader() {
-    return BopNative.isLeader(handle);
+    return status().isLeader();
   }
 
   /**
@@ -110,7 +112,7 @@ public final class BopNode {
    * members, else up to the configured odd number).
    */
   public int voterCount() {
-    return BopNative.voterCount(handle);
+    return status().voters();
   }
 
   /** Leaves the cluster (blocking until the departure is committed) and closes the node. */
@@ -186,7 +188,7 @@ public final class BopNode {
           bytes += o.frame.length;
         }
         if (batch.size() == 1) {
-          BopNative.request(handle, batch.get(0).frame);
+          BopNative.requests(handle, batch.get(0).frame);
         } else if (!batch.isEmpty()) {
           byte[] all = new byte[bytes];
           int at = 0;

@@ -1,11 +1,9 @@
-package io.vertx.spi.cluster.bop.bench;
+package io.vertx.spi.cluster.bop.impl;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
-import io.vertx.spi.cluster.bop.impl.BopNode;
-import io.vertx.spi.cluster.bop.impl.jni.BopNative;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
 import java.util.Arrays;
@@ -26,7 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *   threads wake on this machine (the Rust caller parks on a channel, the Java one on a
  *   future), so the difference there is reported but is not the layer's cost.</li>
  * </ul>
- * Prints figures; asserts nothing.
+ * Prints figures; asserts nothing. The Rust side's timing is the native hook of
+ * {@link NativeTiming}, in the library only when built with the cargo feature {@code bench-hooks}
+ * ({@code scripts/bench-jni.sh} builds it so).
  */
 public final class JniOverheadBench {
 
@@ -50,10 +50,10 @@ public final class JniOverheadBench {
       double[] javaPerOp = new double[3];
       double[] rustPerOp = new double[3];
       javaPipelined(node, pipelined / 5);
-      BopNative.timeNativeCalls(node.handle(), frame, pipelined / 5, IN_FLIGHT);
+      NativeTiming.timeNativeCalls(node.handle(), frame, pipelined / 5, IN_FLIGHT);
       for (int round = 0; round < 3; round++) {
         javaPerOp[round] = javaPipelined(node, pipelined) / 1000.0 / pipelined;
-        rustPerOp[round] = BopNative.timeNativeCalls(node.handle(), frame, pipelined, IN_FLIGHT) / 1000.0 / pipelined;
+        rustPerOp[round] = NativeTiming.timeNativeCalls(node.handle(), frame, pipelined, IN_FLIGHT) / 1000.0 / pipelined;
       }
       Arrays.sort(javaPerOp);
       Arrays.sort(rustPerOp);
@@ -73,8 +73,8 @@ public final class JniOverheadBench {
           javaNanos[i] = System.nanoTime() - t0;
         }
       }
-      BopNative.timeNativeCalls(node.handle(), frame, iterations / 5, 1);
-      double rustMeanUs = BopNative.timeNativeCalls(node.handle(), frame, iterations, 1) / 1000.0 / iterations;
+      NativeTiming.timeNativeCalls(node.handle(), frame, iterations / 5, 1);
+      double rustMeanUs = NativeTiming.timeNativeCalls(node.handle(), frame, iterations, 1) / 1000.0 / iterations;
       double javaMeanUs = Arrays.stream(javaNanos).average().orElse(0) / 1000.0;
       long[] sorted = javaNanos.clone();
       Arrays.sort(sorted);

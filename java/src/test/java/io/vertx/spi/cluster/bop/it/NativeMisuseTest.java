@@ -7,7 +7,10 @@ import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.shareddata.Counter;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.impl.BopValueCodec;
+import io.vertx.spi.cluster.bop.BopClusterOptions;
 import io.vertx.spi.cluster.bop.impl.jni.BopNative;
+import io.vertx.spi.cluster.bop.impl.jni.BopNodeSettings;
+import io.vertx.spi.cluster.bop.impl.jni.BopNodeStatus;
 import io.vertx.spi.cluster.bop.impl.jni.NativeLibrary;
 import io.vertx.spi.cluster.bop.impl.jni.NativeListener;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
@@ -17,6 +20,7 @@ import org.junit.BeforeClass;
 import org.junit.Test;
 import org.junit.function.ThrowingRunnable;
 
+import java.util.Arrays;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -33,8 +37,8 @@ import static org.junit.Assert.assertTrue;
 /**
  * Misuse of the native bridge and of a departed cluster manager ends in a Java exception, never in
  * a crash of the JVM: an unknown or closed handle is an {@link IllegalStateException}; a null,
- * malformed (bad checksum, short) or oversized frame, a null listener or a port out of range an
- * {@link IllegalArgumentException} naming the problem, after which the node still answers; a value
+ * malformed (bad checksum, short) or oversized frame, a null listener, malformed settings, seeds
+ * without a secret or a port out of range an {@link IllegalArgumentException} naming the problem, after which the node still answers; a value
  * too large for the configured frame size fails its future and the node keeps serving; and every
  * shared-data call after {@code leave} fails with an {@link IllegalStateException}.
  */
@@ -66,17 +70,16 @@ public class NativeMisuseTest {
   @Test
   public void handles_never_issued_are_illegal_state() {
     byte[] frame = BopMessages.mapGet(1, "m", codec.encode("k"));
-    assertIllegalState(() -> BopNative.request(12345678L, frame), "12345678");
-    assertIllegalState(() -> BopNative.members(-1), "-1");
-    assertIllegalState(() -> BopNative.address(-1), "-1");
-    assertIllegalState(() -> BopNative.isLeader(0), "0");
-    assertIllegalState(() -> BopNative.malformedFrames(Long.MAX_VALUE), String.valueOf(Long.MAX_VALUE));
+    assertIllegalState(() -> BopNative.requests(12345678L, frame), "12345678");
+    assertIllegalState(() -> BopNative.status(-1), "-1");
+    assertIllegalState(() -> BopNative.status(0), "0");
+    assertIllegalState(() -> BopNative.status(Long.MAX_VALUE), String.valueOf(Long.MAX_VALUE));
     assertIllegalState(() -> BopNative.close(12345678L), "12345678");
     assertIllegalState(() -> BopNative.leave(12345678L), "12345678");
   }
 
   @Test
-  public void start_refuses_a_null_listener_and_a_port_out_of_range() {
+  public void start_refuses_a_null_listener_and_malformed_or_out_of_range_settings() {
     String cluster = Clusters.uniqueName("misuse-start");
     IllegalArgumentException noListener = assertThrows(IllegalArgumentException.class,
       () -> startRaw(cluster, 0, null));
@@ -84,6 +87,16 @@ public class NativeMisuseTest {
     IllegalArgumentException badPort = assertThrows(IllegalArgumentException.class,
       () -> startRaw(cluster, 70000, new Responses()));
     assertContains(badPort.getMessage(), "70000");
+    IllegalArgumentException noSettings = assertThrows(IllegalArgumentException.class,
+      () -> BopNative.start(null, new Responses()));
+    assertContains(noSettings.getMessage(), "settings");
+    byte[] settings = BopNodeSettings.encode(UUID.randomUUID().toString(), rawOptions(cluster, 0));
+    IllegalArgumentException truncated = assertThrows(IllegalArgumentException.class,
+      () -> BopNative.start(Arrays.copyOf(settings, settings.length - 3), new Responses()));
+    assertContains(truncated.getMessage(), "malformed node settings");
+    IllegalArgumentException seedsWithoutSecret = assertThrows(IllegalArgumentException.class,
+      () -> BopNative.start(BopNodeSettings.encode("n", rawOptions(cluster, 0).setSeeds(Arrays.asList("127.0.0.1:1"))), new Responses()));
+    assertContains(seedsWithoutSecret.getMessage(), "vertx.bop.secret");
   }
 
   @Test
@@ -93,40 +106,40 @@ public class NativeMisuseTest {
     long handle = rawHandle;
 
     IllegalArgumentException nullFrame = assertThrows(IllegalArgumentException.class,
-      () -> BopNative.request(handle, null));
+      () -> BopNative.requests(handle, null));
     assertContains(nullFrame.getMessage(), "null");
 
     byte[] corrupt = BopMessages.mapGet(2, "m", codec.encode("k"));
     corrupt[corrupt.length - 1] ^= 0x5a;
     IllegalArgumentException badChecksum = assertThrows(IllegalArgumentException.class,
-      () -> BopNative.request(handle, corrupt));
+      () -> BopNative.requests(handle, corrupt));
     assertContains(badChecksum.getMessage(), "checksum");
 
     IllegalArgumentException shortFrame = assertThrows(IllegalArgumentException.class,
-      () -> BopNative.request(handle, new byte[8]));
+      () -> BopNative.requests(handle, new byte[8]));
     assertContains(shortFrame.getMessage(), "short frame");
 
     byte[] oversized = BopMessages.mapPut(3, "m", codec.encode("k"), codec.encode(new byte[2 * MAX_FRAME_SIZE]));
     IllegalArgumentException tooLarge = assertThrows(IllegalArgumentException.class,
-      () -> BopNative.request(handle, oversized));
+      () -> BopNative.requests(handle, oversized));
     assertContains(tooLarge.getMessage(), "exceeds the maximum frame size");
     assertContains(tooLarge.getMessage(), String.valueOf(MAX_FRAME_SIZE));
 
     // Still serving: a put then a get round-trip through the node.
     byte[] value = codec.encode("v");
     CompletableFuture<BopFrame> put = responses.expect(4);
-    BopNative.request(handle, BopMessages.mapPut(4, "m", codec.encode("k"), value));
+    BopNative.requests(handle, BopMessages.mapPut(4, "m", codec.encode("k"), value));
     assertFalse(put.get(Clusters.TIMEOUT_SECONDS, TimeUnit.SECONDS).isError());
     CompletableFuture<BopFrame> get = responses.expect(5);
-    BopNative.request(handle, BopMessages.mapGet(5, "m", codec.encode("k")));
+    BopNative.requests(handle, BopMessages.mapGet(5, "m", codec.encode("k")));
     assertArrayEquals(value, BopMessages.optionalBytes(get.get(Clusters.TIMEOUT_SECONDS, TimeUnit.SECONDS)));
-    assertEquals(1, BopNative.members(handle).length);
+    assertEquals(1, BopNodeStatus.decode(BopNative.status(handle)).members().size());
 
     BopNative.close(handle);
     assertIllegalState(() -> BopNative.close(handle), String.valueOf(handle));
-    assertIllegalState(() -> BopNative.request(handle, BopMessages.mapGet(6, "m", codec.encode("k"))),
+    assertIllegalState(() -> BopNative.requests(handle, BopMessages.mapGet(6, "m", codec.encode("k"))),
       String.valueOf(handle));
-    assertIllegalState(() -> BopNative.members(handle), String.valueOf(handle));
+    assertIllegalState(() -> BopNative.status(handle), String.valueOf(handle));
   }
 
   @Test
@@ -174,9 +187,14 @@ public class NativeMisuseTest {
     assertThrows(IllegalStateException.class, () -> cm.<String, String>getSyncMap("other").remove("k"));
   }
 
+  private static BopClusterOptions rawOptions(String clusterName, int port) {
+    return new BopClusterOptions().setClusterName(clusterName).setHost("127.0.0.1").setPort(port)
+      .setFailureTimeout(2000).setPingInterval(500).setMaxFrameSize(MAX_FRAME_SIZE);
+  }
+
+  /** Starts a node through the bare natives (a port out of range is refused while encoding). */
   private static long startRaw(String clusterName, int port, NativeListener listener) {
-    return BopNative.start(clusterName, UUID.randomUUID().toString(), "127.0.0.1", port,
-      new String[0], null, 0, 2000, 500, 25, 3, 10_000, 30_000, MAX_FRAME_SIZE, listener);
+    return BopNative.start(BopNodeSettings.encode(UUID.randomUUID().toString(), rawOptions(clusterName, port)), listener);
   }
 
   private static void assertIllegalState(ThrowingRunnable call, String handle) {
