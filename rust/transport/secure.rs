@@ -4,8 +4,10 @@
 //! Why Noise (the `snow` crate) and not TLS (`rustls`): members share one cluster secret, not
 //! certificates, and Noise's pre-shared-key handshakes are made for exactly that (WireGuard's
 //! design). rustls offers no external pre-shared keys, so TLS would make every user run a PKI,
-//! even on one host. snow is a small, well-reviewed implementation of the Noise specification
-//! over audited RustCrypto primitives; nothing here invents cryptography.
+//! even on one host. snow is a small, well-reviewed implementation of the Noise specification;
+//! its primitives come from `ring` (ChaCha20-Poly1305, the assembly BoringSSL uses: a small record
+//! costs 0.4 µs to seal and open here, against 3.4 µs with the pure-Rust crate) and RustCrypto
+//! (X25519, BLAKE2s). Nothing here invents cryptography.
 //!
 //! A connection, from the connecting node (initiator) to the listening one (responder):
 //! 1. The initiator sends a `Hello` record in clear: magic, channel version, whether it
