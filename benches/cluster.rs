@@ -467,7 +467,8 @@ fn measure_rate(
                             let failure = (!expected(&answer)).then_some(answer);
                             let _ = tx.send(failure);
                         }),
-                    );
+                    )
+                    .expect("the node takes requests");
                 };
                 for _ in 0..window {
                     submit(n);

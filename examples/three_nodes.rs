@@ -147,7 +147,7 @@ fn lock_handover(first: &Node, second: &Node) -> Outcome {
         Box::new(move |answer| {
             let _ = granted_tx.send(answer);
         }),
-    );
+    )?;
     match granted_rx.recv_timeout(Duration::from_millis(300)) {
         Err(mpsc::RecvTimeoutError::Timeout) => println!(
             "   {} asks for it too and waits (still waiting after 300 ms).",

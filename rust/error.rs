@@ -37,6 +37,9 @@ pub enum Error {
     /// The node is closed or closing.
     #[error("the node is closed")]
     Closed,
+    /// The node's event loop stopped: why, in words (a panic's message, a failed poll).
+    #[error("{0}")]
+    Stopped(String),
 }
 
 impl Error {

@@ -246,15 +246,17 @@ fn holder_with_lock_and_registration(
         "{acquired:?}"
     );
     let (tx, rx) = std::sync::mpsc::channel();
-    nodes[0].request(
-        Message::LockAcquireTimeoutRequest {
-            lock_name: "l".into(),
-            timeout_ms: 20_000,
-        },
-        Box::new(move |m| {
-            let _ = tx.send(m);
-        }),
-    );
+    nodes[0]
+        .request(
+            Message::LockAcquireTimeoutRequest {
+                lock_name: "l".into(),
+                timeout_ms: 20_000,
+            },
+            Box::new(move |m| {
+                let _ = tx.send(m);
+            }),
+        )
+        .expect("the node takes requests");
     rx
 }
 
@@ -449,4 +451,82 @@ fn an_isolated_node_is_declared_dead_at_the_failure_timeout() {
         "declared dead {:?} after the cut, before the failure timeout",
         cut.elapsed()
     );
+}
+
+#[test]
+fn a_node_whose_loop_panics_fails_every_request_at_once_and_is_declared_dead() {
+    let cluster = cluster_name("panic");
+    let faults = Faults::new();
+    let stopped = Arc::new(Mutex::new(None::<String>));
+    let nodes: Vec<Node> = (0..3)
+        .map(|i| {
+            let mut o = options(&cluster);
+            o.faults = Some(faults.clone());
+            if i == 2 {
+                let stopped = Arc::clone(&stopped);
+                o.on_stopped = Some(Arc::new(move |why| *stopped.lock().unwrap() = Some(why)));
+            }
+            Node::start(o).expect("node starts")
+        })
+        .collect();
+    eventually("three members", || {
+        same_members(&[&nodes[0], &nodes[1], &nodes[2]], 3)
+    });
+    let victim = &nodes[2];
+    // A request that waits: a lock another node holds.
+    let held = nodes[0].call(Message::LockAcquireRequest {
+        lock_name: "held".into(),
+    });
+    assert!(matches!(
+        held,
+        Message::LockAcquireResponse { granted: true, .. }
+    ));
+    let (tx, waiting) = std::sync::mpsc::channel();
+    victim
+        .request(
+            Message::LockAcquireRequest {
+                lock_name: "held".into(),
+            },
+            Box::new(move |m| {
+                let _ = tx.send(m);
+            }),
+        )
+        .unwrap();
+
+    faults.panic_loop(victim.address().parse().unwrap());
+    // Any work wakes the loop into its next turn.
+    let _ = victim.request(Message::NodeListRequest {}, Box::new(|_| {}));
+    let answer = waiting
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the waiting request is answered");
+    match answer {
+        Message::ErrorResponse { code, message } => {
+            assert_eq!(code, error_code::CLOSED);
+            assert!(message.contains("injected fault"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let later = victim
+        .request(Message::NodeListRequest {}, Box::new(|_| {}))
+        .expect_err("a stopped node refuses at once");
+    assert!(later.to_string().contains("panic"), "{later}");
+    assert!(matches!(
+        victim.call(Message::NodeListRequest {}),
+        Message::ErrorResponse { .. }
+    ));
+    eventually("the stop to be reported", || {
+        stopped.lock().unwrap().is_some()
+    });
+    assert!(victim.leave().is_err(), "a stopped node cannot leave");
+
+    eventually("the others to declare it dead", || {
+        nodes[0].members().len() == 2 && nodes[1].members().len() == 2
+    });
+    assert!(matches!(
+        nodes[1].call(Message::CounterAddAndGetRequest {
+            counter_name: "c".into(),
+            delta: 1
+        }),
+        Message::CounterAddAndGetResponse { value: 1 }
+    ));
 }

@@ -61,11 +61,11 @@ fn time_pipelined(
             Box::new(move |answer| {
                 let _ = tx.send(answer);
             }),
-        );
+        )
     };
     let mut sent = 0;
     while sent < in_flight.min(iterations) {
-        submit();
+        submit()?;
         sent += 1;
     }
     for _ in 0..iterations {
@@ -74,7 +74,7 @@ fn time_pipelined(
             .map_err(|_| JniError::Native("no answer within 30 s".into()))?;
         std::hint::black_box(answer);
         if sent < iterations {
-            submit();
+            submit()?;
             sent += 1;
         }
     }

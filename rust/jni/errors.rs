@@ -32,7 +32,7 @@ impl From<jni::errors::Error> for JniError {
 impl From<Error> for JniError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Closed => JniError::Closed(e.to_string()),
+            Error::Closed | Error::Stopped(_) => JniError::Closed(e.to_string()),
             Error::Wire(_)
             | Error::InvalidAddress(_)
             | Error::Config { .. }

@@ -26,6 +26,7 @@ pub(crate) struct Listener {
     on_node_added: JMethodID,
     on_node_left: JMethodID,
     on_registrations_changed: JMethodID,
+    on_stopped: JMethodID,
 }
 
 impl Listener {
@@ -43,6 +44,7 @@ impl Listener {
                 "onRegistrationsChanged",
                 "(Ljava/lang/String;[B)V",
             )?,
+            on_stopped: env.get_method_id(&class, "onStopped", "(Ljava/lang/String;)V")?,
         })
     }
 
@@ -94,6 +96,15 @@ impl Listener {
             }
             Event::LockGranted { .. } | Event::LockWaitExpired { .. } => {}
         }
+    }
+
+    /// Tells Java the node's loop stopped by itself, and why.
+    pub fn stopped(&self, why: &str) {
+        self.flush();
+        self.call(|env, l| {
+            let why = JObject::from(env.new_string(why)?);
+            invoke(env, &l.target, l.on_stopped, &[JValue::Object(&why)])
+        });
     }
 
     fn call(&self, f: impl FnOnce(&mut JNIEnv<'_>, &Listener) -> jni::errors::Result<()>) {

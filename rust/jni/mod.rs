@@ -109,6 +109,8 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_start<'l
         options.on_event = Some(Arc::new(move |event| events.event(event)));
         let idle = Arc::clone(&listener);
         options.on_idle = Some(Arc::new(move || idle.flush()));
+        let stopped = Arc::clone(&listener);
+        options.on_stopped = Some(Arc::new(move |why| stopped.stopped(&why)));
         let node = Node::start(options)?;
         Ok(handles::insert(node, listener))
     })
@@ -164,10 +166,11 @@ fn submit(env: &mut JNIEnv<'_>, handle: jlong, frames: &JByteArray<'_>) -> Resul
     for framed in requests {
         let request_id = framed.request_id;
         let listener = Arc::clone(&entry.listener);
+        // A node whose loop stopped refuses at once, saying why; the caller fails the batch.
         entry.node.request(
             framed.payload,
             Box::new(move |response| listener.response(request_id, response)),
-        );
+        )?;
     }
     Ok(())
 }

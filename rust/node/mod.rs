@@ -68,30 +68,32 @@ impl Node {
         &self.address
     }
 
-    /// Sends a request; `callback` gets the answer on the callback thread.
-    pub fn request(&self, request: Message, callback: Callback) {
-        if self
-            .send(Command::Request(request, Caller::new(callback)))
-            .is_err()
-        {
-            // The loop is gone; the callback was dropped with the command.
+    /// Sends a request; `callback` gets the answer on the callback thread, exactly once. Fails
+    /// at once, without calling `callback`, when the node's loop has stopped (closed, or after a
+    /// fault): the error says why.
+    pub fn request(&self, request: Message, callback: Callback) -> Result<()> {
+        if let Some(why) = self.shared.stopped() {
+            return Err(Error::Stopped(why));
         }
+        self.send(Command::Request(request, Caller::new(callback)))
     }
 
     /// Sends a request and waits for its answer.
     pub fn call(&self, request: Message) -> Message {
         let (tx, rx) = mpsc::channel();
-        self.request(
+        let sent = self.request(
             request,
             Box::new(move |m| {
                 let _ = tx.send(m);
             }),
         );
+        let closed = |e: Error| Message::error(crate::wire::error_code::CLOSED, e.to_string());
+        if let Err(e) = sent {
+            return closed(e);
+        }
         runtime::spin_recv(&rx)
             .or_else(|| rx.recv().ok())
-            .unwrap_or_else(|| {
-                Message::error(crate::wire::error_code::CLOSED, "the node is closed")
-            })
+            .unwrap_or_else(|| closed(self.stopped_error()))
     }
 
     /// Member ids in join order, as this node's replica has applied them.
@@ -131,7 +133,7 @@ impl Node {
     pub fn leave(&self) -> Result<()> {
         let (tx, rx) = mpsc::channel();
         self.send(Command::Leave(tx))?;
-        let outcome = rx.recv().unwrap_or(Err(Error::Closed));
+        let outcome = rx.recv().unwrap_or_else(|_| Err(self.stopped_error()));
         self.close();
         outcome
     }
@@ -147,11 +149,18 @@ impl Node {
         }
     }
 
+    /// Why the loop is gone: its recorded reason, or closed.
+    fn stopped_error(&self) -> Error {
+        self.shared.stopped().map_or(Error::Closed, Error::Stopped)
+    }
+
     fn send(&self, command: Command) -> Result<()> {
-        self.commands.send(command).map_err(|_| Error::Closed)?;
+        self.commands
+            .send(command)
+            .map_err(|_| self.stopped_error())?;
         self.shared
             .wake_if_sleeping(&self.waker)
-            .map_err(|_| Error::Closed)
+            .map_err(|_| self.stopped_error())
     }
 }
 

@@ -66,6 +66,10 @@ pub struct NodeOptions {
     /// Called on the callback thread whenever it has run every callback queued so far: a
     /// consumer that buffers answers flushes them here, one batch per burst.
     pub on_idle: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Called on the callback thread, last, when the node's event loop stopped by itself (a
+    /// panic, a failed poll) rather than by `close` or `leave`, with the reason. Every request
+    /// waiting was answered with that reason just before, and every later one fails with it.
+    pub on_stopped: Option<Arc<dyn Fn(String) + Send + Sync>>,
 }
 
 impl NodeOptions {
@@ -91,6 +95,7 @@ impl NodeOptions {
             faults: None,
             on_event: None,
             on_idle: None,
+            on_stopped: None,
         }
     }
 

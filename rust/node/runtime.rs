@@ -24,7 +24,7 @@ use super::discovery::{Discovery, Plan, Registration};
 use super::{Node, NodeOptions};
 use crate::error::{Error, Result};
 use crate::raft::{Replica, ReplicaConfig};
-use crate::transport::{Auth, Transport, TransportConfig, TransportStats};
+use crate::transport::{Auth, Faults, Transport, TransportConfig, TransportStats};
 use crate::wire::{error_code, Message};
 
 mod answers;
@@ -33,7 +33,7 @@ mod membership;
 mod polling;
 
 use answers::{LockWait, WaitFor};
-use callbacks::{run_callbacks, Delivery};
+use callbacks::{run_callbacks, Delivery, Hooks};
 use polling::{light_load, node_started, node_stopped, spin_pause, spin_time};
 pub(super) use polling::{spin_recv, Caller};
 
@@ -62,6 +62,8 @@ pub(super) struct Shared {
     /// Set while the loop is about to block in the poll: only then does a sender pay for the
     /// waker (a system call per request otherwise).
     sleeping: AtomicBool,
+    /// Why the loop is gone, once it is: later requests fail at once with this.
+    stopped: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -77,6 +79,21 @@ impl Shared {
 
     pub fn view(&self) -> View {
         self.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn stopped(&self) -> Option<String> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records why the loop stopped (the first reason wins).
+    fn stop(&self, why: String) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        if stopped.is_none() {
+            *stopped = Some(why);
+        }
     }
 }
 
@@ -179,12 +196,15 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
     let (deliveries_tx, deliveries_rx) = mpsc::channel::<Delivery>();
     let (joined_tx, joined_rx) = mpsc::channel();
     let shared = Arc::new(Shared::default());
-    let on_event = options.on_event.clone();
-    let on_idle = options.on_idle.clone();
+    let hooks = Hooks {
+        on_event: options.on_event.clone(),
+        on_idle: options.on_idle.clone(),
+        on_stopped: options.on_stopped.clone(),
+    };
 
     let callback_thread = std::thread::Builder::new()
         .name(format!("vertx-cluster-callbacks-{address}"))
-        .spawn(move || run_callbacks(deliveries_rx, on_event, on_idle))
+        .spawn(move || run_callbacks(deliveries_rx, hooks))
         .map_err(|e| Error::io("starting the callback thread", e))?;
 
     let now = Instant::now();
@@ -220,6 +240,8 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         member_addresses: HashMap::new(),
         departed: Vec::new(),
         published: None,
+        faults: options.faults.clone(),
+        fault: None,
     };
     match plan {
         Plan::Bootstrap { probe } if probe.is_empty() => lp.bootstrap()?,
@@ -238,8 +260,12 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
                     .map(String::as_str)
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("unknown panic");
-                log::error!("the node's event loop stopped after a panic: {why}");
+                lp.fault = Some(format!(
+                    "the node's event loop stopped after a panic: {why}"
+                ));
             }
+            // Dropping the loop answers everyone waiting (see `Drop for Loop`).
+            drop(lp);
         })
         .map_err(|e| Error::io("starting the event loop thread", e))?;
 
@@ -313,6 +339,10 @@ struct Loop {
     departed: Vec<SocketAddr>,
     /// The view last published, to publish again only what changed.
     published: Option<View>,
+    /// Fault injection of tests and drills.
+    faults: Option<Faults>,
+    /// Why the loop stopped by itself (a panic, a failed poll); `None` after a close.
+    fault: Option<String>,
 }
 
 impl Loop {
@@ -353,8 +383,13 @@ impl Loop {
             self.shared.sleeping.store(false, Ordering::SeqCst);
             if let Err(e) = polled {
                 if e.kind() != std::io::ErrorKind::Interrupted {
-                    log::error!("{}: poll failed: {e}", self.cfg.node_id);
+                    self.fault = Some(format!("the node's event loop stopped: poll failed: {e}"));
                     break;
+                }
+            }
+            if let Some(faults) = &self.faults {
+                if faults.take_loop_panic(self.local) {
+                    panic!("injected fault: the event loop of {} panics", self.local);
                 }
             }
             if !events.is_empty() {
@@ -529,11 +564,20 @@ impl Loop {
 }
 
 impl Drop for Loop {
-    /// Whatever ends the loop (a close, a panic), every caller still waiting hears that the node
-    /// is closed.
+    /// Whatever ends the loop (a close, a panic), every caller still waiting hears why, and so
+    /// does every caller whose request is still queued; later requests fail at once with the
+    /// same reason (`Shared::stopped`). A loop that stopped by itself says so last.
     fn drop(&mut self) {
         node_stopped();
-        let closed = || Message::error(error_code::CLOSED, "the node is closed");
+        let why = self
+            .fault
+            .clone()
+            .unwrap_or_else(|| "the node is closed".to_owned());
+        if let Some(fault) = &self.fault {
+            log::error!("{}: {fault}", self.cfg.node_id);
+        }
+        self.shared.stop(why.clone());
+        let closed = || Message::error(error_code::CLOSED, why.clone());
         for (_, (caller, _)) in self.callbacks.drain() {
             let _ = self.deliveries.send(Delivery::Answer(caller, closed()));
         }
@@ -542,11 +586,25 @@ impl Drop for Loop {
                 .deliveries
                 .send(Delivery::Answer(wait.caller, closed()));
         }
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Request(_, caller) => {
+                    let _ = self.deliveries.send(Delivery::Answer(caller, closed()));
+                }
+                Command::Leave(done) => {
+                    let _ = done.send(Err(Error::Stopped(why.clone())));
+                }
+                Command::Shutdown => {}
+            }
+        }
         if let Some(joined) = self.joined.take() {
-            let _ = joined.send(Err(Error::Closed));
+            let _ = joined.send(Err(Error::Stopped(why.clone())));
         }
         if let Some(leave) = self.leave.take() {
-            let _ = leave.done.send(Err(Error::Closed));
+            let _ = leave.done.send(Err(Error::Stopped(why.clone())));
+        }
+        if let Some(fault) = self.fault.take() {
+            let _ = self.deliveries.send(Delivery::Stopped(fault));
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Fault injection for tests and drills: a shared set of blocked (from, to) pairs of listen
-//! addresses. The transport consults it on every send and drops frames on a blocked pair, so a
+//! addresses, and nodes whose event loop is to panic. The transport consults it on every send and drops frames on a blocked pair, so a
 //! test can cut links, isolate a node and heal the network without touching sockets.
 //!
 //! Invariant: the set is symmetric for pairs added by [`Faults::block`] and [`Faults::isolate`];
@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 #[derive(Clone, Default, Debug)]
 pub struct Faults {
     blocked: Arc<Mutex<HashSet<(SocketAddr, SocketAddr)>>>,
+    /// Listen addresses of nodes whose event loop is to panic at its next turn.
+    loop_panics: Arc<Mutex<HashSet<SocketAddr>>>,
 }
 
 impl Faults {
@@ -47,11 +49,27 @@ impl Faults {
         self.blocked_pairs().contains(&(from, to))
     }
 
-    fn blocked_pairs(&self) -> MutexGuard<'_, HashSet<(SocketAddr, SocketAddr)>> {
-        // A panic while holding the lock cannot leave a HashSet of pairs half-updated in a way
-        // that matters here, and a test thread that panicked must not take the others down.
-        self.blocked.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Makes the event loop of the node listening at `node` panic at its next turn: the drill
+    /// for a bug in the loop, whose node must then fail every request at once and go.
+    pub fn panic_loop(&self, node: SocketAddr) {
+        lock(&self.loop_panics).insert(node);
     }
+
+    /// Whether the loop of the node at `node` must panic now (asked once per turn).
+    pub fn take_loop_panic(&self, node: SocketAddr) -> bool {
+        let mut panics = lock(&self.loop_panics);
+        !panics.is_empty() && panics.remove(&node)
+    }
+
+    fn blocked_pairs(&self) -> MutexGuard<'_, HashSet<(SocketAddr, SocketAddr)>> {
+        lock(&self.blocked)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a set of addresses half-updated in a way that
+    // matters here, and a test thread that panicked must not take the others down.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

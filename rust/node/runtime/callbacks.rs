@@ -11,13 +11,23 @@ use crate::wire::Message;
 pub(super) enum Delivery {
     Answer(Caller, Message),
     Event(Event),
+    /// The loop stopped by itself, for this reason: the last delivery.
+    Stopped(String),
 }
 
-pub(super) fn run_callbacks(
-    deliveries: Receiver<Delivery>,
-    on_event: Option<Arc<dyn Fn(Event) + Send + Sync>>,
-    on_idle: Option<Arc<dyn Fn() + Send + Sync>>,
-) {
+/// What the callback thread calls besides the callers' callbacks.
+pub(super) struct Hooks {
+    pub on_event: Option<Arc<dyn Fn(Event) + Send + Sync>>,
+    pub on_idle: Option<Arc<dyn Fn() + Send + Sync>>,
+    pub on_stopped: Option<Arc<dyn Fn(String) + Send + Sync>>,
+}
+
+pub(super) fn run_callbacks(deliveries: Receiver<Delivery>, hooks: Hooks) {
+    let Hooks {
+        on_event,
+        on_idle,
+        on_stopped,
+    } = hooks;
     loop {
         let first = match spin_recv(&deliveries) {
             Some(d) => d,
@@ -34,6 +44,15 @@ pub(super) fn run_callbacks(
                 Delivery::Event(event) => {
                     if let Some(f) = &on_event {
                         f(event);
+                    }
+                }
+                Delivery::Stopped(why) => {
+                    // Answers queued before go out first.
+                    if let Some(idle) = &on_idle {
+                        idle();
+                    }
+                    if let Some(f) = &on_stopped {
+                        f(why);
                     }
                 }
             }));

@@ -114,10 +114,15 @@ public class BopClusterManager implements ClusterManager {
    * in the cluster gives a failed future instead of throwing.
    */
   public <T> CompletableFuture<T> request(IntFunction<byte[]> build, Function<BopFrame, T> decode) {
+    return request(build, decode, 0);
+  }
+
+  /** {@link #request(IntFunction, Function)} for a request that may wait {@code waitsMs} longer than the request timeout. */
+  private <T> CompletableFuture<T> request(IntFunction<byte[]> build, Function<BopFrame, T> decode, long waitsMs) {
     try {
       BopNode n = node();
       int id = n.nextRequestId();
-      return n.call(id, build.apply(id), decode);
+      return n.call(id, build.apply(id), decode, waitsMs);
     } catch (RuntimeException e) {
       CompletableFuture<T> failed = new CompletableFuture<>();
       failed.completeExceptionally(e);
@@ -169,7 +174,7 @@ public class BopClusterManager implements ClusterManager {
 
   @Override
   public void getLockWithTimeout(String name, long timeout, Completable<Lock> promise) {
-    CompletableFuture<Lock> lock = request(id -> BopMessages.lockAcquireTimeout(id, name, timeout), BopMessages::lockAcquire)
+    CompletableFuture<Lock> lock = request(id -> BopMessages.lockAcquireTimeout(id, name, timeout), BopMessages::lockAcquire, timeout)
       .thenApply(result -> {
         if (!result.granted()) {
           throw new CompletionException(new io.vertx.core.VertxException("Timed out waiting to get lock " + name, true));
@@ -352,6 +357,34 @@ public class BopClusterManager implements ClusterManager {
     @Override
     public void registrationsChanged(String address, List<RegistrationInfo> list) {
       registrations.changed(address, list);
+    }
+
+    @Override
+    public void stopped(String reason) {
+      log.error("The cluster node " + nodeId + " stopped: " + reason + ". This Vert.x instance is no longer a member of cluster "
+        + options.getClusterName() + " (the others declare it dead); its cluster operations fail. Close it and start a new one.");
+      // Off the native callback thread, which is the one ending.
+      Thread closer = new Thread(BopClusterManager.this::closeStopped, "vertx-bop-stopped-" + nodeId);
+      closer.setDaemon(true);
+      closer.start();
+    }
+  }
+
+  /** Releases what a node whose native loop stopped by itself still holds. */
+  private synchronized void closeStopped() {
+    if (!active) {
+      return;
+    }
+    leaving = true;
+    active = false;
+    nodeEvents.shutdown();
+    try {
+      node.close();
+    } catch (RuntimeException alreadyGone) {
+      log.debug("Closing the stopped node: " + alreadyGone.getMessage());
+    } finally {
+      registrations.close();
+      members.clear();
     }
   }
 

@@ -16,6 +16,10 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -25,6 +29,12 @@ import java.util.function.Function;
  * and completes the matching future when the response frame comes back on the native callback
  * thread. The futures complete on that thread; callers hop onto their Vert.x context themselves.
  * An {@code ErrorResponse} fails the future with a {@link BopClusterException} carrying its code.
+ *
+ * <p>No future is left waiting forever: the native core answers every request (at the latest at
+ * its request timeout), and as a safety net a request still unanswered {@link #ANSWER_GRACE_MS}
+ * after that (plus the time it may legitimately wait, a lock's timeout) fails with a timeout that
+ * says so. A node whose native loop stopped by itself fails every waiting and later request with
+ * the reason it gave.
  */
 public final class BopNode {
 
@@ -35,6 +45,9 @@ public final class BopNode {
     void nodeLeft(String nodeId);
 
     void registrationsChanged(String address, List<RegistrationInfo> registrations);
+
+    /** The native node stopped by itself (see {@link NativeListener#onStopped}); after the node has failed its requests. */
+    void stopped(String reason);
   }
 
   private volatile long handle;
@@ -42,10 +55,37 @@ public final class BopNode {
   /** Requests waiting to cross into native code; whoever finds none crossing sends them all. */
   private final ConcurrentLinkedQueue<Outgoing> outgoing = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean sending = new AtomicBoolean();
-  private final Map<Integer, CompletableFuture<BopFrame>> pending = new ConcurrentHashMap<>();
-  private volatile boolean closed;
+  private final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
+  /** Why the node takes no more requests; null while it does. */
+  private volatile String closed;
+  private final long requestTimeoutMs;
+  private final long graceMs;
+  private ScheduledFuture<?> sweeper;
 
-  private BopNode() {
+  /** How long past the native request timeout a request may stay unanswered before Java gives up. */
+  static final long ANSWER_GRACE_MS = 5_000;
+  private static final ScheduledExecutorService DEADLINES = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "vertx-bop-request-deadlines");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /** A request waiting for its answer, and until when it may. */
+  private static final class Pending {
+    final CompletableFuture<BopFrame> answer = new CompletableFuture<>();
+    final long deadlineNanos;
+    final long waitMs;
+
+    Pending(long waitMs) {
+      this.waitMs = waitMs;
+      this.deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMs);
+    }
+  }
+
+  /** A node not started yet, whose requests time out natively after {@code requestTimeoutMs}. */
+  BopNode(long requestTimeoutMs, long graceMs) {
+    this.requestTimeoutMs = requestTimeoutMs;
+    this.graceMs = graceMs;
   }
 
   /**
@@ -54,7 +94,7 @@ public final class BopNode {
    */
   public static BopNode start(String nodeId, BopClusterOptions options, Events events) {
     NativeLibrary.load();
-    BopNode node = new BopNode();
+    BopNode node = new BopNode(options.getRequestTimeout(), ANSWER_GRACE_MS);
     NativeListener listener = new NativeListener() {
       @Override
       public void onResponses(byte[] frames) {
@@ -77,8 +117,16 @@ public final class BopNode {
       public void onRegistrationsChanged(String address, byte[] registrations) {
         events.registrationsChanged(address, BopMessages.registrationList(registrations));
       }
+
+      @Override
+      public void onStopped(String reason) {
+        node.closed("The cluster node stopped: " + reason);
+        events.stopped(reason);
+      }
     };
     node.handle = BopNative.start(BopNodeSettings.encode(nodeId, options), listener);
+    long sweep = Math.max(100, Math.min(1000, node.requestTimeoutMs / 10));
+    node.sweeper = DEADLINES.scheduleWithFixedDelay(node::giveUpLateRequests, sweep, sweep, TimeUnit.MILLISECONDS);
     return node;
   }
 
@@ -120,7 +168,7 @@ public final class BopNode {
     try {
       BopNative.leave(handle);
     } finally {
-      closed();
+      closed("The cluster manager has left the cluster");
     }
   }
 
@@ -129,7 +177,7 @@ public final class BopNode {
     try {
       BopNative.close(handle);
     } finally {
-      closed();
+      closed("The cluster manager has left the cluster");
     }
   }
 
@@ -147,12 +195,21 @@ public final class BopNode {
    * {@code decode} (one of {@link BopMessages}' response readers).
    */
   public <T> CompletableFuture<T> call(int requestId, byte[] frame, Function<BopFrame, T> decode) {
-    CompletableFuture<BopFrame> answer = new CompletableFuture<>();
-    if (closed) {
-      answer.completeExceptionally(new IllegalStateException("The cluster manager has left the cluster"));
-      return answer.thenApply(f -> null);
+    return call(requestId, frame, decode, 0);
+  }
+
+  /**
+   * {@link #call(int, byte[], Function)} for a request that may legitimately wait
+   * {@code waitsMs} longer than the request timeout (a lock acquisition's own timeout).
+   */
+  public <T> CompletableFuture<T> call(int requestId, byte[] frame, Function<BopFrame, T> decode, long waitsMs) {
+    String why = closed;
+    if (why != null) {
+      CompletableFuture<T> failed = new CompletableFuture<>();
+      failed.completeExceptionally(new IllegalStateException(why));
+      return failed;
     }
-    pending.put(requestId, answer);
+    CompletableFuture<BopFrame> answer = expect(requestId, waitsMs);
     outgoing.add(new Outgoing(requestId, frame));
     sendQueued();
     return answer.thenApply(response -> {
@@ -200,9 +257,9 @@ public final class BopNode {
         }
       } catch (RuntimeException e) {
         for (Outgoing o : batch) {
-          CompletableFuture<BopFrame> f = pending.remove(o.requestId);
-          if (f != null) {
-            f.completeExceptionally(e);
+          Pending p = pending.remove(o.requestId);
+          if (p != null) {
+            p.answer.completeExceptionally(e);
           }
         }
       } finally {
@@ -218,23 +275,58 @@ public final class BopNode {
       decoded = BopFrame.decode(frame);
     } catch (IllegalArgumentException e) {
       int id = BopFrame.peekRequestId(frame);
-      CompletableFuture<BopFrame> f = pending.remove(id);
-      if (f != null) {
-        f.completeExceptionally(e);
+      Pending p = pending.remove(id);
+      if (p != null) {
+        p.answer.completeExceptionally(e);
       }
       return;
     }
-    CompletableFuture<BopFrame> f = pending.remove(decoded.requestId());
-    if (f != null) {
-      f.complete(decoded);
+    Pending p = pending.remove(decoded.requestId());
+    if (p != null) {
+      p.answer.complete(decoded);
     }
   }
 
-  /** Fails every request still waiting; later calls fail at once. */
-  private void closed() {
-    closed = true;
-    IllegalStateException e = new IllegalStateException("The cluster manager has left the cluster");
-    pending.values().forEach(f -> f.completeExceptionally(e));
-    pending.clear();
+  /** Registers a request about to be sent; its answer completes the future. */
+  CompletableFuture<BopFrame> expect(int requestId, long waitsMs) {
+    Pending waiting = new Pending(requestTimeoutMs + Math.max(0, waitsMs) + graceMs);
+    pending.put(requestId, waiting);
+    return waiting.answer;
+  }
+
+  /** The safety net: fails requests the native node has not answered past their deadline. */
+  void giveUpLateRequests() {
+    long now = System.nanoTime();
+    for (Map.Entry<Integer, Pending> entry : pending.entrySet()) {
+      Pending p = entry.getValue();
+      if (now - p.deadlineNanos >= 0 && pending.remove(entry.getKey(), p)) {
+        p.answer.completeExceptionally(new BopClusterException(BopClusterException.TIMEOUT,
+          "The cluster node did not answer request " + entry.getKey() + " within " + p.waitMs
+            + " ms (its own request timeout is " + requestTimeoutMs + " ms): given up"));
+      }
+    }
+  }
+
+  /** Requests waiting for an answer. */
+  int pendingRequests() {
+    return pending.size();
+  }
+
+  /** Fails every request still waiting with {@code why}; later calls fail at once with it. */
+  void closed(String why) {
+    if (closed == null) {
+      closed = why;
+    }
+    ScheduledFuture<?> s = sweeper;
+    if (s != null) {
+      s.cancel(false);
+    }
+    IllegalStateException e = new IllegalStateException(closed);
+    for (Integer id : pending.keySet()) {
+      Pending p = pending.remove(id);
+      if (p != null) {
+        p.answer.completeExceptionally(e);
+      }
+    }
   }
 }

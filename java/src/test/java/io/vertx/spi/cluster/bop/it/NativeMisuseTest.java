@@ -239,5 +239,9 @@ public class NativeMisuseTest {
     @Override
     public void onRegistrationsChanged(String address, byte[] registrations) {
     }
+
+    @Override
+    public void onStopped(String reason) {
+    }
   }
 }

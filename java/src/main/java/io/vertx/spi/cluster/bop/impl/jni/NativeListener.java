@@ -25,4 +25,11 @@ public interface NativeListener {
    * local-only flag), concatenated after a 4-byte little-endian count.
    */
   void onRegistrationsChanged(String address, byte[] registrations);
+
+  /**
+   * The node's event loop stopped by itself (a bug: a panic, a failed poll), for {@code reason}:
+   * the last call. Every request that was waiting has been answered with an error naming the
+   * reason, and every later request fails at once with it.
+   */
+  void onStopped(String reason);
 }
