@@ -59,6 +59,8 @@ pub struct NodeOptions {
     pub insecure: bool,
     /// Once the log holds this many applied entries, its older half is dropped.
     pub compact_after_entries: u64,
+    /// Once the log holds this many bytes of entries, it is compacted to half of them.
+    pub compact_after_bytes: u64,
     /// Fault injection for tests: frames between blocked address pairs are dropped.
     pub faults: Option<Faults>,
     /// Called on the callback thread for every event, in apply order.
@@ -92,6 +94,7 @@ impl NodeOptions {
             secret: None,
             insecure: false,
             compact_after_entries: 50_000,
+            compact_after_bytes: 64 * 1024 * 1024,
             faults: None,
             on_event: None,
             on_idle: None,
@@ -142,12 +145,24 @@ impl NodeOptions {
         }
     }
 
-    /// Checks what no later step would: a cluster name the handshake can carry.
+    /// Checks what no later step would: names the handshake and every command can carry, a
+    /// frame limit that leaves room for a command.
     pub(crate) fn validate(&self) -> Result<()> {
-        if self.cluster_name.len() > MAX_CLUSTER_NAME_BYTES {
+        for (what, name) in [
+            ("cluster name", &self.cluster_name),
+            ("node id", &self.node_id),
+        ] {
+            if name.len() > MAX_CLUSTER_NAME_BYTES {
+                return Err(Error::Invalid(format!(
+                    "the {what} has {} bytes; at most {MAX_CLUSTER_NAME_BYTES} are allowed",
+                    name.len()
+                )));
+            }
+        }
+        if self.max_frame_size < MIN_MAX_FRAME_SIZE {
             return Err(Error::Invalid(format!(
-                "the cluster name has {} bytes; at most {MAX_CLUSTER_NAME_BYTES} are allowed",
-                self.cluster_name.len()
+                "the max frame size must be at least {MIN_MAX_FRAME_SIZE} bytes, not {}",
+                self.max_frame_size
             )));
         }
         Ok(())
@@ -165,6 +180,9 @@ impl NodeOptions {
         }
     }
 }
+
+/// The smallest frame limit: room for replication's fields and a small command.
+pub const MIN_MAX_FRAME_SIZE: usize = 4096;
 
 /// The layout version of [`NodeOptions::encode_settings`].
 const SETTINGS_VERSION: u8 = 1;
@@ -261,10 +279,11 @@ impl NodeOptions {
         let max_frame_size = r.u64("max_frame_size").map_err(bad)?;
         options.max_frame_size = usize::try_from(max_frame_size)
             .ok()
-            .filter(|n| (1024..=u32::MAX as usize).contains(n))
+            .filter(|n| (MIN_MAX_FRAME_SIZE..=u32::MAX as usize).contains(n))
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "the max frame size must be 1024 to {} bytes, not {max_frame_size}",
+                    "the max frame size must be {MIN_MAX_FRAME_SIZE} to {} bytes, not \
+                     {max_frame_size}",
                     u32::MAX
                 ))
             })?;

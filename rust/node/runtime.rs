@@ -23,7 +23,7 @@ use mio::{Events, Poll, Token, Waker};
 use super::discovery::{Discovery, Plan, Registration};
 use super::{Node, NodeOptions};
 use crate::error::{Error, Result};
-use crate::raft::{Replica, ReplicaConfig};
+use crate::raft::{Replica, ReplicaConfig, REPLICATION_HEADROOM};
 use crate::transport::{Auth, Faults, Transport, TransportConfig, TransportStats};
 use crate::wire::{error_code, Message};
 
@@ -188,6 +188,8 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
     );
     cfg.voters = options.voters;
     cfg.compact_after_entries = options.compact_after_entries;
+    cfg.compact_after_bytes = options.compact_after_bytes;
+    cfg.max_command_bytes = options.max_frame_size - REPLICATION_HEADROOM;
     cfg.dead_after_ticks = ticks(options.failure_timeout, tick);
     cfg.request_timeout_ticks = ticks(options.request_timeout, tick);
     cfg.no_quorum_after_ticks = ticks(Duration::from_secs(2).max(tick * 40), tick);

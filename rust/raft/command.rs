@@ -22,6 +22,12 @@ pub(crate) fn proposal(
     }
 }
 
+/// The length of [`encode`]'s output for `proposal`.
+pub(crate) fn encoded_len(proposal: &Proposal) -> usize {
+    // now_ms, then origin, request_id, settled_below, kind and payload with their prefixes.
+    8 + 4 + proposal.origin.len() + 4 + 4 + 2 + 4 + proposal.payload.len()
+}
+
 /// Entry data for a proposal stamped with the leader's time.
 pub(crate) fn encode(now_ms: u64, proposal: &Proposal) -> Vec<u8> {
     let mut out = Vec::with_capacity(32 + proposal.origin.len() + proposal.payload.len());
@@ -67,7 +73,9 @@ mod tests {
             counter_name: "c".into(),
             delta: -3,
         };
-        let data = encode(42, &proposal("node-a", 9, 8, &request));
+        let p = proposal("node-a", 9, 8, &request);
+        let data = encode(42, &p);
+        assert_eq!(data.len(), encoded_len(&p));
         let c = decode(&data).unwrap();
         assert_eq!(
             (c.now_ms, c.origin, c.request_id, c.settled_below),

@@ -21,16 +21,26 @@ use protobuf::Message as _;
 use raft::prelude::{Message as RaftMsg, MessageType};
 use raft::{RawNode, StateRole};
 
+use super::command;
 use super::reads::{Read, ReadBatches};
 use super::storage::LogStore;
 use crate::fsm::{is_local_read, is_read_only, Event, StateMachine};
-use crate::wire::{error_code, FramedMessage, Message, MessageFlags, Proposal};
+use crate::wire::{
+    error_code, FramedMessage, Message, MessageFlags, Proposal, DEFAULT_MAX_FRAME_SIZE,
+};
 
 mod clock;
 mod proposals;
 mod ready;
 
 use proposals::Unsent;
+
+/// Bytes of a frame that carries replicated commands which are not the commands: the frame
+/// header, the sender's address (at most 255 bytes plus the port), raft's message and entry
+/// fields, and a command's own (leader's time, origin of at most 255 bytes, request ids, kind).
+/// Measured at under 800 bytes; a write whose command exceeds the frame limit less this is
+/// refused before it is proposed, so no log entry can ever be too large to replicate.
+pub const REPLICATION_HEADROOM: usize = 1024;
 
 /// How long a member whose port refuses connections may stay unheard before it is declared dead
 /// (capped by the failure timeout). Long enough for a frame already on its way from it to arrive.
@@ -59,6 +69,12 @@ pub struct ReplicaConfig {
     pub no_quorum_after_ticks: u64,
     /// Once the log holds this many applied entries, its older half is dropped.
     pub compact_after_entries: u64,
+    /// Once the log holds this many bytes of entries, it is compacted down to half of them.
+    pub compact_after_bytes: u64,
+    /// The largest write this replica proposes, in bytes of its command: what fits a frame of
+    /// the transport's maximum with room for replication's own fields
+    /// ([`REPLICATION_HEADROOM`]). Larger writes fail at once, saying so.
+    pub max_command_bytes: usize,
     /// Milliseconds per tick, for error messages.
     pub tick_ms: u64,
     /// The range raft draws election timeouts from, in ticks; `None` for raft's default
@@ -164,6 +180,8 @@ impl ReplicaConfig {
             request_timeout_ticks: ticks(10_000),
             no_quorum_after_ticks: 40,
             compact_after_entries: 50_000,
+            compact_after_bytes: 64 * 1024 * 1024,
+            max_command_bytes: DEFAULT_MAX_FRAME_SIZE - REPLICATION_HEADROOM,
             tick_ms,
             election_range: None,
         }
@@ -209,7 +227,8 @@ impl Replica {
             heartbeat_tick: self.cfg.heartbeat_ticks,
             pre_vote: true,
             check_quorum: true,
-            max_size_per_msg: 1024 * 1024,
+            // A batch of entries must fit a frame too.
+            max_size_per_msg: (self.cfg.max_command_bytes as u64).min(1024 * 1024),
             max_inflight_msgs: 256,
             min_election_tick: self.cfg.election_range.map_or(0, |r| r.0),
             max_election_tick: self.cfg.election_range.map_or(0, |r| r.1),
@@ -268,6 +287,11 @@ impl Replica {
 
     pub fn leader_id(&self) -> u64 {
         self.raw.as_ref().map_or(0, |r| r.raft.leader_id)
+    }
+
+    /// Bytes of entry data this replica's log holds (bounded by `compact_after_bytes`).
+    pub fn log_bytes(&self) -> u64 {
+        self.raw.as_ref().map_or(0, |r| r.store().log_bytes())
     }
 
     /// Voter ids of the configuration this replica has applied.
@@ -376,6 +400,16 @@ impl Replica {
             });
         } else {
             let proposal = self.proposal(ticket, &request);
+            let size = command::encoded_len(&proposal);
+            if size > self.cfg.max_command_bytes {
+                let msg = format!(
+                    "the request is too large to replicate: its command takes {size} bytes, the \
+                     largest is {} (the maximum frame size less {REPLICATION_HEADROOM} bytes)",
+                    self.cfg.max_command_bytes
+                );
+                self.fail(ticket, error_code::TOO_LARGE, msg);
+                return ticket;
+            }
             self.pending_writes.insert(
                 ticket,
                 PendingWrite {

@@ -9,8 +9,13 @@
 //! has raft send it at once (raft-rs would otherwise ask again only on the follower's next
 //! response, a heartbeat later). Snapshots are only built on such a request: compaction just drops
 //! old entries.
+//!
+//! The store also keeps the size of every entry it holds (16 bytes of bookkeeping per entry), so
+//! the log is bounded in bytes as well as in entries: a log of large values is compacted long
+//! before it holds its entry count of them.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
 use raft::storage::{MemStorage, RaftState, Storage};
@@ -22,6 +27,10 @@ pub(crate) struct LogStore {
     snapshot: Snapshot,
     /// The follower a snapshot was last asked for and could not be given.
     snapshot_wanted: Cell<Option<u64>>,
+    /// (index, data bytes) of every entry held, in index order.
+    sizes: VecDeque<(u64, u64)>,
+    /// The sum of `sizes`.
+    bytes: u64,
 }
 
 impl LogStore {
@@ -43,7 +52,43 @@ impl LogStore {
     }
 
     pub fn append(&mut self, entries: &[Entry]) -> raft::Result<()> {
-        self.mem.wl().append(entries)
+        self.mem.wl().append(entries)?;
+        if let Some(first) = entries.first() {
+            // Entries from `first.index` on replace what the log held there.
+            while self.sizes.back().is_some_and(|&(i, _)| i >= first.index) {
+                let (_, size) = self.sizes.pop_back().expect("checked");
+                self.bytes -= size;
+            }
+        }
+        for entry in entries {
+            let size = entry.data.len() as u64;
+            self.sizes.push_back((entry.index, size));
+            self.bytes += size;
+        }
+        Ok(())
+    }
+
+    /// Bytes of entry data the log holds.
+    pub fn log_bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The first index to keep when the log, up to `applied`, should shrink to at most
+    /// `keep_entries` entries and `keep_bytes` bytes (at least the applied entry itself stays).
+    pub fn compaction_point(&self, applied: u64, keep_entries: u64, keep_bytes: u64) -> u64 {
+        let mut kept_bytes = 0;
+        let mut from = applied;
+        for &(index, size) in self.sizes.iter().rev() {
+            if index > applied {
+                continue;
+            }
+            if applied - index >= keep_entries || kept_bytes + size > keep_bytes {
+                break;
+            }
+            kept_bytes += size;
+            from = index;
+        }
+        from.min(applied)
     }
 
     pub fn set_hard_state(&mut self, hs: HardState) {
@@ -62,6 +107,8 @@ impl LogStore {
     pub fn apply_snapshot(&mut self, snapshot: Snapshot) -> raft::Result<()> {
         self.mem.wl().apply_snapshot(snapshot.clone())?;
         self.snapshot = snapshot;
+        self.sizes.clear();
+        self.bytes = 0;
         Ok(())
     }
 
@@ -70,7 +117,12 @@ impl LogStore {
     /// entry must stay (`MemStorage` derives its first and last index from its entries and
     /// falls back to its own, older, snapshot metadata when none are left).
     pub fn compact(&mut self, index: u64) -> raft::Result<()> {
-        self.mem.wl().compact(index)
+        self.mem.wl().compact(index)?;
+        while self.sizes.front().is_some_and(|&(i, _)| i < index) {
+            let (_, size) = self.sizes.pop_front().expect("checked");
+            self.bytes -= size;
+        }
+        Ok(())
     }
 
     /// The follower raft last asked a snapshot for that this store could not give (once).

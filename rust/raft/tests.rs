@@ -3,9 +3,11 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::*;
-use crate::wire::{FramedMessage, Message};
+use crate::wire::{error_code, FramedMessage, Message};
 
 struct Cluster {
+    /// Every replica's settings.
+    cfg: fn(&str) -> ReplicaConfig,
     replicas: BTreeMap<String, Replica>,
     queue: VecDeque<(String, FramedMessage<Message>)>,
     done: BTreeMap<(String, u32), Message>,
@@ -19,10 +21,15 @@ fn cfg(name: &str) -> ReplicaConfig {
 
 impl Cluster {
     fn new() -> Self {
+        Self::with(cfg)
+    }
+
+    fn with(cfg: fn(&str) -> ReplicaConfig) -> Self {
         let _ = env_logger::builder().is_test(true).try_init();
         let mut replicas = BTreeMap::new();
         replicas.insert("n1".to_string(), Replica::bootstrap(cfg("n1"), 0).unwrap());
         Cluster {
+            cfg,
             replicas,
             queue: VecDeque::new(),
             done: BTreeMap::new(),
@@ -32,7 +39,7 @@ impl Cluster {
     }
 
     fn add(&mut self, name: &str) {
-        let r = Replica::joining(cfg(name));
+        let r = Replica::joining((self.cfg)(name));
         let join = r.join_request();
         self.replicas.insert(name.to_string(), r);
         self.queue.push_back(("n1".to_string(), join));
@@ -321,4 +328,95 @@ fn a_snapshot_wanted_for_a_peer_raft_no_longer_tracks_is_not_sent() {
         },
     );
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
+}
+
+#[test]
+fn a_log_of_large_values_is_compacted_by_bytes_and_a_late_joiner_still_catches_up() {
+    let mut c = Cluster::with(|name| {
+        let mut cfg = cfg(name);
+        cfg.compact_after_bytes = 1024 * 1024;
+        cfg
+    });
+    c.settle();
+    c.add("n2");
+    c.add("n3");
+    c.tick(50);
+    let value = vec![7u8; 64 * 1024];
+    for i in 0..100u32 {
+        let put = Message::MapPutRequest {
+            map_name: "m".into(),
+            key: i.to_le_bytes().to_vec(),
+            value: value.clone(),
+        };
+        assert_eq!(c.call("n2", put), Message::MapPutResponse {});
+    }
+    for (name, r) in &c.replicas {
+        // 6.4 MB written; the log keeps at most about the limit (and one more value).
+        assert!(
+            r.log_bytes() <= 1024 * 1024 + 70 * 1024,
+            "{name} holds {} bytes of log",
+            r.log_bytes()
+        );
+    }
+    c.add("n4");
+    c.tick(50);
+    let read = c.call(
+        "n4",
+        Message::MapGetRequest {
+            map_name: "m".into(),
+            key: 99u32.to_le_bytes().to_vec(),
+        },
+    );
+    assert_eq!(read, Message::MapGetResponse { value: Some(value) });
+}
+
+#[test]
+fn a_write_too_large_to_replicate_fails_at_once_and_the_cluster_carries_on() {
+    let mut c = Cluster::with(|name| {
+        let mut cfg = cfg(name);
+        cfg.max_command_bytes = 8 * 1024;
+        cfg
+    });
+    c.settle();
+    c.add("n2");
+    c.tick(50);
+    let put = |len: usize| Message::MapPutRequest {
+        map_name: "m".into(),
+        key: b"k".to_vec(),
+        value: vec![1; len],
+    };
+    match c.call("n2", put(8 * 1024)) {
+        Message::ErrorResponse { code, message } => {
+            assert_eq!(code, error_code::TOO_LARGE);
+            assert!(message.contains("too large to replicate"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Many writes just under the limit forwarded at once leave in several frames.
+    let tickets: Vec<u32> = (0..20)
+        .map(|_| {
+            c.replicas
+                .get_mut("n2")
+                .unwrap()
+                .submit(put(7 * 1024), c.now_ms)
+        })
+        .collect();
+    let outbox: Vec<_> = c.replicas.get_mut("n2").unwrap().take_outbox();
+    assert!(outbox.is_empty(), "nothing leaves before the drive");
+    c.replicas.get_mut("n2").unwrap().drive(c.now_ms);
+    let frames: Vec<usize> = c
+        .replicas
+        .get_mut("n2")
+        .unwrap()
+        .take_outbox()
+        .into_iter()
+        .filter(|(_, f)| matches!(f.payload, Message::ForwardProposals { .. }))
+        .map(|(_, f)| f.encode().unwrap().len())
+        .collect();
+    assert!(frames.len() >= 10, "{} forward frames", frames.len());
+    assert!(frames
+        .iter()
+        .all(|&len| len <= 8 * 1024 + REPLICATION_HEADROOM));
+    let _ = tickets;
+    assert_eq!(c.call("n2", put(10)), Message::MapPutResponse {});
 }

@@ -120,31 +120,46 @@ impl Replica {
                 self.propose_batch(batch, now_ms);
             } else if let Some(addr) = self.leader_address() {
                 let leader = self.leader_id();
+                // Frames of at most one command's budget each (a command alone always fits).
+                let budget = self.cfg.max_command_bytes;
+                let mut frames = Vec::new();
                 let mut proposals = Vec::with_capacity(self.unsent.len());
+                let mut bytes = 0;
                 for item in std::mem::take(&mut self.unsent) {
-                    match item {
-                        Unsent::Own(ticket) => {
-                            if let Some(w) = self.pending_writes.get_mut(&ticket) {
+                    let proposal = match item {
+                        Unsent::Own(ticket) => match self.pending_writes.get_mut(&ticket) {
+                            Some(w) => {
                                 w.leader = leader;
-                                proposals.push(w.proposal.clone());
+                                w.proposal.clone()
                             }
-                        }
+                            None => continue,
+                        },
                         Unsent::Other(p) => {
                             if p.origin == self.cfg.node_id {
                                 if let Some(w) = self.pending_writes.get_mut(&p.request_id) {
                                     w.leader = leader;
                                 }
                             }
-                            proposals.push(p);
+                            p
                         }
+                    };
+                    let size = command::encoded_len(&proposal);
+                    if bytes + size > budget && !proposals.is_empty() {
+                        frames.push(std::mem::take(&mut proposals));
+                        bytes = 0;
                     }
+                    bytes += size;
+                    proposals.push(proposal);
                 }
-                let frame = FramedMessage::new(
-                    MessageFlags::NONE,
-                    0,
-                    Message::ForwardProposals { proposals },
-                );
-                self.outbox.push((addr, frame));
+                frames.push(proposals);
+                for proposals in frames {
+                    let frame = FramedMessage::new(
+                        MessageFlags::NONE,
+                        0,
+                        Message::ForwardProposals { proposals },
+                    );
+                    self.outbox.push((addr.clone(), frame));
+                }
             }
         }
     }

@@ -261,18 +261,22 @@ impl Replica {
     }
 
     /// Takes a snapshot when raft wants one to send, and compacts the log once it is long:
-    /// once `compact_after_entries` applied entries have piled up, the older half goes, so a
-    /// follower a little behind still catches up from the log. Compaction builds no snapshot
-    /// (serialising the whole state machine every few thousand writes was the leader's largest
-    /// cost under load); one is built only when a follower needs it.
+    /// once `compact_after_entries` applied entries, or `compact_after_bytes` bytes of entries,
+    /// have piled up, the older half goes, so a follower a little behind still catches up from
+    /// the log. Compaction builds no snapshot (serialising the whole state machine every few
+    /// thousand writes was the leader's largest cost under load); one is built only when a
+    /// follower needs it.
     pub(super) fn maybe_snapshot(&mut self) {
         let raw = self.raw.as_ref().expect("checked");
         let applied = raw.raft.raft_log.applied;
-        let first = raw.store().first_log_index();
+        let store = raw.store();
+        let first = store.first_log_index();
         let threshold = self.cfg.compact_after_entries.max(2);
-        if applied >= first && applied - first >= threshold {
-            let keep = threshold / 2;
-            let from = applied + 1 - keep;
+        let too_long = applied >= first && applied - first >= threshold;
+        let too_large = store.log_bytes() >= self.cfg.compact_after_bytes;
+        if too_long || too_large {
+            let from =
+                store.compaction_point(applied, threshold / 2, self.cfg.compact_after_bytes / 2);
             let store = self.raw.as_mut().expect("checked").mut_store();
             match store.compact(from) {
                 Ok(()) => log::debug!("{}: log compacted up to {from}", self.cfg.node_id),

@@ -122,7 +122,7 @@ public class BopClusterOptions {
   public long getRequestTimeout() { return number(requestTimeout, "requestTimeout", null, 10000L, Long::parseLong, 1L, Long.MAX_VALUE); }
   public long getJoinTimeout() { return number(joinTimeout, "joinTimeout", null, 30000L, Long::parseLong, 1L, Long.MAX_VALUE); }
   public long getTick() { return number(tick, "tick", null, 25L, Long::parseLong, 1L, 10000L); }
-  public long getMaxFrameSize() { return number(maxFrameSize, "maxFrameSize", null, 16L * 1024 * 1024, Long::parseLong, 1024L, (long) Integer.MAX_VALUE); }
+  public long getMaxFrameSize() { return number(maxFrameSize, "maxFrameSize", null, 16L * 1024 * 1024, Long::parseLong, 4096L, (long) Integer.MAX_VALUE); }
   public List<String> getSerializableAllowList() { return list(serializableAllowList, "serializableAllowList"); }
   public boolean isInsecure() { return flag(insecure, "insecure"); }
 

@@ -151,6 +151,11 @@ public class NativeMisuseTest {
     assertTrue("failure: " + tooLarge, tooLarge instanceof IllegalArgumentException);
     assertContains(tooLarge.getMessage(), "exceeds the maximum frame size");
 
+    // A value whose frame fits but whose replicated command would not: refused before it is
+    // proposed, so no log entry is ever too large to reach the followers.
+    Throwable noRoom = Clusters.failure(map.put("almost", new byte[MAX_FRAME_SIZE - 200]));
+    assertContains(noRoom.getMessage(), "too large to replicate");
+
     Clusters.await(map.put("small", new byte[]{1, 2, 3}));
     assertArrayEquals(new byte[]{1, 2, 3}, Clusters.await(map.get("small")));
     assertNull(Clusters.await(map.get("big")));
