@@ -56,13 +56,17 @@ import java.util.Set;
  * another HashMap capacity) may encode differently; Hazelcast and Infinispan behave the same.
  *
  * <p>Safety: decoding never deserializes an arbitrary class from the cluster. A
- * {@code ClusterSerializable} is created only if its class implements {@code ClusterSerializable}
- * and has a public no-arg constructor (what the Vert.x event bus requires). Java serialization reads
+ * {@code ClusterSerializable} is created only if its class is on the allow-list (checked by name,
+ * before the class is loaded), implements {@code ClusterSerializable} and has a public no-arg
+ * constructor (what the Vert.x event bus requires). Java serialization reads
  * through an {@link ObjectInputStream} whose {@code resolveClass} admits only classes on the
  * allow-list (default {@link #DEFAULT_ALLOWED}, plus the caller's entries) and throws
  * {@link InvalidClassException} naming any other class, before the class is loaded, so a gadget's
- * {@code readObject} never runs; proxies are refused, and arrays claiming more elements than there
- * are bytes are rejected before allocation. Encoding applies the same allow-list, so a value that
+ * {@code readObject} never runs; proxies are refused, arrays claiming more elements than there
+ * are bytes are rejected before allocation, and a graph nested deeper than {@link #MAX_DEPTH}
+ * levels or holding more than {@link #MAX_REFERENCES} references is refused as soon as the stream
+ * shows it (nested {@code HashSet}s of depth 100, the "SerialDOS" value, would otherwise take
+ * 2^100 hash computations to read). Encoding applies the same allow-list, so a value that
  * no node could read is refused when it is written, not when it is read. Allow-list entries are
  * exact class names ({@code com.acme.Point}, nested classes with {@code $}), {@code pkg.*} (classes
  * of that package) or {@code pkg.**} (that package and its subpackages); arrays of allowed classes
@@ -78,6 +82,11 @@ public final class BopValueCodec {
   /** Classes Java serialization may carry without configuration. */
   public static final List<String> DEFAULT_ALLOWED = Collections.unmodifiableList(Arrays.asList(
     "java.lang.*", "java.util.*", "java.time.*", "java.math.*", "io.vertx.core.json.*"));
+
+  /** The deepest object graph Java serialization may read: 2^20 operations at worst. */
+  public static final int MAX_DEPTH = 20;
+  /** The most object references one Java-serialized value may hold. */
+  public static final long MAX_REFERENCES = 1_000_000;
 
   static final byte TAG_STRING = 0x01;
   static final byte TAG_STRING_UTF16 = 0x02;
@@ -246,7 +255,12 @@ public final class BopValueCodec {
       return clusterSerialized(TAG_JSON_ARRAY, (ClusterSerializable) value, null);
     }
     if (value instanceof ClusterSerializable) {
-      byte[] name = value.getClass().getName().getBytes(StandardCharsets.UTF_8);
+      String className = value.getClass().getName();
+      if (!isAllowed(className)) {
+        throw new IllegalArgumentException("ClusterSerializable class " + className + " is not on the allow-list "
+          + "(vertx.bop.serializableAllowList; allowed: " + allowed + "): no node would create it");
+      }
+      byte[] name = className.getBytes(StandardCharsets.UTF_8);
       return clusterSerialized(TAG_CLUSTER_SERIALIZABLE, (ClusterSerializable) value, name);
     }
     if (value instanceof Serializable) {
@@ -443,6 +457,10 @@ public final class BopValueCodec {
         + " bytes but only " + (bytes.length - 3) + " remain");
     }
     String className = new String(bytes, 3, nameLength, StandardCharsets.UTF_8);
+    if (!isAllowed(className)) {
+      throw new IllegalArgumentException("refusing to create " + className + ": ClusterSerializable class not on the "
+        + "allow-list (vertx.bop.serializableAllowList; allowed: " + allowed + ")");
+    }
     Class<?> type = loadClass(className);
     if (!ClusterSerializable.class.isAssignableFrom(type) || type.isInterface()
       || Modifier.isAbstract(type.getModifiers())) {
@@ -482,10 +500,17 @@ public final class BopValueCodec {
   }
 
   private Object deserialize(byte[] bytes) {
-    try (ObjectInputStream in = new AllowListObjectInputStream(bytes)) {
-      return in.readObject();
+    AllowListObjectInputStream in = null;
+    try {
+      in = new AllowListObjectInputStream(bytes);
+      try {
+        return in.readObject();
+      } finally {
+        in.close();
+      }
     } catch (InvalidClassException e) {
-      throw new IllegalArgumentException("refused to deserialize a value: " + e.getMessage(), e);
+      String why = in != null && in.rejection != null ? in.rejection : e.getMessage();
+      throw new IllegalArgumentException("refused to deserialize a value: " + why, e);
     } catch (IOException | ClassNotFoundException | RuntimeException e) {
       throw new IllegalArgumentException("cannot deserialize a value: " + e, e);
     }
@@ -523,18 +548,34 @@ public final class BopValueCodec {
   /** Java serialization input that resolves only allowed classes. */
   private final class AllowListObjectInputStream extends ObjectInputStream {
 
+    /** Why the filter refused the stream, for the error. */
+    String rejection;
+
     AllowListObjectInputStream(byte[] bytes) throws IOException {
       super(new ByteArrayInputStream(bytes, 1, bytes.length - 1));
       long limit = bytes.length;
       ObjectInputFilter inherited = getObjectInputFilter();
-      // an array element takes at least one byte of the stream: a longer claim is a lie, and
-      // allocating it first would let a small value exhaust the heap
       setObjectInputFilter(info -> {
+        // an array element takes at least one byte of the stream: a longer claim is a lie, and
+        // allocating it first would let a small value exhaust the heap
         if (info.arrayLength() > limit) {
-          return ObjectInputFilter.Status.REJECTED;
+          return reject("an array claims " + info.arrayLength() + " elements in a value of " + limit + " bytes");
+        }
+        if (info.depth() > MAX_DEPTH) {
+          return reject("its object graph is nested deeper than " + MAX_DEPTH + " levels");
+        }
+        if (info.references() > MAX_REFERENCES) {
+          return reject("it holds more than " + MAX_REFERENCES + " object references");
         }
         return inherited != null ? inherited.checkInput(info) : ObjectInputFilter.Status.UNDECIDED;
       });
+    }
+
+    private ObjectInputFilter.Status reject(String why) {
+      if (rejection == null) {
+        rejection = why;
+      }
+      return ObjectInputFilter.Status.REJECTED;
     }
 
     @Override
