@@ -70,6 +70,7 @@ fn status() -> NodeStatus {
             handshakes_failed: 10,
             connections_over_limit: 11,
             records_rejected: u64::MAX,
+            messages_refused: 12,
         },
     }
 }

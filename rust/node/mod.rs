@@ -21,6 +21,8 @@ pub(crate) mod discovery;
 mod options;
 mod runtime;
 mod status;
+#[cfg(test)]
+mod tests;
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -121,6 +123,12 @@ impl Node {
             voters: view.voters.len(),
             transport: view.transport,
         }
+    }
+
+    /// This node's raft id: its place in the raft configuration (0 until it has joined). Not
+    /// the node id, which is the Vert.x UUID.
+    pub fn raft_id(&self) -> u64 {
+        self.shared.view().raft_id
     }
 
     /// The raft ids of the voters in the configuration this node has applied.

@@ -7,8 +7,8 @@
 //! thread. Lock acquisitions that queue are kept until their grant or expiry arrives as an event,
 //! so the caller hears once: granted (with the fencing token) or not. What the loop does with
 //! the replica's answers and events is in `answers.rs`, joining and leaving in `membership.rs`,
-//! the callback thread in `callbacks.rs`, and when threads poll instead of sleeping in
-//! `polling.rs`.
+//! frames received in `inbox.rs`, the callback thread in `callbacks.rs`, and when threads poll
+//! instead of sleeping in `polling.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -29,6 +29,7 @@ use crate::wire::{error_code, Message};
 
 mod answers;
 mod callbacks;
+mod inbox;
 mod membership;
 mod polling;
 
@@ -53,6 +54,8 @@ pub(super) struct View {
     pub members: Vec<String>,
     pub leader: bool,
     pub voters: Vec<u64>,
+    /// 0 until the node has joined.
+    pub raft_id: u64,
     pub transport: TransportStats,
 }
 
@@ -430,9 +433,7 @@ impl Loop {
             if shutdown {
                 break;
             }
-            for incoming in inbox.drain(..) {
-                self.replica.receive(incoming.frame, now_ms);
-            }
+            self.receive_all(&mut inbox, now_ms);
             let now = Instant::now();
             if now >= self.next_tick {
                 self.replica.tick(now_ms);
@@ -523,6 +524,7 @@ impl Loop {
             // Compared in place: this runs every turn, and most turns change the transport's
             // counters at most.
             if last.leader == leader
+                && last.raft_id == self.replica.raft_id()
                 && self.replica.has_voters(&last.voters)
                 && members.iter().map(|m| &m.node_id).eq(last.members.iter())
             {
@@ -547,6 +549,7 @@ impl Loop {
             members: members.iter().map(|m| m.node_id.clone()).collect(),
             leader,
             voters: self.replica.voters(),
+            raft_id: self.replica.raft_id(),
             transport: stats,
         };
         *self.shared.view.lock().unwrap_or_else(|e| e.into_inner()) = view.clone();

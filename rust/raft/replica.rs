@@ -32,8 +32,11 @@ use crate::wire::{
 mod clock;
 mod proposals;
 mod ready;
+mod validate;
 
 use proposals::Unsent;
+use validate::CheckedSnapshot;
+pub use validate::Refused;
 
 /// Bytes of a frame that carries replicated commands which are not the commands: the frame
 /// header, the sender's address (at most 255 bytes plus the port), raft's message and entry
@@ -148,6 +151,8 @@ pub struct Replica {
     pub(super) next_transfer_tick: u64,
     /// The ticket of the graceful leave in flight.
     pub(super) leaving: Option<u32>,
+    /// The snapshot of the raft message being stepped, decoded while it was checked.
+    pub(super) checked_snapshot: Option<CheckedSnapshot>,
     outbox: Vec<(String, FramedMessage<Message>)>,
     completions: Vec<Completion>,
     events: Vec<Event>,
@@ -213,6 +218,7 @@ impl Replica {
             next_expire_tick: 0,
             next_transfer_tick: 0,
             leaving: None,
+            checked_snapshot: None,
             outbox: Vec::new(),
             completions: Vec::new(),
             events: Vec::new(),
@@ -430,30 +436,33 @@ impl Replica {
         });
     }
 
-    /// Handles a frame from another node.
-    pub fn receive(&mut self, frame: FramedMessage<Message>, now_ms: u64) {
+    /// Handles a frame from another node. A raft message that fails the checks of
+    /// `validate.rs` is refused before raft sees it: the caller counts it and closes the
+    /// connection that carried it.
+    pub fn receive(&mut self, frame: FramedMessage<Message>, now_ms: u64) -> Result<(), Refused> {
         match frame.payload {
             Message::RaftMessage { from_address, data } => {
                 // Parsed from shared bytes: the entries' data are slices of this buffer, not
                 // copies of it.
                 let data = bytes::Bytes::from(data);
-                let Ok(msg) = RaftMsg::parse_from_carllerche_bytes(&data) else {
-                    log::warn!(
-                        "{}: undecodable raft message from {from_address}",
-                        self.cfg.node_id
-                    );
-                    return;
+                let msg = RaftMsg::parse_from_carllerche_bytes(&data).map_err(|e| Refused {
+                    reason: "undecodable raft message",
+                    detail: format!("from {from_address}: {e}"),
+                })?;
+                let Some(raw) = self.raw.as_mut() else {
+                    return Ok(());
                 };
+                if let Some(snapshot) = validate::check(&raw.raft, &msg)? {
+                    self.checked_snapshot = Some(snapshot);
+                }
                 self.peers.entry(msg.from).or_insert(from_address);
                 self.last_heard.insert(msg.from, self.ticks);
                 self.refused_since.remove(&msg.from);
-                if msg.from == self.leader_id() || msg.get_msg_type() == MessageType::MsgAppend {
+                if msg.from == raw.raft.leader_id || msg.get_msg_type() == MessageType::MsgAppend {
                     self.leader_contact_tick = self.ticks;
                 }
-                if let Some(raw) = self.raw.as_mut() {
-                    if let Err(e) = raw.step(msg) {
-                        log::debug!("{}: raft step: {e}", self.cfg.node_id);
-                    }
+                if let Err(e) = raw.step(msg) {
+                    log::debug!("{}: raft step: {e}", self.cfg.node_id);
                 }
             }
             Message::ForwardProposals { mut proposals } => {
@@ -486,6 +495,7 @@ impl Replica {
                 );
             }
         }
+        Ok(())
     }
 
     fn on_join_request(&mut self, request_id: u32, node_id: String, address: String, now_ms: u64) {

@@ -68,7 +68,9 @@ impl Cluster {
                     continue;
                 }
                 if let Some(r) = self.replicas.get_mut(&to) {
-                    r.receive(frame, self.now_ms);
+                    if let Err(refused) = r.receive(frame, self.now_ms) {
+                        panic!("{to} refused a frame of its cluster: {refused}");
+                    }
                 }
             }
         }

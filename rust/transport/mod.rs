@@ -34,6 +34,7 @@ mod inbound;
 mod outbound;
 pub(crate) mod secure;
 mod send_queue;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -53,6 +54,7 @@ use inbound::{InboundConnection, ReadOutcome};
 use outbound::{is_keepalive, LinkChange, OutboundPeer};
 use secure::HandshakeError;
 pub use secure::{Auth, ClusterKey};
+pub use stats::TransportStats;
 
 /// Refusals of one kind are logged as warnings at most this often; the rest at debug level.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -60,6 +62,8 @@ const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// A frame received from another node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Incoming {
+    /// The connection it came over, for [`Transport::refuse`].
+    pub token: Token,
     /// The sending socket's address (ephemeral port), not the sender's listen address.
     pub remote: SocketAddr,
     pub frame: FramedMessage<Message>,
@@ -76,52 +80,6 @@ pub(crate) enum SendError {
     Blocked,
     #[error("the transport is shut down")]
     Closed,
-}
-
-/// Counters since the transport was bound.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TransportStats {
-    pub frames_sent: u64,
-    pub frames_received: u64,
-    pub malformed_frames: u64,
-    pub refused_backpressure: u64,
-    /// Outbound connections that completed their handshake.
-    pub connects: u64,
-    pub connect_failures: u64,
-    /// Accepted connections whose peer authenticated.
-    pub handshakes_accepted: u64,
-    /// Accepted connections refused during the handshake: not this product, another cluster,
-    /// another mode, not holding the secret, an oversized record.
-    pub handshakes_refused: u64,
-    /// Accepted connections closed because their handshake took longer than allowed.
-    pub handshakes_timed_out: u64,
-    /// Outbound connections whose handshake failed (the peer refused, or its answer did not
-    /// verify).
-    pub handshakes_failed: u64,
-    /// Connections closed on accept because the limits were reached.
-    pub connections_over_limit: u64,
-    /// Records that failed authentication after the handshake (altered, replayed, reordered).
-    pub records_rejected: u64,
-}
-
-impl TransportStats {
-    /// Every counter with its name, for reports.
-    pub fn counters(&self) -> [(&'static str, u64); 12] {
-        [
-            ("frames_sent", self.frames_sent),
-            ("frames_received", self.frames_received),
-            ("malformed_frames", self.malformed_frames),
-            ("refused_backpressure", self.refused_backpressure),
-            ("connects", self.connects),
-            ("connect_failures", self.connect_failures),
-            ("handshakes_accepted", self.handshakes_accepted),
-            ("handshakes_refused", self.handshakes_refused),
-            ("handshakes_timed_out", self.handshakes_timed_out),
-            ("handshakes_failed", self.handshakes_failed),
-            ("connections_over_limit", self.connections_over_limit),
-            ("records_rejected", self.records_rejected),
-        ]
-    }
 }
 
 /// The TCP side of one node: its listener, the connections it accepted, and one outbound queue
@@ -366,12 +324,16 @@ impl Transport {
         now: Instant,
         message: impl FnOnce(&HandshakeError) -> String,
     ) {
-        let last = self.refusals_logged.get(error.kind());
+        self.log_rate_limited(error.kind(), now, message(error));
+    }
+
+    fn log_rate_limited(&mut self, kind: &'static str, now: Instant, message: String) {
+        let last = self.refusals_logged.get(kind);
         if last.is_none_or(|&at| now >= at + REFUSAL_LOG_INTERVAL) {
-            self.refusals_logged.insert(error.kind(), now);
-            log::warn!("{}", message(error));
+            self.refusals_logged.insert(kind, now);
+            log::warn!("{message}");
         } else {
-            log::debug!("{}", message(error));
+            log::debug!("{message}");
         }
     }
 
@@ -545,7 +507,11 @@ impl Transport {
                     return;
                 }
                 stats.frames_received += 1;
-                inbox.push(Incoming { remote, frame });
+                inbox.push(Incoming {
+                    token,
+                    remote,
+                    frame,
+                });
             },
         );
         if !was_authenticated && connection.is_authenticated() {
@@ -571,6 +537,21 @@ impl Transport {
             }
             ReadOutcome::Failed(error) => log::info!("connection from {remote} failed: {error}"),
         }
+        self.close_inbound(registry, token);
+    }
+
+    /// Closes the connection a refused frame came over and counts the refusal; `reason`
+    /// names its kind, for logging at most one warning per kind every
+    /// [`REFUSAL_LOG_INTERVAL`]. Frames already read from it are the caller's to drop.
+    pub fn refuse(&mut self, registry: &Registry, token: Token, reason: &'static str, why: &str) {
+        self.stats.messages_refused += 1;
+        let now = Instant::now();
+        let remote = self.inbound.get(&token).map(|c| c.remote);
+        let message = match remote {
+            Some(remote) => format!("closing the connection from {remote}: refused {why}"),
+            None => format!("refused {why}"),
+        };
+        self.log_rate_limited(reason, now, message);
         self.close_inbound(registry, token);
     }
 

@@ -382,8 +382,18 @@ impl Sim {
                     continue;
                 }
                 let snapshot = is_snapshot(&e.frame);
-                if self.step(&e.to, snapshot, |r, now| r.receive(e.frame, now)) {
+                let mut refused = None;
+                if self.step(&e.to, snapshot, |r, now| {
+                    refused = r.receive(e.frame, now).err()
+                }) {
                     self.delivered += 1;
+                }
+                if let Some(refused) = refused {
+                    // Replicas of this product never send a frame another must refuse.
+                    self.failures.push(format!(
+                        "{} refused a frame from {}: {refused}",
+                        e.to, e.from
+                    ));
                 }
             }
         }

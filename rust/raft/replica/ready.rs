@@ -23,6 +23,7 @@ impl Replica {
         if !rd.snapshot().is_empty() {
             self.install_snapshot(rd.snapshot().clone());
         }
+        self.checked_snapshot = None;
         let committed = rd.take_committed_entries();
         self.apply_entries(committed);
         let raw = self.raw.as_mut().expect("still there");
@@ -93,7 +94,12 @@ impl Replica {
     }
 
     fn install_snapshot(&mut self, snapshot: Snapshot) {
-        match StateMachine::from_snapshot(snapshot.get_data()) {
+        let meta = snapshot.get_metadata();
+        let decoded = match self.checked_snapshot.take() {
+            Some(c) if (c.index, c.term) == (meta.index, meta.term) => Ok(c.fsm),
+            _ => StateMachine::from_snapshot(snapshot.get_data()),
+        };
+        match decoded {
             Ok(fsm) => {
                 let index = snapshot.get_metadata().index;
                 self.fsm = fsm;

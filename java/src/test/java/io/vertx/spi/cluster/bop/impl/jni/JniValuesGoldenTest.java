@@ -78,11 +78,12 @@ public class JniValuesGoldenTest {
     assertTrue(status.isLeader());
     assertEquals(Arrays.asList("a", "b", "c"), status.members());
     assertEquals(3, status.voters());
-    assertEquals(12, status.counters().size());
+    assertEquals(13, status.counters().size());
     assertEquals(1L, status.counter("frames_sent"));
     assertEquals(8L, status.counter("handshakes_refused"));
     assertEquals(11L, status.counter("connections_over_limit"));
     assertEquals(-1L, status.counter("records_rejected"));
+    assertEquals(12L, status.counter("messages_refused"));
     assertEquals(0L, status.counter("no such counter"));
     byte[] truncated = Arrays.copyOf(vector("status.bin"), 40);
     assertThrows(IllegalArgumentException.class, () -> BopNodeStatus.decode(truncated));
