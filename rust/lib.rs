@@ -7,6 +7,8 @@
 //!   counters, FIFO locks with fencing tokens, sync maps) and its snapshots; pure.
 //! - [`config`]: settings from code, then `VERTX_CLUSTER_*` environment variables, then defaults.
 //! - [`App`] (module `app`): the product sheet's API: one node's state answering protocol frames.
+//! - `fuzz` (feature `fuzzing` only): the fuzz targets over the decoders and the replica's
+//!   receive path, for `tests/fuzz.rs` and the libFuzzer targets in `fuzz/`.
 //!
 //! ```
 //! use vertx_cluster::{builder, wire::{FramedMessage, Message}};
@@ -22,6 +24,8 @@ mod app;
 pub mod config;
 mod error;
 pub mod fsm;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 mod jni;
 pub mod node;
 pub mod raft;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: Rust formatting, lints and the whole cargo test suite
-# (unit, property, simulation, golden-vector, loopback-cluster and doc tests), then the Java module
+# (unit, property, simulation, golden-vector, loopback-cluster and doc tests), a short pass of the
+# seeded fuzzer (`scripts/fuzz.sh` runs long ones), then the Java module
 # (`mvn verify`: it builds the native library, packs it into the jar, and runs our JUnit tests and
 # the Vert.x cluster TCK against BopClusterManager). Exits non-zero on the first failure.
 set -euo pipefail
@@ -24,9 +25,11 @@ done
 
 echo "== cargo fmt --check"
 cargo fmt --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+echo "== cargo clippy --all-targets --features fuzzing -- -D warnings"
+cargo clippy --all-targets --features fuzzing -- -D warnings
 echo "== cargo test"
 cargo test
+echo "== cargo test --features fuzzing --test fuzz (a short fuzzing pass)"
+cargo test --features fuzzing --test fuzz -- --nocapture
 echo "== mvn -f java/pom.xml verify"
 mvn -B -ntp -Dstyle.color=never -f java/pom.xml verify

@@ -161,6 +161,19 @@ fn hostile(leader: u64, peer: u64) -> Vec<(&'static str, RaftMsg)> {
     let m = message(MessageType::MsgReadIndex, peer, leader, 0);
     cases.push(("a read index without its context", m));
 
+    let mut m = message(MessageType::MsgReadIndex, peer, leader, term);
+    m.set_entries(vec![entry(0, 0)].into());
+    cases.push((
+        "a read index with a term (a follower would forward it and panic)",
+        m,
+    ));
+
+    let m = message(MessageType::MsgTransferLeader, peer, leader, term);
+    cases.push((
+        "a leadership transfer (a follower would forward it and panic)",
+        m,
+    ));
+
     let m = message(MessageType::MsgPropose, peer, leader, term);
     cases.push(("an empty proposal", m));
 

@@ -6,11 +6,13 @@
 //! Each check below names the raft-rs path it closes (raft-rs 0.7, `raft.rs` / `raft_log.rs`):
 //!
 //! - local-only types (`MsgHup`, `MsgBeat`, `MsgCheckQuorum`, `MsgUnreachable`,
-//!   `MsgSnapStatus`) and `MsgPropose` (an empty one is `fatal!` "stepped empty MsgProp"; members
-//!   forward writes in their own frame, never as raft proposals) are refused;
-//! - a message must be addressed to this node, from another, non-zero id, with a term (only a
-//!   follower's forwarded `MsgReadIndex` carries none); every number stays below 2^62, so no
-//!   `+ 1` inside raft-rs overflows;
+//!   `MsgSnapStatus`), `MsgPropose` (an empty one is `fatal!` "stepped empty MsgProp"; members
+//!   forward writes in their own frame, never as raft proposals) and `MsgTransferLeader` (only a
+//!   leader here hands leadership over, so none travels; a follower sent one forwards it, and
+//!   raft-rs's `send` is `fatal!` "term should not be set": found by the fuzzer) are refused;
+//! - a message must be addressed to this node, from another, non-zero id, with a term, except
+//!   a follower's forwarded `MsgReadIndex`, which must have none (the same `fatal!` when it is
+//!   forwarded again); every number stays below 2^62, so no `+ 1` inside raft-rs overflows;
 //! - a message of an older term is refused by raft-rs before it reads any index, so only terms
 //!   and the numbers themselves are checked for it;
 //! - `MsgHeartbeat`: `commit` at most this node's last index (`commit_to`: "to_commit .. is out
@@ -98,7 +100,8 @@ fn check_envelope(raft: &Raft<LogStore>, m: &RaftMsg) -> Result<(), Refused> {
         | MessageType::MsgPropose
         | MessageType::MsgUnreachable
         | MessageType::MsgSnapStatus
-        | MessageType::MsgCheckQuorum => {
+        | MessageType::MsgCheckQuorum
+        | MessageType::MsgTransferLeader => {
             return refuse("local message type", format!("{kind:?} from a peer"))
         }
         _ => {}
@@ -112,7 +115,13 @@ fn check_envelope(raft: &Raft<LogStore>, m: &RaftMsg) -> Result<(), Refused> {
     if m.from == 0 || m.from == raft.id {
         refuse("bad sender", format!("{kind:?} from raft id {}", m.from))?;
     }
-    if m.term == 0 && kind != MessageType::MsgReadIndex {
+    if kind == MessageType::MsgReadIndex {
+        if m.term != 0 {
+            // A follower that is sent one forwards it to its leader, and raft-rs's `send` is
+            // `fatal!` on a forwarded read index with a term.
+            refuse("read index with a term", format!("term {}", m.term))?;
+        }
+    } else if m.term == 0 {
         refuse("no term", format!("{kind:?} without a term"))?;
     }
     let numbers = [

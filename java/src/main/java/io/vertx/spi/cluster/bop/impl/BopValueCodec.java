@@ -411,9 +411,9 @@ public final class BopValueCodec {
       case TAG_BUFFER:
         return Buffer.buffer(Arrays.copyOfRange(bytes, 1, bytes.length));
       case TAG_JSON_OBJECT:
-        return readClusterSerializable(new JsonObject(), bytes, 1);
+        return readJson(new JsonObject(), bytes);
       case TAG_JSON_ARRAY:
-        return readClusterSerializable(new JsonArray(), bytes, 1);
+        return readJson(new JsonArray(), bytes);
       case TAG_CLUSTER_SERIALIZABLE:
         return decodeClusterSerializable(bytes);
       case TAG_SERIALIZABLE:
@@ -438,11 +438,35 @@ public final class BopValueCodec {
     return value;
   }
 
+  /**
+   * JSON is written as Vert.x writes it to a buffer: a big-endian int length, then that many bytes.
+   * The length is checked before Vert.x reads it, as Vert.x allocates what it claims first (found by
+   * BopValueCodecFuzzTest: a corrupt length asked for gigabytes).
+   */
+  private static <T extends ClusterSerializable> T readJson(T target, byte[] bytes) {
+    String type = target.getClass().getSimpleName();
+    if (bytes.length < 5) {
+      throw new IllegalArgumentException("truncated " + type + ": " + bytes.length + " bytes");
+    }
+    int declared = (bytes[1] & 0xff) << 24 | (bytes[2] & 0xff) << 16 | (bytes[3] & 0xff) << 8 | (bytes[4] & 0xff);
+    if (declared != bytes.length - 5) {
+      throw new IllegalArgumentException(type + " claims " + Integer.toUnsignedString(declared) + " bytes but "
+        + (bytes.length - 5) + " follow");
+    }
+    return readClusterSerializable(target, bytes, 1);
+  }
+
   private static <T extends ClusterSerializable> T readClusterSerializable(T target, byte[] bytes, int from) {
     try {
       target.readFromBuffer(0, Buffer.buffer(Arrays.copyOfRange(bytes, from, bytes.length)));
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("cannot read a " + target.getClass().getName() + ": " + e, e);
+    } catch (OutOfMemoryError e) {
+      // A length inside the value's own format claimed more than the heap holds. The allocation
+      // that failed never happened: nothing is left behind. (Buffer reads allocate what a length
+      // claims before they find it exceeds the bytes.)
+      throw new IllegalArgumentException("reading a " + target.getClass().getName()
+        + " asked for more memory than the heap has: its bytes are corrupt", e);
     }
     return target;
   }
@@ -503,11 +527,17 @@ public final class BopValueCodec {
     AllowListObjectInputStream in = null;
     try {
       in = new AllowListObjectInputStream(bytes);
+      Object value;
       try {
-        return in.readObject();
+        value = in.readObject();
       } finally {
         in.close();
       }
+      if (value == null) {
+        // encode never writes one: a null is no value (found by BopValueCodecFuzzTest).
+        throw new IllegalArgumentException("a Java-serialized null is not a value");
+      }
+      return value;
     } catch (InvalidClassException e) {
       String why = in != null && in.rejection != null ? in.rejection : e.getMessage();
       throw new IllegalArgumentException("refused to deserialize a value: " + why, e);
