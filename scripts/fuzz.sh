@@ -31,7 +31,7 @@ if [[ "${1:-}" == "--coverage" ]]; then
     echo "== libFuzzer: $target, $runs runs"
     cargo +nightly fuzz run -O -s none "$target" "corpus/$target" -- \
       -runs="$runs" -max_len=65536 -print_final_stats=1 2>&1 \
-      | grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)|cov:.*DONE|panicked|SUMMARY|Failing input"
+      | grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)|DONE.*cov:|panicked|SUMMARY|Failing input"
   done
   exit 0
 fi

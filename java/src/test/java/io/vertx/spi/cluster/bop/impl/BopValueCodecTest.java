@@ -198,6 +198,29 @@ public class BopValueCodecTest {
 
   // ---- refusals ------------------------------------------------------------------------------------
 
+  // ---- inputs the fuzzer found (BopValueCodecFuzzTest) ---------------------------------------------
+
+  @Test
+  public void json_whose_length_claims_gigabytes_is_refused_without_allocating_them() {
+    for (byte tag : new byte[] {BopValueCodec.TAG_JSON_OBJECT, BopValueCodec.TAG_JSON_ARRAY}) {
+      // The found input: a tag, then text read as a big-endian length of 1.7 GB.
+      byte[] bytes = {tag, 0x68, 0x65, 0x6c, 0x6c, 0x75, 0x7a, 0x7a};
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> codec.decode(bytes));
+      assertTrue(e.getMessage(), e.getMessage().contains("claims 1751477356 bytes but 3 follow"));
+    }
+  }
+
+  @Test
+  public void a_java_serialized_null_is_not_a_value() throws IOException {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.write(BopValueCodec.TAG_SERIALIZABLE);
+    try (java.io.ObjectOutputStream o = new java.io.ObjectOutputStream(out)) {
+      o.writeObject(null);
+    }
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> codec.decode(out.toByteArray()));
+    assertTrue(e.getMessage(), e.getMessage().contains("null is not a value"));
+  }
+
   @Test
   public void a_class_outside_the_allow_list_is_never_deserialized() {
     Gadget.triggered = false;
