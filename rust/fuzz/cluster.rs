@@ -212,11 +212,7 @@ impl Cluster {
 
     /// Whether replica `i` sent `frame` (raft messages name their sender).
     fn sent_by(&self, i: usize, frame: &FramedMessage<Message>) -> bool {
-        match &frame.payload {
-            Message::RaftMessage { from_address, .. } => from_address == NAMES[i],
-            Message::ForwardProposals { .. } => false,
-            _ => false,
-        }
+        matches!(&frame.payload, Message::RaftMessage { from_address, .. } if from_address == NAMES[i])
     }
 
     fn record(&mut self, frame: &FramedMessage<Message>) {

@@ -188,8 +188,7 @@ fn hostile(leader: u64, peer: u64) -> Vec<(&'static str, RaftMsg)> {
     m.set_snapshot(snapshot(vec![leader, peer], vec![], b"not a state machine"));
     cases.push(("a snapshot whose data does not decode", m));
 
-    let mut m = message(MessageType::MsgAppendResponse, peer, leader, 3);
-    m.term = 0;
+    let m = message(MessageType::MsgAppendResponse, peer, leader, 0);
     cases.push(("a response without a term", m));
 
     let mut m = message(MessageType::MsgHeartbeat, peer, leader, u64::MAX);

@@ -24,8 +24,8 @@
 //!   the log down by term and is `fatal!` "term(..) must be valid" once it leaves the log);
 //! - `MsgSnapshot`: a non-empty snapshot (index and term at least 1, term at most the message's)
 //!   whose configuration raft-rs can restore (`restore`: "unable to restore config", "invalid
-//!   restore") and whose data decodes as a state machine (decoded here, once, and installed from
-//!   this decoding);
+//!   restore") and, unless it is older than the committed index (raft-rs ignores it), whose data
+//!   decodes as a state machine (decoded here, once, and installed from this decoding);
 //! - `MsgAppendResponse`: `index` at most this node's last index (a leader would record a
 //!   follower as holding entries it does not have);
 //! - `MsgReadIndex` and `MsgReadIndexResp`: exactly one entry, the read's context (a leader
@@ -86,7 +86,7 @@ pub(crate) fn check(
                 format!("{:?} with {} entries", m.get_msg_type(), m.entries.len()),
             )?;
         }
-        MessageType::MsgSnapshot => return check_snapshot(raft, m).map(Some),
+        MessageType::MsgSnapshot => return check_snapshot(raft, m),
         _ => {}
     }
     Ok(None)
@@ -221,7 +221,9 @@ fn check_append_response(raft: &Raft<LogStore>, m: &RaftMsg) -> Result<(), Refus
     Ok(())
 }
 
-fn check_snapshot(raft: &Raft<LogStore>, m: &RaftMsg) -> Result<CheckedSnapshot, Refused> {
+/// The decoded state machine of a snapshot raft-rs may install; `None` for one older than the
+/// committed index, which raft-rs ignores (so its data is not decoded for nothing).
+fn check_snapshot(raft: &Raft<LogStore>, m: &RaftMsg) -> Result<Option<CheckedSnapshot>, Refused> {
     let Some(snapshot) = m.snapshot.as_ref() else {
         return Err(Refused {
             reason: "malformed snapshot",
@@ -239,15 +241,18 @@ fn check_snapshot(raft: &Raft<LogStore>, m: &RaftMsg) -> Result<CheckedSnapshot,
         });
     }
     check_conf_state(meta.get_conf_state(), raft.raft_log.last_index())?;
+    if meta.index < raft.raft_log.committed {
+        return Ok(None);
+    }
     let fsm = StateMachine::from_snapshot(snapshot.get_data()).map_err(|e| Refused {
         reason: "malformed snapshot",
         detail: format!("snapshot at index {} does not decode: {e}", meta.index),
     })?;
-    Ok(CheckedSnapshot {
+    Ok(Some(CheckedSnapshot {
         index: meta.index,
         term: meta.term,
         fsm,
-    })
+    }))
 }
 
 /// Whether raft-rs can restore `cs`: the same steps as its `confchange::restore` (not public),
