@@ -20,6 +20,7 @@ mod query;
 mod sessions;
 mod snapshot;
 mod update;
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,7 +41,9 @@ pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::
 pub struct ApplyContext<'a> {
     /// The log index of the command; also the fencing token of a lock it grants.
     pub index: u64,
-    /// Milliseconds since the Unix epoch, stamped by the leader.
+    /// The cluster's time in milliseconds, stamped by the leader that proposed the command (see
+    /// `raft::replica::clock`). The state machine never goes back in time: it applies each
+    /// command at the latest time stamped so far ([`StateMachine::time_ms`]).
     pub now_ms: u64,
     /// The Vert.x node id of the proposing node.
     pub origin: &'a str,
@@ -74,6 +77,13 @@ pub enum Event {
         lock_name: String,
         node_id: String,
         request_id: u32,
+    },
+    /// Not from the state machine but from the replica: this node was removed from the cluster
+    /// (declared dead while unreachable) and has been admitted again under a new raft id. The
+    /// membership and registration events that bring a listener up to date came just before.
+    /// Locks it held were released when it was removed, and requests it had in flight failed.
+    Rejoined {
+        node_id: String,
     },
 }
 
@@ -111,6 +121,9 @@ pub struct StateMachine {
     sync_maps: FastMap<String, BTreeMap<Vec<u8>, Vec<u8>>>,
     /// Which replicated requests of each node were applied, so a re-proposal applies once.
     sessions: Sessions,
+    /// The latest time stamped into an applied command: the state's own clock, by which TTLs
+    /// and lock-wait deadlines are judged, the same at the same log position on every replica.
+    time_ms: u64,
 }
 
 /// True for commands that never change state.
@@ -168,6 +181,21 @@ impl StateMachine {
         self.last_applied
     }
 
+    /// The latest leader-stamped time applied (0 before any command).
+    pub fn time_ms(&self) -> u64 {
+        self.time_ms
+    }
+
+    /// `ctx` at the state's own time: the command's stamp, or a later one applied before it (a
+    /// new leader's clock may start a little behind its predecessor's last stamp).
+    fn at_state_time<'a>(&mut self, ctx: &ApplyContext<'a>) -> ApplyContext<'a> {
+        self.time_ms = self.time_ms.max(ctx.now_ms);
+        ApplyContext {
+            now_ms: self.time_ms,
+            ..*ctx
+        }
+    }
+
     /// Members in join order.
     pub fn members(&self) -> &[Member] {
         &self.members
@@ -200,6 +228,7 @@ impl StateMachine {
 
     /// Applies one committed command. Read-only commands are answered too, without a change.
     pub fn apply(&mut self, command: Message, ctx: &ApplyContext<'_>) -> Applied {
+        let ctx = &self.at_state_time(ctx);
         self.last_applied = self.last_applied.max(ctx.index);
         let mut events = Vec::new();
         let response = if is_read_only(&command) {
@@ -238,6 +267,7 @@ impl StateMachine {
         if !self.first_time(ctx, settled_below) {
             return None;
         }
+        let ctx = &self.at_state_time(ctx);
         let response = match command {
             MessageRef::MapPutRequest {
                 map_name,

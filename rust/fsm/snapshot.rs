@@ -1,7 +1,8 @@
 //! Snapshot bytes of the whole state: versioned, checksummed and deterministic.
 //!
 //! Layout: magic `VXCS`, format version u16, CRC32 of the body u32, then the body in the wire
-//! codec's field encoding. Every collection is written in sorted order (lock queues and
+//! codec's field encoding. Version 2 adds the state's clock (`time_ms`) after `next_raft_id`;
+//! version 1 snapshots (without it) are still read, at time 0. Every collection is written in sorted order (lock queues and
 //! registration lists in their own order, which is part of the state), so two replicas with the
 //! same state produce the same bytes. Restoring decodes into a fresh state and swaps it in only
 //! when everything decoded, so a corrupt or foreign snapshot leaves the current state untouched.
@@ -15,7 +16,7 @@ use crate::wire::codec::{Reader, Writer};
 use crate::wire::{RegistrationInfo, WireError};
 
 const MAGIC: &[u8; 4] = b"VXCS";
-const FORMAT_VERSION: u16 = 1;
+const FORMAT_VERSION: u16 = 2;
 const PREAMBLE: usize = 10;
 
 /// Why snapshot bytes were refused.
@@ -44,6 +45,7 @@ impl StateMachine {
         let mut w = Writer::new(&mut body);
         w.u64(self.last_applied);
         w.u64(self.next_raft_id);
+        w.u64(self.time_ms);
 
         w.len(self.members.len());
         for m in &self.members {
@@ -154,7 +156,7 @@ impl StateMachine {
             return Err(SnapshotError::NotASnapshot);
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != 1 {
             return Err(SnapshotError::UnsupportedVersion(version));
         }
         let checksum = u32::from_le_bytes(bytes[6..10].try_into().expect("4 bytes"));
@@ -168,6 +170,9 @@ impl StateMachine {
             next_raft_id: r.u64("next_raft_id")?,
             ..StateMachine::default()
         };
+        if version >= 2 {
+            sm.time_ms = r.u64("time_ms")?;
+        }
 
         for _ in 0..r.len("members", 17)? {
             sm.members.push(Member {

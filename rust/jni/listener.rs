@@ -26,6 +26,7 @@ pub(crate) struct Listener {
     on_node_added: JMethodID,
     on_node_left: JMethodID,
     on_registrations_changed: JMethodID,
+    on_rejoined: JMethodID,
     on_stopped: JMethodID,
 }
 
@@ -44,6 +45,7 @@ impl Listener {
                 "onRegistrationsChanged",
                 "(Ljava/lang/String;[B)V",
             )?,
+            on_rejoined: env.get_method_id(&class, "onRejoined", "()V")?,
             on_stopped: env.get_method_id(&class, "onStopped", "(Ljava/lang/String;)V")?,
         })
     }
@@ -93,6 +95,9 @@ impl Listener {
                     let args = [JValue::Object(&address), JValue::Object(&list)];
                     invoke(env, &l.target, l.on_registrations_changed, &args)
                 })
+            }
+            Event::Rejoined { .. } => {
+                self.call(|env, l| invoke(env, &l.target, l.on_rejoined, &[]));
             }
             Event::LockGranted { .. } | Event::LockWaitExpired { .. } => {}
         }

@@ -100,10 +100,11 @@ impl Shared {
     }
 }
 
-fn wall_clock_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// Milliseconds on the process's monotonic clock: the only time the replica is given (see
+/// `raft::replica::clock`), so setting the wall clock or an NTP step changes nothing.
+fn monotonic_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 /// A random version-4 UUID, from the standard library's randomly seeded hasher.
@@ -416,7 +417,7 @@ impl Loop {
                 // nothing either, as it would not have run had the loop slept.
                 continue;
             }
-            let now_ms = wall_clock_ms();
+            let now_ms = monotonic_ms();
             let mut shutdown = false;
             if next.is_some() {
                 // Commands are work too (they no longer wake the poll while it spins).

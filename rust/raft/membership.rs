@@ -80,7 +80,11 @@ impl Replica {
         if self.ticks < self.next_expire_tick {
             return;
         }
-        if self.fsm.next_deadline().is_some_and(|d| d <= now_ms) {
+        if self
+            .fsm
+            .next_deadline()
+            .is_some_and(|d| d <= self.cluster_time(now_ms))
+        {
             self.next_expire_tick = self.ticks + 2;
             self.propose_internal(Message::ExpireRequest {}, now_ms);
         }

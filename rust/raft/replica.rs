@@ -32,9 +32,11 @@ use crate::wire::{
 mod clock;
 mod proposals;
 mod ready;
+mod rejoin;
 mod validate;
 
 use proposals::Unsent;
+use rejoin::Rejoin;
 use validate::CheckedSnapshot;
 pub use validate::Refused;
 
@@ -70,6 +72,9 @@ pub struct ReplicaConfig {
     pub request_timeout_ticks: u64,
     /// Without a leader for this many ticks, requests fail at once with "no quorum".
     pub no_quorum_after_ticks: u64,
+    /// A member that reaches no leader (or applied its own removal) asks to be let in again
+    /// this often (see `rejoin.rs`).
+    pub rejoin_probe_ticks: u64,
     /// Once the log holds this many applied entries, its older half is dropped.
     pub compact_after_entries: u64,
     /// Once the log holds this many bytes of entries, it is compacted down to half of them.
@@ -143,6 +148,9 @@ pub struct Replica {
     pub(super) refused_since: HashMap<u64, u64>,
     /// The tick this replica became leader; `None` while it does not lead.
     pub(super) leader_since_tick: Option<u64>,
+    /// The anchor of cluster time: (the latest leader stamp applied, this replica's monotonic
+    /// time then); see `clock.rs`.
+    clock: Option<(u64, u64)>,
     /// The tick this replica last heard from its leader (a learner never campaigns, so without
     /// this it would trust a leader it is cut off from forever).
     leader_contact_tick: u64,
@@ -153,6 +161,17 @@ pub struct Replica {
     pub(super) leaving: Option<u32>,
     /// The snapshot of the raft message being stepped, decoded while it was checked.
     pub(super) checked_snapshot: Option<CheckedSnapshot>,
+    /// Set between starting over after a removal and the apply of the readmission.
+    rejoin: Option<Rejoin>,
+    /// What this node's removal took from it, kept when the removal was applied here.
+    captured: Option<Vec<Message>>,
+    /// Writes that give a readmitted node back what its removal took, not yet proposed.
+    restore_queue: Vec<Message>,
+    /// Those writes in flight, by ticket.
+    restoring: HashMap<u32, Message>,
+    next_rejoin_probe_tick: u64,
+    next_restore_tick: u64,
+    incarnation: u32,
     outbox: Vec<(String, FramedMessage<Message>)>,
     completions: Vec<Completion>,
     events: Vec<Event>,
@@ -184,6 +203,7 @@ impl ReplicaConfig {
             refused_dead_after_ticks: ticks(REFUSED_DEAD_AFTER_MS.min(failure_timeout_ms)),
             request_timeout_ticks: ticks(10_000),
             no_quorum_after_ticks: 40,
+            rejoin_probe_ticks: 20,
             compact_after_entries: 50_000,
             compact_after_bytes: 64 * 1024 * 1024,
             max_command_bytes: DEFAULT_MAX_FRAME_SIZE - REPLICATION_HEADROOM,
@@ -214,11 +234,19 @@ impl Replica {
             refused_since: HashMap::new(),
             leader_since_tick: None,
             leader_contact_tick: 0,
+            clock: None,
             no_leader_since_tick: Some(0),
             next_expire_tick: 0,
             next_transfer_tick: 0,
             leaving: None,
             checked_snapshot: None,
+            rejoin: None,
+            captured: None,
+            restore_queue: Vec::new(),
+            restoring: HashMap::new(),
+            next_rejoin_probe_tick: 0,
+            next_restore_tick: 0,
+            incarnation: 0,
             outbox: Vec::new(),
             completions: Vec::new(),
             events: Vec::new(),
@@ -251,6 +279,7 @@ impl Replica {
         let mut raw = RawNode::new(&config, store, &r.logger)?;
         raw.campaign()?;
         r.raw = Some(raw);
+        r.clock = Some((now_ms, now_ms));
         r.phase = Phase::Member;
         r.peers.insert(1, r.cfg.address.clone());
         let add_self = Message::AddMemberRequest {
@@ -377,12 +406,16 @@ impl Replica {
         let deadline = self.ticks + self.cfg.request_timeout_ticks;
         match self.phase {
             Phase::Removed { left } => {
-                let why = if left {
-                    "this node has left the cluster"
+                let (code, why) = if left {
+                    (error_code::CLOSED, "this node has left the cluster")
                 } else {
-                    "this node was removed from the cluster after being unreachable"
+                    (
+                        error_code::NOT_A_MEMBER,
+                        "this node was removed from the cluster after being unreachable; it \
+                         rejoins once it reaches a majority of the cluster again",
+                    )
                 };
-                self.fail(ticket, error_code::CLOSED, why.to_owned());
+                self.fail(ticket, code, why.to_owned());
                 return ticket;
             }
             Phase::Joining | Phase::Member => {}
@@ -394,9 +427,10 @@ impl Replica {
         }
         if matches!(&request, Message::LeaveRequest { node_id } if *node_id == self.cfg.node_id) {
             self.leaving = Some(ticket);
+            self.forget_restore();
         }
         if is_local_read(&request) {
-            let response = self.fsm.query(&request, now_ms);
+            let response = self.fsm.query(&request, self.read_time(now_ms));
             self.completions.push(Completion { ticket, response });
         } else if is_read_only(&request) {
             self.reads.push(Read {
@@ -430,10 +464,10 @@ impl Replica {
     }
 
     fn fail(&mut self, ticket: u32, code: u16, message: String) {
-        self.completions.push(Completion {
-            ticket,
-            response: Message::error(code, message),
-        });
+        let response = Message::error(code, message);
+        if !self.restore_settled(ticket, &response) {
+            self.completions.push(Completion { ticket, response });
+        }
     }
 
     /// Handles a frame from another node. A raft message that fails the checks of
@@ -449,9 +483,10 @@ impl Replica {
                     reason: "undecodable raft message",
                     detail: format!("from {from_address}: {e}"),
                 })?;
-                let Some(raw) = self.raw.as_mut() else {
+                if self.raw.is_none() || self.stale_recipient(msg.to) {
                     return Ok(());
-                };
+                }
+                let raw = self.raw.as_mut().expect("checked");
                 if let Some(snapshot) = validate::check(&raw.raft, &msg)? {
                     self.checked_snapshot = Some(snapshot);
                 }
@@ -480,13 +515,7 @@ impl Replica {
             Message::ClusterJoinRequest { node_id, address } => {
                 self.on_join_request(frame.request_id, node_id, address, now_ms);
             }
-            Message::ClusterJoinResponse { raft_id } => {
-                if self.phase == Phase::Joining {
-                    if let Err(e) = self.start_as(raft_id) {
-                        log::error!("{}: cannot start raft: {e}", self.cfg.node_id);
-                    }
-                }
-            }
+            Message::ClusterJoinResponse { raft_id } => self.admitted(raft_id),
             other => {
                 log::debug!(
                     "{}: ignoring {} from a peer",
@@ -496,6 +525,22 @@ impl Replica {
             }
         }
         Ok(())
+    }
+
+    /// A message for another raft id that is no news to refuse: one for an earlier incarnation
+    /// of this node (raft ids only grow), or, while this replica asks to be let in again, one
+    /// for the id it is being admitted under (the leader's answer may come after it). Dropped
+    /// unread; any other wrong recipient is refused by the checks.
+    fn stale_recipient(&self, to: u64) -> bool {
+        let own = self.raft_id();
+        let stale = to != own && (to < own || self.adrift());
+        if stale {
+            log::debug!(
+                "{}: dropped a raft message for raft id {to} (this node is {own})",
+                self.cfg.node_id
+            );
+        }
+        stale
     }
 
     fn on_join_request(&mut self, request_id: u32, node_id: String, address: String, now_ms: u64) {

@@ -12,15 +12,35 @@ pub(crate) fn check_locks(sim: &Sim, w: &Workload, out: &mut Vec<String>) {
     // Clients: holds of one lock never overlap; later holds have larger tokens.
     for lock in LOCKS {
         // A hold ends when its node is declared dead (which releases its locks), even when the
-        // node saw the grant only after that: such a hold is empty.
-        let mut holds: Vec<(u64, u64, &Hold)> = w
-            .holds
-            .iter()
-            .filter(|h| h.lock == lock)
-            .map(|h| {
-                let removed = sim.removed_at.get(&h.node).copied().unwrap_or(u64::MAX);
-                (h.start, h.end.unwrap_or(u64::MAX).min(removed), h)
-            })
+        // node saw the grant only after that: such a hold is empty. A node removed and admitted
+        // again keeps a session that believes it holds the lock until it goes to release it;
+        // holds granted meanwhile must carry larger fencing tokens, so a resource that checks
+        // tokens refuses the stale holder.
+        let removed_since = |h: &Hold| {
+            sim.removals
+                .get(&h.node)
+                .and_then(|r| r.iter().copied().find(|c| *c >= h.start))
+                .unwrap_or(u64::MAX)
+        };
+        let believed: Vec<&Hold> = w.holds.iter().filter(|h| h.lock == lock).collect();
+        for a in &believed {
+            let cut = removed_since(a);
+            let believed_end = a.end.unwrap_or(u64::MAX);
+            if cut >= believed_end {
+                continue;
+            }
+            for b in &believed {
+                if b.start >= cut && b.start < believed_end && b.token <= a.token {
+                    out.push(format!(
+                        "check 1: s{} on {} believed it held {lock} (token {}) after its node was removed at {cut}, and s{} on {} was granted it at {} with token {}, not larger",
+                        a.session, a.node, a.token, b.session, b.node, b.start, b.token
+                    ));
+                }
+            }
+        }
+        let mut holds: Vec<(u64, u64, &Hold)> = believed
+            .into_iter()
+            .map(|h| (h.start, h.end.unwrap_or(u64::MAX).min(removed_since(h)), h))
             .filter(|(start, end, _)| start < end)
             .collect();
         holds.sort_by_key(|(s, _, _)| *s);

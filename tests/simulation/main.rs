@@ -74,7 +74,7 @@ use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Instant;
 
-use vertx_cluster::wire::{error_code, Message};
+use vertx_cluster::wire::{error_code, Message, RegistrationInfo};
 
 use crate::check_registers::{linearizable, RegKind, RegOp};
 use crate::faults::Knobs;
@@ -145,9 +145,9 @@ fn run_shard(shard: u64, shards: u64) {
         }
     }
     println!(
-        "shard {shard}/{shards}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} partitions, {} crashes, {} nodes removed, {} snapshots installed, {} messages, {} register checks inconclusive",
+        "shard {shard}/{shards}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} partitions, {} crashes, {} nodes removed, {} rejoined, {} snapshots installed, {} messages, {} register checks inconclusive",
         totals.runs, started.elapsed(), totals.ops, totals.acked, totals.failed, totals.holds,
-        totals.partitions, totals.crashes, totals.removed, totals.snapshots, totals.messages, totals.inconclusive
+        totals.partitions, totals.crashes, totals.removed, totals.rejoined, totals.snapshots, totals.messages, totals.inconclusive
     );
     if !failed.is_empty() {
         panic!(
@@ -429,6 +429,94 @@ fn a_node_declared_dead_is_never_granted_a_lock() {
             holder.node_id
         );
     }
+}
+
+/// The heal of issue "faults heal": a voter cut off past the failure timeout is declared dead
+/// (its registration and lock go), another node takes the lock, and once the partition heals the
+/// node is admitted again under a new raft id with its registration and node info written back,
+/// without the lock, and its writes work again.
+#[test]
+fn a_node_removed_while_cut_off_rejoins_with_its_registrations_but_not_its_lock() {
+    let mut knobs = Knobs::quiet(3);
+    knobs.failure_timeout_ms = 1_000;
+    let mut sim = Sim::cluster(knobs);
+    let leader = sim.leader().expect("a leader");
+    let node = sim.voter_followers(&leader)[0].clone();
+    let registration = RegistrationInfo {
+        node_id: node.clone(),
+        seq: 1,
+        local_only: false,
+    };
+    let registrations = |sim: &mut Sim, on: &str| match sim.call(
+        on,
+        Message::GetRegistrationsRequest {
+            address: "a".into(),
+        },
+    ) {
+        Message::GetRegistrationsResponse { registrations } => registrations,
+        other => panic!("{other:?}"),
+    };
+    let add_registration = Message::AddRegistrationRequest {
+        address: "a".into(),
+        registration: registration.clone(),
+    };
+    assert_eq!(
+        sim.call(&node, add_registration),
+        Message::AddRegistrationResponse {}
+    );
+    let info = Message::SetNodeInfoRequest {
+        node_id: node.clone(),
+        info: vec![7],
+    };
+    assert_eq!(sim.call(&node, info), Message::SetNodeInfoResponse {});
+    let acquire = || Message::LockAcquireRequest {
+        lock_name: "l".into(),
+    };
+    let Message::LockAcquireResponse {
+        granted: true,
+        fencing_token: first,
+    } = sim.call(&node, acquire())
+    else {
+        panic!("the lock is free");
+    };
+    let raft_id = sim.nodes[&node].raft_id;
+
+    sim.isolate(&node);
+    sim.tick_n(200);
+    assert!(sim.removed_at.contains_key(&node), "{node} declared dead");
+    assert!(registrations(&mut sim, &leader).is_empty());
+    let Message::LockAcquireResponse {
+        granted: true,
+        fencing_token: second,
+    } = sim.call(&leader, acquire())
+    else {
+        panic!("the removed node's lock was released");
+    };
+    assert!(second > first);
+
+    sim.heal();
+    sim.tick_n(300);
+    assert_eq!(sim.converged().map(|_| ()), Ok(()));
+    assert!(!sim.removed_at.contains_key(&node), "{node} rejoined");
+    assert_eq!(sim.rejoins, 1);
+    let replica = sim.replica(&node).unwrap();
+    assert_eq!(replica.incarnation(), 1);
+    assert!(sim.nodes[&node].raft_id > raft_id, "a new raft id");
+    assert_eq!(registrations(&mut sim, &leader), vec![registration]);
+    let fsm = sim.replica(&leader).unwrap().fsm();
+    let member = fsm.members().iter().find(|m| m.node_id == node).unwrap();
+    assert_eq!(member.info, Some(vec![7]));
+    assert_eq!(
+        fsm.lock_holder("l").map(|h| h.node_id.clone()),
+        Some(leader.clone()),
+        "the lock stays with the node granted it meanwhile"
+    );
+    assert_eq!(value(&sim.call(&node, add("c"))), 1);
+    assert_eq!(
+        sim.snapshot_of(&node),
+        sim.snapshot_of(&leader),
+        "the rejoined replica holds the cluster's state"
+    );
 }
 
 /// The same checks, on a scripted history: a stale read is caught.

@@ -24,6 +24,7 @@ pub(crate) struct Totals {
     pub(crate) partitions: u64,
     pub(crate) crashes: u64,
     pub(crate) removed: u64,
+    pub(crate) rejoined: u64,
     pub(crate) snapshots: u64,
     pub(crate) messages: u64,
     pub(crate) inconclusive: usize,
@@ -138,7 +139,8 @@ pub(crate) fn run_seed(
     totals.holds += w.holds.len() as u64;
     totals.partitions += sim.partitions as u64;
     totals.crashes += sim.crashes as u64;
-    totals.removed += sim.removed_at.len() as u64;
+    totals.removed += sim.removals.values().map(|r| r.len() as u64).sum::<u64>();
+    totals.rejoined += sim.rejoins;
     totals.snapshots += sim.nodes.values().map(|n| n.gaps.len() as u64).sum::<u64>();
     totals.messages += sim.delivered;
 

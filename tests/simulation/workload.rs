@@ -32,6 +32,9 @@ enum LockPhase {
         ticket: u32,
         hold: usize,
         release_tick: u64,
+        /// The node's incarnation when the grant was seen: a node removed and admitted again
+        /// since lost the lock, and does not release it (as the Java layer does).
+        incarnation: u32,
     },
     Releasing {
         node: String,
@@ -206,8 +209,9 @@ impl Workload {
                                         fencing_token,
                                     }) => {
                                         let token = *fencing_token;
+                                        let inc = incarnation_of(sim, &op.node);
                                         Some(self.start_hold(
-                                            s, lock, &op.node, op.ticket, token, clock, tick,
+                                            s, lock, &op.node, op.ticket, token, clock, tick, inc,
                                         ))
                                     }
                                     Outcome::Ok(Message::LockAcquireResponse {
@@ -285,6 +289,7 @@ impl Workload {
         token: u64,
         clock: u64,
         tick: u64,
+        incarnation: u32,
     ) -> LockPhase {
         self.holds.push(Hold {
             lock,
@@ -300,6 +305,7 @@ impl Workload {
             ticket,
             hold: self.holds.len() - 1,
             release_tick: tick + self.rng.between(2, 10),
+            incarnation,
         }
     }
 
@@ -322,7 +328,8 @@ impl Workload {
             );
             if *l == lock && waiting && phase.using() == Some((node, ticket)) {
                 let l = *l;
-                let p = self.start_hold(s, l, node, ticket, token, clock, sim.tick);
+                let inc = incarnation_of(sim, node);
+                let p = self.start_hold(s, l, node, ticket, token, clock, sim.tick, inc);
                 if let Session::Lock { phase, .. } = &mut self.sessions[s] {
                     *phase = p;
                 }
@@ -441,9 +448,20 @@ impl Workload {
                             ticket,
                             hold,
                             release_tick,
+                            incarnation,
                         } if *release_tick <= tick || self.wind_down => {
                             let (node, ticket, hold) = (node.clone(), *ticket, *hold);
                             if sim.replica(&node).is_none() {
+                                continue;
+                            }
+                            if incarnation_of(sim, &node) != *incarnation {
+                                // Removed and admitted again since the grant: the lock was
+                                // lost then. The session believed it held it until now.
+                                sim.clock += 1;
+                                self.holds[hold].end = Some(sim.clock);
+                                if let Session::Lock { phase, .. } = &mut self.sessions[s] {
+                                    *phase = LockPhase::Idle { next_tick: tick };
+                                }
                                 continue;
                             }
                             let idx = self.invoke(sim, s, &node, OpKind::Release(lock));
@@ -557,4 +575,9 @@ impl Workload {
         }
         Err(format!("the final {kind:?} never succeeded"))
     }
+}
+
+/// How many times `node` was removed and admitted again (0 for a crashed node).
+fn incarnation_of(sim: &Sim, node: &str) -> u32 {
+    sim.replica(node).map_or(0, |r| r.incarnation())
 }

@@ -89,8 +89,13 @@ pub(crate) struct Sim {
     pub(crate) partitions: usize,
     pub(crate) obs: Vec<(u64, Obs)>,
     pub(crate) answers: BTreeMap<(String, u32), Message>,
-    /// Clock of the first `NodeLeft` any replica applied, per node.
+    /// Clock of the first `NodeLeft` any replica applied for a node's current incarnation, while
+    /// the node has not rejoined.
     pub(crate) removed_at: BTreeMap<String, u64>,
+    /// Every removal of each node, by clock (a node may be removed, rejoin and be removed again).
+    pub(crate) removals: BTreeMap<String, Vec<u64>>,
+    /// How many times a removed node was admitted again.
+    pub(crate) rejoins: u64,
     pub(crate) journal: Vec<String>,
     pub(crate) samples: BTreeMap<u64, (String, u64)>,
     pub(crate) failures: Vec<String>,
@@ -154,6 +159,8 @@ impl Sim {
             obs: Vec::new(),
             answers: BTreeMap::new(),
             removed_at: BTreeMap::new(),
+            removals: BTreeMap::new(),
+            rejoins: 0,
             journal: Vec::new(),
             samples: BTreeMap::new(),
             failures: Vec::new(),
@@ -251,6 +258,13 @@ impl Sim {
             return false;
         };
         let before = r.fsm().last_applied();
+        // Which incarnation (raft id) of each member a `NodeLeft` applied in this step removes.
+        let ids_before: BTreeMap<String, u64> = r
+            .fsm()
+            .members()
+            .iter()
+            .map(|m| (m.node_id.clone(), m.raft_id))
+            .collect();
         f(r, now);
         r.drive(now);
         let after = r.fsm().last_applied();
@@ -286,14 +300,31 @@ impl Sim {
             self.send(name, to, frame);
         }
         // A node's removal releases its locks in the same command that grants them to the next
-        // waiter: stamp it first.
+        // waiter: stamp it first. A removal counts once, for the node's current incarnation (a
+        // replica catching up applies old removals of a node that has rejoined since).
         for e in &events {
-            if let Event::NodeLeft { node_id } = e {
-                if !self.removed_at.contains_key(node_id) {
-                    self.clock += 1;
-                    self.removed_at.insert(node_id.clone(), self.clock);
-                    self.note(format!("{node_id} removed (applied first by {name})"));
+            match e {
+                Event::NodeLeft { node_id } => {
+                    let current = self.nodes.get(node_id).map(|n| n.raft_id);
+                    if current.is_some()
+                        && ids_before.get(node_id).copied() == current
+                        && !self.removed_at.contains_key(node_id)
+                    {
+                        self.clock += 1;
+                        self.removed_at.insert(node_id.clone(), self.clock);
+                        let removals = self.removals.entry(node_id.clone()).or_default();
+                        removals.push(self.clock);
+                        self.note(format!("{node_id} removed (applied first by {name})"));
+                    }
                 }
+                Event::Rejoined { node_id } => {
+                    self.clock += 1;
+                    self.removed_at.remove(node_id);
+                    self.rejoins += 1;
+                    let id = self.nodes[node_id].raft_id;
+                    self.note(format!("{node_id} rejoined as raft id {id}"));
+                }
+                _ => {}
             }
         }
         for c in completions {
@@ -465,7 +496,7 @@ impl Sim {
             .collect();
         for name in self.live() {
             if self.removed_at.contains_key(&name) {
-                continue;
+                return Err(format!("{name} was removed and has not rejoined"));
             }
             let r = self.replica(&name).expect("live");
             if !members.contains(&name.as_str()) {

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::callbacks::Delivery;
 use super::polling::Caller;
-use super::{wall_clock_ms, Loop};
+use super::{monotonic_ms, Loop};
 use crate::fsm::Event;
 use crate::raft::Completion;
-use crate::wire::Message;
+use crate::wire::{error_code, Message};
 
 /// What the loop keeps of a lock acquisition, should it queue.
 pub(super) struct WaitFor {
@@ -117,7 +117,22 @@ impl Loop {
                     self.internal.insert(ticket);
                 }
             }
-            Event::NodeLeft { node_id } if *node_id != self.cfg.node_id => {
+            Event::NodeLeft { node_id } | Event::Rejoined { node_id }
+                if *node_id == self.cfg.node_id =>
+            {
+                // The cluster dropped this node's lock waits with it: nobody will grant them.
+                for (_, wait) in self.lock_waits.drain() {
+                    let answer = Message::error(
+                        error_code::NOT_A_MEMBER,
+                        format!(
+                            "the wait for lock {} ended: this node was removed from the cluster",
+                            wait.lock_name
+                        ),
+                    );
+                    let _ = self.deliveries.send(Delivery::Answer(wait.caller, answer));
+                }
+            }
+            Event::NodeLeft { node_id } => {
                 // Dropped once this turn's frames are out (`flush`).
                 if let Some(addr) = self.member_addresses.remove(node_id) {
                     if let Some(addr) = self.resolve(&addr) {
@@ -157,7 +172,7 @@ impl Loop {
                 lock_name: wait.lock_name,
                 acquire_request_id: ticket,
             };
-            let t = self.replica.submit(cancel, wall_clock_ms());
+            let t = self.replica.submit(cancel, monotonic_ms());
             self.internal.insert(t);
             self.deliver(Delivery::Answer(
                 wait.caller,

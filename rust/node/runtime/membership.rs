@@ -5,7 +5,7 @@
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use super::{wall_clock_ms, LeaveState, Loop};
+use super::{monotonic_ms, LeaveState, Loop};
 use crate::error::{Error, Result};
 use crate::node::discovery::Plan;
 use crate::raft::{Phase, Replica};
@@ -25,7 +25,7 @@ impl Loop {
             self.cfg.node_id,
             self.local
         );
-        self.replica = Replica::bootstrap(self.cfg.clone(), wall_clock_ms())
+        self.replica = Replica::bootstrap(self.cfg.clone(), monotonic_ms())
             .map_err(|e| Error::Join(format!("cannot start raft: {e}")))?;
         self.join.bootstrap_at = None;
         Ok(())
@@ -142,7 +142,7 @@ impl Loop {
                 let request = Message::LeaveRequest {
                     node_id: self.cfg.node_id.clone(),
                 };
-                leave.ticket = self.replica.submit(request, wall_clock_ms());
+                leave.ticket = self.replica.submit(request, monotonic_ms());
             }
             Message::ErrorResponse { message, .. } => {
                 let leave = self.leave.take().expect("checked");

@@ -1,5 +1,25 @@
 //! The clock side of a [`Replica`]: raft ticks, the leader's periodic duties, requests that
-//! outlive their deadline, and noticing leader changes and the loss of quorum.
+//! outlive their deadline, noticing leader changes and the loss of quorum, and the cluster's
+//! time.
+//!
+//! **Cluster time.** TTLs and lock-wait timeouts are judged by one clock the whole cluster
+//! shares, never by a node's wall clock. The replica is given only its driver's monotonic time
+//! (`now_ms` everywhere here: milliseconds that never go back and are not moved by setting the
+//! wall clock or by NTP steps). Each replica keeps an anchor: the latest leader stamp it applied
+//! and its own monotonic time when it did. Its cluster time is that stamp plus the monotonic time
+//! elapsed since. A leader stamps each command it proposes with its cluster time; the state
+//! machine applies each command at the latest stamp so far, so expiry is decided in log order,
+//! the same on every replica. Reads are answered at the reading replica's cluster time.
+//!
+//! What follows: a node whose wall clock is skewed or jumps sees no entry expire early or late
+//! (the wall clock is not read); a leader's clock cannot expire everything at once, since a
+//! stamp advances only by the monotonic time its leader measured since the stamp it took over
+//! from (a process paused for a minute moves its clock by a minute, which is the time that
+//! passed). Cluster time never runs ahead of real time: every replica's count starts from a stamp
+//! taken before it was received, so it lags by at most the replication delay of the stamp it
+//! follows; an entry expires no earlier than its TTL after its write began, and at most that lag
+//! (plus the leader's expiry round, a tick or two) later. The first node of a cluster starts the
+//! clock at its own monotonic reading; its value means nothing outside the cluster.
 
 use super::proposals::Unsent;
 use super::{Phase, Replica};
@@ -20,6 +40,26 @@ impl Replica {
         )
     }
 
+    /// The cluster's time at this replica's monotonic time `now_ms` (0 before any stamp).
+    pub fn cluster_time(&self, now_ms: u64) -> u64 {
+        self.clock.map_or(0, |(stamp, at)| {
+            stamp.saturating_add(now_ms.saturating_sub(at))
+        })
+    }
+
+    /// Takes `stamp` (a leader's cluster time, applied here at `now_ms`) as the anchor when it is
+    /// ahead of this replica's own count.
+    pub(super) fn observe_stamp(&mut self, stamp: u64, now_ms: u64) {
+        if self.clock.is_none() || stamp > self.cluster_time(now_ms) {
+            self.clock = Some((stamp, now_ms));
+        }
+    }
+
+    /// The time a read is answered at: this replica's cluster time, never before the state's.
+    pub(super) fn read_time(&self, now_ms: u64) -> u64 {
+        self.cluster_time(now_ms).max(self.fsm.time_ms())
+    }
+
     /// Advances the clock by one tick.
     pub fn tick(&mut self, now_ms: u64) {
         self.ticks += 1;
@@ -37,6 +77,7 @@ impl Replica {
             self.detect_failures(now_ms);
             self.propose_expiry(now_ms);
         }
+        self.rejoin_duties();
     }
 
     fn expire_requests(&mut self) {

@@ -70,6 +70,7 @@ impl Replica {
     /// batch (leadership moving away), it waits in the queue for the next leader.
     fn propose_batch(&mut self, batch: Vec<Unsent>, now_ms: u64) {
         let me = self.raft_id();
+        let stamp = self.cluster_time(now_ms);
         let mut entries = Vec::with_capacity(batch.len());
         for item in &batch {
             let proposal = match item {
@@ -83,7 +84,7 @@ impl Replica {
                 Unsent::Other(p) => p,
             };
             entries.push(Entry {
-                data: command::encode(now_ms, proposal).into(),
+                data: command::encode(stamp, proposal).into(),
                 ..Default::default()
             });
         }

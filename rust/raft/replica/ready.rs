@@ -21,11 +21,11 @@ impl Replica {
         let messages = rd.take_messages();
         self.send_raft(messages);
         if !rd.snapshot().is_empty() {
-            self.install_snapshot(rd.snapshot().clone());
+            self.install_snapshot(rd.snapshot().clone(), now_ms);
         }
         self.checked_snapshot = None;
         let committed = rd.take_committed_entries();
-        self.apply_entries(committed);
+        self.apply_entries(committed, now_ms);
         let raw = self.raw.as_mut().expect("still there");
         if !rd.entries().is_empty() {
             raw.mut_store()
@@ -48,10 +48,9 @@ impl Replica {
         let messages = light.take_messages();
         let committed = light.take_committed_entries();
         self.send_raft(messages);
-        self.apply_entries(committed);
+        self.apply_entries(committed, now_ms);
         self.raw.as_mut().expect("still there").advance_apply();
         self.maybe_snapshot();
-        let _ = now_ms;
     }
 
     fn send_raft(&mut self, messages: Vec<RaftMsg>) {
@@ -93,7 +92,7 @@ impl Replica {
             .map(|m| m.address.clone())
     }
 
-    fn install_snapshot(&mut self, snapshot: Snapshot) {
+    fn install_snapshot(&mut self, snapshot: Snapshot, now_ms: u64) {
         let meta = snapshot.get_metadata();
         let decoded = match self.checked_snapshot.take() {
             Some(c) if (c.index, c.term) == (meta.index, meta.term) => Ok(c.fsm),
@@ -102,7 +101,9 @@ impl Replica {
         match decoded {
             Ok(fsm) => {
                 let index = snapshot.get_metadata().index;
-                self.fsm = fsm;
+                let before = std::mem::replace(&mut self.fsm, fsm);
+                self.observe_stamp(self.fsm.time_ms(), now_ms);
+                self.catch_up_events(&before);
                 for m in self.fsm.members() {
                     if m.raft_id != 0 {
                         self.peers.insert(m.raft_id, m.address.clone());
@@ -119,19 +120,20 @@ impl Replica {
                     "{}: installed a snapshot at index {index}",
                     self.cfg.node_id
                 );
+                self.check_readmitted();
             }
             Err(e) => log::error!("{}: received a corrupt snapshot: {e}", self.cfg.node_id),
         }
     }
 
-    fn apply_entries(&mut self, entries: Vec<Entry>) {
+    fn apply_entries(&mut self, entries: Vec<Entry>, now_ms: u64) {
         for entry in entries {
             if entry.data.is_empty() {
                 continue;
             }
             match entry.get_entry_type() {
                 EntryType::EntryNormal => match command::decode(&entry.data) {
-                    Ok(c) => self.apply_command(entry.index, c),
+                    Ok(c) => self.apply_command(entry.index, c, now_ms),
                     Err(e) => log::error!(
                         "{}: undecodable entry {}: {e}",
                         self.cfg.node_id,
@@ -174,7 +176,26 @@ impl Replica {
         }
     }
 
-    fn apply_command(&mut self, index: u64, c: Command<'_>) {
+    /// A member that skipped part of the log by installing a snapshot tells the layer above
+    /// what the skipped entries would have: who left and joined, which registrations changed,
+    /// and its own removal if that was among them.
+    fn catch_up_events(&mut self, before: &StateMachine) {
+        if self.replaying() || before.last_applied() == 0 || self.phase != Phase::Member {
+            return;
+        }
+        self.events.extend(self.fsm.changes_since(before, None));
+        let me = &self.cfg.node_id;
+        if before.is_member(me) && !self.fsm.is_member(me) {
+            let left = self.leaving.is_some();
+            if !left && self.captured.is_none() {
+                self.captured = Some(before.owned_by(me));
+            }
+            self.phase = Phase::Removed { left };
+        }
+    }
+
+    fn apply_command(&mut self, index: u64, c: Command<'_>, now_ms: u64) {
+        self.observe_stamp(c.now_ms, now_ms);
         let ctx = ApplyContext {
             index,
             now_ms: c.now_ms,
@@ -199,6 +220,10 @@ impl Replica {
             }
             return;
         }
+        if matches!(&c.request, MessageRef::LeaveRequest { node_id } if *node_id == self.cfg.node_id)
+        {
+            self.removal_ahead();
+        }
         let Some(applied) = self.fsm.apply_once_ref(c.request, &ctx, c.settled_below) else {
             // A second copy of a request proposed again after a leader change.
             return;
@@ -208,6 +233,14 @@ impl Replica {
             if let Some(m) = self.fsm.member_by_raft_id(*raft_id) {
                 self.peers.insert(m.raft_id, m.address.clone());
             }
+            if self.replaying() {
+                self.check_readmitted();
+                return;
+            }
+        }
+        if self.replaying() {
+            // History of the cluster, replayed by a node starting over: not news.
+            return;
         }
         for event in &applied.events {
             if let Event::NodeLeft { node_id } = event {
@@ -232,7 +265,9 @@ impl Replica {
         if self.internal.remove(&c.request_id).is_some() {
             return;
         }
-        if self.pending_writes.remove(&c.request_id).is_some() {
+        if self.pending_writes.remove(&c.request_id).is_some()
+            && !self.restore_settled(c.request_id, &applied.response)
+        {
             self.completions.push(Completion {
                 ticket: c.request_id,
                 response: applied.response,
@@ -244,7 +279,7 @@ impl Replica {
         // raft's applied index, not the state machine's: conf changes and empty entries count.
         let applied = self.raw.as_ref().map_or(0, |r| r.raft.raft_log.applied);
         for read in self.reads.ready(applied) {
-            let response = self.fsm.query(&read.request, now_ms);
+            let response = self.fsm.query(&read.request, self.read_time(now_ms));
             self.completions.push(Completion {
                 ticket: read.ticket,
                 response,

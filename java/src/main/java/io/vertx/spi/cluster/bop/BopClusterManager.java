@@ -68,6 +68,13 @@ public class BopClusterManager implements ClusterManager {
   private final List<String> members = Collections.synchronizedList(new ArrayList<>());
   private final BopRegistrations registrations = new BopRegistrations(this);
   private ExecutorService nodeEvents;
+  /** How many times this node was removed from the cluster (declared dead) and admitted again. */
+  private volatile int incarnation;
+  /** This node's entry in Vert.x HA's cluster map as last written (encoded key and value), to write back after a rejoin. */
+  private volatile byte[][] haEntry;
+
+  /** The name of the sync map Vert.x HA keeps its cluster view in. */
+  public static final String HA_MAP = "__vertx.haInfo";
 
   /** A cluster manager configured from system properties, environment variables and defaults. */
   public BopClusterManager() {
@@ -103,6 +110,25 @@ public class BopClusterManager implements ClusterManager {
 
   public BopValueCodec codec() {
     return codec;
+  }
+
+  /**
+   * How many times this node was removed from the cluster (declared dead while unreachable) and
+   * admitted again; a lock granted in an earlier incarnation was lost.
+   */
+  public int incarnation() {
+    return incarnation;
+  }
+
+  /**
+   * Records a write of the HA cluster map: this node's own entry is written back after a
+   * rejoin (the node that failed it over removed it). {@code value} null for a removal.
+   */
+  public void syncMapWritten(String map, byte[] key, byte[] value) {
+    if (!HA_MAP.equals(map) || nodeId == null || !java.util.Arrays.equals(key, codec.encode(nodeId))) {
+      return;
+    }
+    haEntry = value == null ? null : new byte[][] { key, value };
   }
 
   public long requestTimeout() {
@@ -179,7 +205,7 @@ public class BopClusterManager implements ClusterManager {
         if (!result.granted()) {
           throw new CompletionException(new io.vertx.core.VertxException("Timed out waiting to get lock " + name, true));
         }
-        return new BopLockImpl(this, name, result.fencingToken());
+        return new BopLockImpl(this, name, result.fencingToken(), incarnation);
       });
     complete(lock, promise);
   }
@@ -244,6 +270,8 @@ public class BopClusterManager implements ClusterManager {
             + "any process that reaches " + options.getHost() + " can join it, read its state and change it");
         }
         nodeId = UUID.randomUUID().toString();
+        incarnation = 0;
+        haEntry = null;
         nodeEvents = Executors.newSingleThreadExecutor(r -> {
           Thread t = new Thread(r, "vertx-bop-node-events-" + nodeId);
           t.setDaemon(true);
@@ -357,6 +385,30 @@ public class BopClusterManager implements ClusterManager {
     @Override
     public void registrationsChanged(String address, List<RegistrationInfo> list) {
       registrations.changed(address, list);
+    }
+
+    @Override
+    public void rejoined() {
+      incarnation++;
+      log.warn("The cluster node " + nodeId + " had been removed from cluster " + options.getClusterName()
+        + " after being unreachable (a pause or a network partition longer than the failure timeout) and is a member again."
+        + " Locks it held were released; requests in flight then failed. Its event-bus registrations and node info are written back.");
+      byte[][] entry = haEntry;
+      ExecutorService events = nodeEvents;
+      if (entry == null || events == null || events.isShutdown()) {
+        return;
+      }
+      try {
+        // After the membership events of the rejoin, on the thread that runs them.
+        events.execute(() -> request(id -> BopMessages.syncMapPut(id, HA_MAP, entry[0], entry[1]), BopMessages::optionalBytes)
+          .whenComplete((previous, failure) -> {
+            if (failure != null) {
+              log.warn("Writing back this node's HA entry after the rejoin failed", unwrap(failure));
+            }
+          }));
+      } catch (java.util.concurrent.RejectedExecutionException leaving) {
+        // Leaving meanwhile: nothing to write back.
+      }
     }
 
     @Override

@@ -12,4 +12,13 @@ public interface BopLock extends Lock {
 
   /** The fencing token of this grant. */
   long fencingToken();
+
+  /**
+   * Whether this node still holds the lock as far as it knows: false once released, and once
+   * this node was removed from the cluster (declared dead after a pause or a partition longer
+   * than the failure timeout) and admitted again since the grant, for the cluster released the
+   * lock when it removed the node. Such a lock's {@link #release()} sends nothing and logs that
+   * the lock was lost.
+   */
+  boolean isHeld();
 }

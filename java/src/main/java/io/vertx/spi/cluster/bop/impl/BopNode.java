@@ -46,6 +46,9 @@ public final class BopNode {
 
     void registrationsChanged(String address, List<RegistrationInfo> registrations);
 
+    /** This node was removed from the cluster while unreachable and is a member again (see {@link NativeListener#onRejoined}). */
+    void rejoined();
+
     /** The native node stopped by itself (see {@link NativeListener#onStopped}); after the node has failed its requests. */
     void stopped(String reason);
   }
@@ -116,6 +119,11 @@ public final class BopNode {
       @Override
       public void onRegistrationsChanged(String address, byte[] registrations) {
         events.registrationsChanged(address, BopMessages.registrationList(registrations));
+      }
+
+      @Override
+      public void onRejoined() {
+        events.rejoined();
       }
 
       @Override

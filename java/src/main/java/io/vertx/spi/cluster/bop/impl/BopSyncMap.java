@@ -68,12 +68,19 @@ public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
 
   @Override
   public V put(K key, V value) {
-    return object(await(id -> BopMessages.syncMapPut(id, name, bytes(key), bytes(value)), BopMessages::optionalBytes));
+    byte[] k = bytes(key);
+    byte[] v = bytes(value);
+    V previous = object(await(id -> BopMessages.syncMapPut(id, name, k, v), BopMessages::optionalBytes));
+    manager.syncMapWritten(name, k, v);
+    return previous;
   }
 
   @Override
   public V remove(Object key) {
-    return object(await(id -> BopMessages.syncMapRemove(id, name, bytes(key)), BopMessages::optionalBytes));
+    byte[] k = bytes(key);
+    V previous = object(await(id -> BopMessages.syncMapRemove(id, name, k), BopMessages::optionalBytes));
+    manager.syncMapWritten(name, k, null);
+    return previous;
   }
 
   @Override

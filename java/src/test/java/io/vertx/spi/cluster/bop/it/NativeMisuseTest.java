@@ -246,6 +246,10 @@ public class NativeMisuseTest {
     }
 
     @Override
+    public void onRejoined() {
+    }
+
+    @Override
     public void onStopped(String reason) {
     }
   }

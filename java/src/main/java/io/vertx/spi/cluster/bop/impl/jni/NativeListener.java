@@ -27,6 +27,14 @@ public interface NativeListener {
   void onRegistrationsChanged(String address, byte[] registrations);
 
   /**
+   * This node had been removed from the cluster (declared dead while unreachable: a long pause or
+   * a partition) and has been admitted again. The membership and registration changes it missed
+   * were delivered just before; its registrations and node info are being written back; locks it
+   * held were released when it was removed, and requests it had in flight failed.
+   */
+  void onRejoined();
+
+  /**
    * The node's event loop stopped by itself (a bug: a panic, a failed poll), for {@code reason}:
    * the last call. Every request that was waiting has been answered with an error naming the
    * reason, and every later request fails at once with it.

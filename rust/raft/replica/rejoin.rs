@@ -1,0 +1,248 @@
+//! Healing after eviction. A node the others declared dead (a pause or a partition longer than
+//! the failure timeout) is no longer in their raft configuration, so nothing raft sends tells it
+//! so; it may not even have applied its own removal. So a member that has reached no leader for
+//! the no-quorum time, or that applied its own removal, asks the members it knows to let it in
+//! again (`ClusterJoinRequest`, every `rejoin_probe_ticks`). The leader answers a member with its
+//! raft id and admits a non-member under a new one, through the same committed
+//! `AddMemberRequest` as a first join; raft ids are never reused, so an answer with a higher id
+//! than this replica's means it was removed and is admitted again.
+//!
+//! Then the replica starts over under the new id with an empty log (the leader sends the state)
+//! and, until its own admission is applied, tells nobody of the history it replays. At that point
+//! it emits the events that take the layer above from the state it last heard of to the
+//! cluster's (members that left, members that joined in order, itself moved to the end of the
+//! join order, every address whose registrations changed), then [`Event::Rejoined`], and writes
+//! back what the removal took from it: its registrations and node info as they stood when it was
+//! removed (`StateMachine::owned_by`). Those writes are retried until applied, across further
+//! evictions. Locks it held stay released (others may hold them now); requests in flight when
+//! it started over fail with an error that says so (a write among them may or may not have been
+//! applied, as with a timeout).
+//!
+//! Requests of the old incarnation cannot be mistaken for new ones: the new incarnation's
+//! request ids start 2^20 past the old ones, and its first applied write sets its session's
+//! floor above every old id. An old write can still apply in the short window between the
+//! admission and that first write if a frame carrying it was delayed that long; it then
+//! applies as a write of a member, as a write that timed out may.
+
+use super::proposals::Unsent;
+use super::{Completion, PendingWrite, Phase, Replica};
+use crate::fsm::{Event, StateMachine};
+use crate::wire::{error_code, Message};
+
+/// How far a new incarnation's request ids start past the old ones.
+const TICKET_GAP: u32 = 1 << 20;
+
+/// A replica between its readmission and the apply of it.
+pub(super) struct Rejoin {
+    /// The state this replica had applied when it started over: what the layer above last
+    /// heard of.
+    before: StateMachine,
+}
+
+impl Replica {
+    /// Whether this replica should ask to be let in again: it applied its own removal, or it
+    /// has reached no leader for the no-quorum time (it may have been removed meanwhile).
+    pub(super) fn adrift(&self) -> bool {
+        self.leaving.is_none()
+            && (self.phase == (Phase::Removed { left: false }) || self.quorum_lost())
+    }
+
+    /// Tick: asks every member this replica knows to let it in again when it is adrift, and
+    /// writes back what a readmission restores once the cluster can take it.
+    pub(super) fn rejoin_duties(&mut self) {
+        if self.adrift() && self.ticks >= self.next_rejoin_probe_tick {
+            self.next_rejoin_probe_tick = self.ticks + self.cfg.rejoin_probe_ticks;
+            let own = self.raft_id();
+            let mut addresses: Vec<String> = self
+                .peers
+                .iter()
+                .filter(|(id, a)| **id != own && **a != self.cfg.address)
+                .map(|(_, a)| a.clone())
+                .collect();
+            addresses.sort_unstable();
+            addresses.dedup();
+            log::debug!(
+                "{}: reaching no leader; asking {addresses:?} to let it in",
+                self.cfg.node_id
+            );
+            for address in addresses {
+                let frame = self.join_request();
+                self.outbox.push((address, frame));
+            }
+        }
+        if !self.restore_queue.is_empty()
+            && self.phase == Phase::Member
+            && self.rejoin.is_none()
+            && !self.quorum_lost()
+            && self.ticks >= self.next_restore_tick
+        {
+            self.next_restore_tick = self.ticks + self.cfg.rejoin_probe_ticks;
+            for write in std::mem::take(&mut self.restore_queue) {
+                self.submit_restore(write);
+            }
+        }
+    }
+
+    /// A member answered a join request with `raft_id`: a joining replica starts, and a member
+    /// answered with a newer id than its own starts over under it.
+    pub(super) fn admitted(&mut self, raft_id: u64) {
+        match self.phase {
+            Phase::Joining => {
+                if let Err(e) = self.start_as(raft_id) {
+                    log::error!("{}: cannot start raft: {e}", self.cfg.node_id);
+                }
+            }
+            Phase::Member | Phase::Removed { left: false }
+                if raft_id > self.raft_id() && self.leaving.is_none() =>
+            {
+                self.start_over(raft_id);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_over(&mut self, raft_id: u64) {
+        let old = self.raft_id();
+        log::warn!(
+            "{}: this node was removed from the cluster while unreachable (raft id {old}); it is \
+             admitted again as raft id {raft_id}: its locks were released, requests in flight fail",
+            self.cfg.node_id
+        );
+        let before = std::mem::take(&mut self.fsm);
+        let mut restore = self
+            .captured
+            .take()
+            .unwrap_or_else(|| before.owned_by(&self.cfg.node_id));
+        for write in std::mem::take(&mut self.restore_queue)
+            .into_iter()
+            .chain(std::mem::take(&mut self.restoring).into_values())
+        {
+            if !restore.contains(&write) {
+                restore.push(write);
+            }
+        }
+        self.restore_queue = restore;
+        self.fail_open(
+            error_code::NOT_A_MEMBER,
+            "this node was removed from the cluster after being unreachable and has rejoined; the \
+             request was in flight then (a write may or may not have been applied)",
+        );
+        self.next_ticket = self.next_ticket.wrapping_add(TICKET_GAP);
+        self.joins.clear();
+        self.internal.clear();
+        self.last_heard.clear();
+        self.refused_since.clear();
+        self.peers.remove(&old);
+        self.leader_since_tick = None;
+        self.known_leader = 0;
+        self.checked_snapshot = None;
+        self.raw = None;
+        self.phase = Phase::Joining;
+        self.rejoin = Some(Rejoin { before });
+        if let Err(e) = self.start_as(raft_id) {
+            log::error!("{}: cannot start raft again: {e}", self.cfg.node_id);
+        }
+    }
+
+    /// Fails every open ticket with `code` (they belong to an incarnation that is gone).
+    fn fail_open(&mut self, code: u16, message: &str) {
+        let mut tickets: Vec<u32> = self.pending_writes.drain().map(|(t, _)| t).collect();
+        tickets.extend(self.reads.drain().into_iter().map(|r| r.ticket));
+        tickets.sort_unstable();
+        for t in tickets {
+            self.completions.push(Completion {
+                ticket: t,
+                response: Message::error(code, message.to_owned()),
+            });
+        }
+        self.unsent.clear();
+    }
+
+    /// Whether events are withheld: between starting over and the apply of the readmission,
+    /// this replica replays history the layer above must not hear as news.
+    pub(super) fn replaying(&self) -> bool {
+        self.rejoin.is_some()
+    }
+
+    /// Before a command that removes this node (not a graceful leave) is applied: keeps what
+    /// the removal takes, to write it back after a readmission.
+    pub(super) fn removal_ahead(&mut self) {
+        if self.rejoin.is_none() && self.leaving.is_none() && self.captured.is_none() {
+            self.captured = Some(self.fsm.owned_by(&self.cfg.node_id));
+        }
+    }
+
+    /// After an apply or a snapshot: once this replica's readmission is in its state, the layer
+    /// above hears what changed while it was away, and what the removal took is written back.
+    pub(super) fn check_readmitted(&mut self) {
+        let own = self.raft_id();
+        let readmitted = self.rejoin.is_some()
+            && self
+                .fsm
+                .member_by_raft_id(own)
+                .is_some_and(|m| m.node_id == self.cfg.node_id);
+        if !readmitted {
+            return;
+        }
+        let rejoin = self.rejoin.take().expect("checked");
+        self.incarnation += 1;
+        let node_id = self.cfg.node_id.clone();
+        let changes = self.fsm.changes_since(&rejoin.before, Some(&node_id));
+        self.events.extend(changes);
+        self.events.push(Event::Rejoined {
+            node_id: node_id.clone(),
+        });
+        log::info!(
+            "{node_id}: back in the cluster as raft id {own}; writing back {} registrations and \
+             node info",
+            self.restore_queue.len()
+        );
+        for write in std::mem::take(&mut self.restore_queue) {
+            self.submit_restore(write);
+        }
+    }
+
+    fn submit_restore(&mut self, write: Message) {
+        let ticket = self.next_ticket();
+        let proposal = self.proposal(ticket, &write);
+        self.pending_writes.insert(
+            ticket,
+            PendingWrite {
+                deadline_tick: self.ticks + self.cfg.request_timeout_ticks,
+                leader: 0,
+                proposal,
+            },
+        );
+        self.unsent.push(Unsent::Own(ticket));
+        self.restoring.insert(ticket, write);
+    }
+
+    /// A write-back ended: applied (`Ok`) or failed; a failed one is queued to be tried again.
+    /// False when `ticket` is not a write-back.
+    pub(super) fn restore_settled(&mut self, ticket: u32, response: &Message) -> bool {
+        let Some(write) = self.restoring.remove(&ticket) else {
+            return false;
+        };
+        if let Message::ErrorResponse { message, .. } = response {
+            log::debug!(
+                "{}: writing back {} failed ({message}); trying again",
+                self.cfg.node_id,
+                write.name()
+            );
+            self.restore_queue.push(write);
+        }
+        true
+    }
+
+    /// A graceful leave gives nothing back.
+    pub(super) fn forget_restore(&mut self) {
+        self.captured = None;
+        self.restore_queue.clear();
+        self.restoring.clear();
+    }
+
+    /// How many times this node was removed and admitted again.
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+}
