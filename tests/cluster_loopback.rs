@@ -530,3 +530,81 @@ fn a_node_whose_loop_panics_fails_every_request_at_once_and_is_declared_dead() {
         Message::CounterAddAndGetResponse { value: 1 }
     ));
 }
+
+/// A node cut off past the failure timeout is declared dead: its lock goes to the waiter and its
+/// registration goes. When the network heals it rejoins by itself under a new raft id, tells its
+/// listener so, writes its registration back, and takes writes again; the others saw it leave
+/// and come back.
+#[test]
+fn a_node_removed_while_cut_off_rejoins_once_the_network_heals() {
+    let cluster = cluster_name("rejoin");
+    let faults = Faults::new();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let nodes: Vec<Node> = (0..3)
+        .map(|i| {
+            let mut o = options(&cluster);
+            o.faults = Some(faults.clone());
+            if i == 0 {
+                let seen = Arc::clone(&events);
+                o.on_event = Some(Arc::new(move |e| seen.lock().unwrap().push(e)));
+            }
+            Node::start(o).expect("node starts")
+        })
+        .collect();
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("3 members, all voters", || {
+        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
+    });
+    let victim = (leader_index(&nodes) + 1) % 3;
+    let victim_id = nodes[victim].node_id().to_string();
+    let waiter = holder_with_lock_and_registration(&nodes, victim);
+    let raft_id = nodes[victim].raft_id();
+    let addr = |i: usize| nodes[i].address().parse().unwrap();
+    let others: Vec<_> = (0..3).filter(|i| *i != victim).map(addr).collect();
+    faults.isolate(addr(victim), &others);
+    let survivors: Vec<&Node> = (0..3).filter(|i| *i != victim).map(|i| &nodes[i]).collect();
+    eventually("the cut-off node removed", || same_members(&survivors, 2));
+    let waited = waiter.recv_timeout(Duration::from_secs(10));
+    assert!(
+        matches!(
+            waited,
+            Ok(Message::LockAcquireTimeoutResponse { granted: true, .. })
+        ),
+        "the removed node's lock went to the waiter: {waited:?}"
+    );
+    let reader = survivors[0];
+    assert_eq!(
+        registrations(reader),
+        Message::GetRegistrationsResponse {
+            registrations: vec![]
+        }
+    );
+
+    faults.heal();
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("the node back among the members", || same_members(&refs, 3));
+    assert!(nodes[victim].raft_id() > raft_id, "a new raft id");
+    eventually(
+        "its registration written back",
+        || matches!(registrations(reader), Message::GetRegistrationsResponse { registrations } if registrations.len() == 1),
+    );
+    assert_eq!(add_eventually(&nodes[victim], "c"), 1);
+    let seen = events.lock().unwrap().clone();
+    let left = seen
+        .iter()
+        .position(|e| matches!(e, Event::NodeLeft { node_id } if *node_id == victim_id));
+    let back = seen
+        .iter()
+        .rposition(|e| matches!(e, Event::NodeAdded { node_id } if *node_id == victim_id));
+    assert!(
+        matches!((left, back), (Some(l), Some(b)) if l < b),
+        "the others saw it leave, then come back: {seen:?}"
+    );
+    assert_eq!(
+        nodes[victim].call(Message::LockReleaseRequest {
+            lock_name: "l".into()
+        }),
+        Message::LockReleaseResponse { released: false },
+        "the lock it held before is not its own any more"
+    );
+}

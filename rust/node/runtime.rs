@@ -368,6 +368,10 @@ impl Loop {
             if let Some(t) = self.transport.next_deadline() {
                 due_at = due_at.min(t);
             }
+            if let Some(ms) = self.replica.expiry_due_in(monotonic_ms()) {
+                // A TTL runs out: the leader proposes its expiry then, not at the next tick.
+                due_at = due_at.min(now + Duration::from_millis(ms));
+            }
             let mut wake_at = due_at;
             if now < spin_until {
                 wake_at = now;

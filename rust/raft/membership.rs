@@ -75,17 +75,12 @@ impl Replica {
         }
     }
 
-    /// Leader: proposes an expire command once the earliest deadline has passed.
+    /// Leader: proposes an expire command once the earliest deadline has passed by its count of
+    /// cluster time, one at a time (see `replica/clock.rs`).
     pub(super) fn propose_expiry(&mut self, now_ms: u64) {
-        if self.ticks < self.next_expire_tick {
-            return;
-        }
-        if self
-            .fsm
-            .next_deadline()
-            .is_some_and(|d| d <= self.cluster_time(now_ms))
-        {
+        if self.expiry_due_in(now_ms) == Some(0) {
             self.next_expire_tick = self.ticks + 2;
+            self.last_expiry_stamp = self.cluster_time(now_ms);
             self.propose_internal(Message::ExpireRequest {}, now_ms);
         }
     }

@@ -148,9 +148,11 @@ pub struct Replica {
     pub(super) refused_since: HashMap<u64, u64>,
     /// The tick this replica became leader; `None` while it does not lead.
     pub(super) leader_since_tick: Option<u64>,
-    /// The anchor of cluster time: (the latest leader stamp applied, this replica's monotonic
-    /// time then); see `clock.rs`.
-    clock: Option<(u64, u64)>,
+    /// Leader only: the anchor of its count of cluster time (the count, and its monotonic time
+    /// and tick then); see `clock.rs`.
+    clock: Option<(u64, u64, u64)>,
+    /// The count at which the last expiry was proposed.
+    pub(super) last_expiry_stamp: u64,
     /// The tick this replica last heard from its leader (a learner never campaigns, so without
     /// this it would trust a leader it is cut off from forever).
     leader_contact_tick: u64,
@@ -235,6 +237,7 @@ impl Replica {
             leader_since_tick: None,
             leader_contact_tick: 0,
             clock: None,
+            last_expiry_stamp: 0,
             no_leader_since_tick: Some(0),
             next_expire_tick: 0,
             next_transfer_tick: 0,
@@ -279,7 +282,6 @@ impl Replica {
         let mut raw = RawNode::new(&config, store, &r.logger)?;
         raw.campaign()?;
         r.raw = Some(raw);
-        r.clock = Some((now_ms, now_ms));
         r.phase = Phase::Member;
         r.peers.insert(1, r.cfg.address.clone());
         let add_self = Message::AddMemberRequest {
@@ -401,7 +403,7 @@ impl Replica {
     }
 
     /// Submits a request; its answer arrives later as a [`Completion`] with the returned ticket.
-    pub fn submit(&mut self, request: Message, now_ms: u64) -> u32 {
+    pub fn submit(&mut self, request: Message, _now_ms: u64) -> u32 {
         let ticket = self.next_ticket();
         let deadline = self.ticks + self.cfg.request_timeout_ticks;
         match self.phase {
@@ -430,7 +432,7 @@ impl Replica {
             self.forget_restore();
         }
         if is_local_read(&request) {
-            let response = self.fsm.query(&request, self.read_time(now_ms));
+            let response = self.fsm.query(&request, self.read_time());
             self.completions.push(Completion { ticket, response });
         } else if is_read_only(&request) {
             self.reads.push(Read {
@@ -483,7 +485,7 @@ impl Replica {
                     reason: "undecodable raft message",
                     detail: format!("from {from_address}: {e}"),
                 })?;
-                if self.raw.is_none() || self.stale_recipient(msg.to) {
+                if self.raw.is_none() || self.stale_recipient(&msg) {
                     return Ok(());
                 }
                 let raw = self.raw.as_mut().expect("checked");
@@ -531,9 +533,12 @@ impl Replica {
     /// of this node (raft ids only grow), or, while this replica asks to be let in again, one
     /// for the id it is being admitted under (the leader's answer may come after it). Dropped
     /// unread; any other wrong recipient is refused by the checks.
-    fn stale_recipient(&self, to: u64) -> bool {
-        let own = self.raft_id();
-        let stale = to != own && (to < own || self.adrift());
+    fn stale_recipient(&self, msg: &RaftMsg) -> bool {
+        let (own, to) = (self.raft_id(), msg.to);
+        // A read index this replica sent to a leader that has stepped down since comes back:
+        // raft-rs forwards it to its new leader, this one, keeping the sender.
+        let own_read = msg.from == own && msg.get_msg_type() == MessageType::MsgReadIndex;
+        let stale = own_read || (to != own && (to < own || self.adrift()));
         if stale {
             log::debug!(
                 "{}: dropped a raft message for raft id {to} (this node is {own})",
@@ -586,13 +591,16 @@ impl Replica {
         if self.raw.is_none() {
             return;
         }
-        self.track_leader();
+        self.track_leader(now_ms);
+        if self.is_leader() {
+            self.propose_expiry(now_ms);
+        }
         self.send_unsent(now_ms);
         if let Some(ctx) = self.reads.start_batch(self.ticks) {
             self.raw.as_mut().expect("checked").read_index(ctx);
         }
         while self.raw.as_ref().is_some_and(|r| r.has_ready()) {
-            self.handle_ready(now_ms);
+            self.handle_ready();
         }
         if self.is_leader() {
             self.reconcile_membership();
@@ -600,10 +608,10 @@ impl Replica {
             self.maybe_snapshot();
             // A configuration change or a snapshot just taken goes out now, not next turn.
             while self.raw.as_ref().is_some_and(|r| r.has_ready()) {
-                self.handle_ready(now_ms);
+                self.handle_ready();
             }
         }
-        self.answer_reads(now_ms);
+        self.answer_reads();
     }
 
     /// Fails every open ticket (the node is closing).

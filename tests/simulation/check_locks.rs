@@ -16,10 +16,11 @@ pub(crate) fn check_locks(sim: &Sim, w: &Workload, out: &mut Vec<String>) {
         // again keeps a session that believes it holds the lock until it goes to release it;
         // holds granted meanwhile must carry larger fencing tokens, so a resource that checks
         // tokens refuses the stale holder.
+        // The removal that ended the incarnation the grant belongs to.
         let removed_since = |h: &Hold| {
             sim.removals
-                .get(&h.node)
-                .and_then(|r| r.iter().copied().find(|c| *c >= h.start))
+                .get(&h.node_id)
+                .and_then(|r| r.get(h.incarnation as usize).copied())
                 .unwrap_or(u64::MAX)
         };
         let believed: Vec<&Hold> = w.holds.iter().filter(|h| h.lock == lock).collect();
@@ -30,7 +31,8 @@ pub(crate) fn check_locks(sim: &Sim, w: &Workload, out: &mut Vec<String>) {
                 continue;
             }
             for b in &believed {
-                if b.start >= cut && b.start < believed_end && b.token <= a.token {
+                let other = !std::ptr::eq(*a, *b);
+                if other && b.start >= cut && b.start < believed_end && b.token <= a.token {
                     out.push(format!(
                         "check 1: s{} on {} believed it held {lock} (token {}) after its node was removed at {cut}, and s{} on {} was granted it at {} with token {}, not larger",
                         a.session, a.node, a.token, b.session, b.node, b.start, b.token
@@ -69,7 +71,13 @@ pub(crate) fn check_locks(sim: &Sim, w: &Workload, out: &mut Vec<String>) {
     // Replicas: a token names the same grant everywhere; a replica that applied the entries
     // around a grant saw it; tokens grow on every replica.
     let mut by_token: BTreeMap<u64, (&str, &SeenGrant)> = BTreeMap::new();
-    for (name, node) in &sim.nodes {
+    let processes: Vec<(&str, &crate::world::Node)> = sim
+        .nodes
+        .values()
+        .map(|node| (node.node_id.as_str(), node))
+        .chain(sim.retired.iter().map(|n| (n.node_id.as_str(), n)))
+        .collect();
+    for &(name, node) in &processes {
         let mut last = 0;
         for g in &node.grants {
             if g.token <= last {
@@ -96,7 +104,7 @@ pub(crate) fn check_locks(sim: &Sim, w: &Workload, out: &mut Vec<String>) {
             }
         }
     }
-    for (name, node) in &sim.nodes {
+    for &(name, node) in &processes {
         let seen: HashSet<u64> = node.grants.iter().map(|g| g.token).collect();
         for (token, (other, g)) in &by_token {
             let applied_all = node.last_applied >= g.hi

@@ -2,7 +2,9 @@
 //! heals and crashes nodes.
 
 use crate::rng::Rng;
-use crate::world::{Obs, Sim};
+use vertx_cluster::raft::Replica;
+
+use crate::world::{name_of, Node, Obs, Sim};
 use crate::TICK_MS;
 
 /// What a run does to the cluster.
@@ -23,6 +25,20 @@ pub(crate) struct Knobs {
     /// Chance per tick that a node crashes.
     crash_p: f64,
     max_crashes: usize,
+    /// Chance that a partition cuts every node off from every other (the majority is lost).
+    majority_loss_p: f64,
+    /// Chance per tick that a node's process pauses (when none is paused): half the pauses
+    /// outlast the failure timeout.
+    pause_p: f64,
+    /// Chance that a message is delivered twice.
+    pub(crate) dup_p: f64,
+    /// Whether nodes' monotonic clocks start far apart.
+    pub(crate) clock_skew: bool,
+    /// Chance per tick that a node's monotonic clock jumps (forward or back, up to 3 s).
+    jump_p: f64,
+    /// Chance per tick that a crashed node's address gets a new process (a new node id) that
+    /// joins the cluster.
+    restart_p: f64,
     pub(crate) run_ticks: u64,
 }
 
@@ -43,6 +59,12 @@ impl Knobs {
             one_way_p: 0.0,
             crash_p: 0.0,
             max_crashes: 0,
+            majority_loss_p: 0.0,
+            pause_p: 0.0,
+            dup_p: 0.0,
+            clock_skew: false,
+            jump_p: 0.0,
+            restart_p: 0.0,
             run_ticks: 0,
         }
     }
@@ -88,6 +110,28 @@ impl Knobs {
             } else {
                 rng.between(0, nodes as u64 - 2) as usize
             },
+            majority_loss_p: if calm { 0.0 } else { 0.15 },
+            pause_p: if calm || rng.chance(0.4) {
+                0.0
+            } else {
+                1.0 / rng.between(150, 500) as f64
+            },
+            dup_p: if rng.chance(0.5) {
+                0.0
+            } else {
+                rng.between(1, 5) as f64 / 100.0
+            },
+            clock_skew: rng.chance(0.8),
+            jump_p: if calm || rng.chance(0.5) {
+                0.0
+            } else {
+                1.0 / rng.between(50, 300) as f64
+            },
+            restart_p: if rng.chance(0.3) {
+                0.0
+            } else {
+                1.0 / rng.between(20, 100) as f64
+            },
             run_ticks,
         }
     }
@@ -118,6 +162,44 @@ impl Sim {
         }
     }
 
+    /// A new process at a crashed node's address, with a new node id, joining the cluster.
+    pub(crate) fn restart(&mut self, name: &str) {
+        let generation = self
+            .retired
+            .iter()
+            .filter(|n| name_of(&n.node_id) == name)
+            .count()
+            + 1;
+        let fresh = Node::new(format!("{name}.{generation}"));
+        let old = std::mem::replace(self.nodes.get_mut(name).expect("known node"), fresh);
+        self.retired.push(old);
+        self.removed_at.remove(name);
+        let replica = Replica::joining(self.config(name));
+        self.nodes.get_mut(name).expect("known node").replica = Some(replica);
+        self.restarts += 1;
+        let id = self.nodes[name].node_id.clone();
+        self.note(format!("{name} restarts as node {id}"));
+    }
+
+    /// Crashed nodes whose old process is gone from every voter list: a new process may start
+    /// at their address without two dead voters at once.
+    fn restartable(&self) -> Vec<String> {
+        let views: Vec<Vec<u64>> = self
+            .healthy()
+            .iter()
+            .map(|n| self.replica(n).expect("live").voters())
+            .collect();
+        self.nodes
+            .iter()
+            .filter(|(name, n)| {
+                n.crashed
+                    && self.removed_at.contains_key(*name)
+                    && views.iter().all(|v| !v.contains(&n.raft_id))
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     pub(crate) fn isolate(&mut self, name: &str) {
         self.partition(&[name.to_owned()], false);
     }
@@ -143,6 +225,7 @@ impl Sim {
         // still commit well after the heal: two failures at once are more than 3 voters survive.
         let failure_ticks = self.knobs.failure_timeout_ms / TICK_MS;
         let calm = self.partition_until.is_none()
+            && self.paused_until.is_empty()
             && self.tick >= self.last_heal_tick + failure_ticks + 100;
         if healthy.len() < 3 || !calm {
             return Vec::new();
@@ -207,6 +290,16 @@ impl Sim {
                 let one_way = self.fault_rng.chance(self.knobs.one_way_p);
                 let (lo, hi) = self.knobs.partition_ticks;
                 let len = self.fault_rng.between(lo, hi);
+                if self.fault_rng.chance(self.knobs.majority_loss_p) {
+                    // Every node alone: no side has a majority, then the majority returns.
+                    for node in &live {
+                        self.partition(std::slice::from_ref(node), false);
+                    }
+                    self.partition_until = Some(self.tick + len);
+                    self.partitions += 1;
+                    self.note(format!("partition: every node cut off for {len} ticks"));
+                    return;
+                }
                 self.partition(&side, one_way);
                 self.partition_until = Some(self.tick + len);
                 self.partitions += 1;
@@ -218,6 +311,42 @@ impl Sim {
                 self.note(format!(
                     "partition: {side:?} {how} the rest for {len} ticks"
                 ));
+            }
+        }
+        if self.paused_until.is_empty() && self.fault_rng.chance(self.knobs.pause_p) {
+            let running: Vec<String> = self.live();
+            if let Some(node) = self.fault_rng.pick(&running).cloned() {
+                let failure_ticks = self.knobs.failure_timeout_ms / TICK_MS;
+                let len = if self.fault_rng.chance(0.5) {
+                    failure_ticks + self.fault_rng.between(10, 150)
+                } else {
+                    self.fault_rng.between(5, failure_ticks / 2)
+                };
+                self.paused_until.insert(node.clone(), self.tick + len);
+                self.pauses += 1;
+                self.note(format!("{node} pauses for {len} ticks"));
+            }
+        }
+        if self.fault_rng.chance(self.knobs.jump_p) {
+            let running: Vec<String> = self.live();
+            if let Some(node) = self.fault_rng.pick(&running).cloned() {
+                let by = self.fault_rng.between(1, 3000);
+                let forward = self.fault_rng.chance(0.5);
+                let offset = self.clock_offset.entry(node.clone()).or_insert(0);
+                *offset = if forward {
+                    *offset + by
+                } else {
+                    offset.saturating_sub(by)
+                };
+                self.clock_jumps += 1;
+                let way = if forward { "forward" } else { "back" };
+                self.note(format!("{node}'s clock jumps {way} by {by} ms"));
+            }
+        }
+        if self.fault_rng.chance(self.knobs.restart_p) {
+            let candidates = self.restartable();
+            if let Some(name) = self.fault_rng.pick(&candidates).cloned() {
+                self.restart(&name);
             }
         }
         if self.crashes < self.knobs.max_crashes && self.fault_rng.chance(self.knobs.crash_p) {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use vertx_cluster::wire::Message;
 
 use crate::workload::Workload;
-use crate::{BARRIER, FINAL, JANITOR, MAP};
+use crate::{BARRIER, FINAL, JANITOR, MAP, TTL_MAP};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum OpKind {
@@ -18,6 +18,10 @@ pub(crate) enum OpKind {
     Release(&'static str),
     JanitorRelease(&'static str),
     Barrier(u64),
+    /// A put of key `t<id>` (written once) in the TTL map, with a TTL in ms.
+    PutTtl(u64, u64),
+    /// A read of key `t<id>` in the TTL map.
+    GetTtl(u64),
 }
 
 impl OpKind {
@@ -46,6 +50,16 @@ impl OpKind {
             OpKind::Release(l) | OpKind::JanitorRelease(l) => Message::LockReleaseRequest {
                 lock_name: (*l).into(),
             },
+            OpKind::PutTtl(id, ttl_ms) => Message::MapPutTtlRequest {
+                map_name: TTL_MAP.into(),
+                key: format!("t{id}").into_bytes(),
+                value: id.to_le_bytes().to_vec(),
+                ttl_ms: *ttl_ms,
+            },
+            OpKind::GetTtl(id) => Message::MapGetRequest {
+                map_name: TTL_MAP.into(),
+                key: format!("t{id}").into_bytes(),
+            },
             OpKind::Barrier(v) => Message::MapPutRequest {
                 map_name: "barrier".into(),
                 key: b"b".to_vec(),
@@ -55,7 +69,10 @@ impl OpKind {
     }
 
     pub(crate) fn is_write(&self) -> bool {
-        !matches!(self, OpKind::CounterGet(_) | OpKind::Get(_))
+        !matches!(
+            self,
+            OpKind::CounterGet(_) | OpKind::Get(_) | OpKind::GetTtl(_)
+        )
     }
 }
 
@@ -76,6 +93,8 @@ pub(crate) struct Op {
     pub(crate) kind: OpKind,
     pub(crate) inv: u64,
     pub(crate) inv_tick: u64,
+    /// The tick its completion was observed.
+    pub(crate) comp_tick: Option<u64>,
     pub(crate) comp: Option<u64>,
     pub(crate) outcome: Outcome,
 }
@@ -125,6 +144,10 @@ pub(crate) struct Hold {
     pub(crate) token: u64,
     pub(crate) start: u64,
     pub(crate) end: Option<u64>,
+    /// The node's incarnation when its session saw the grant (see `Replica::incarnation`).
+    pub(crate) incarnation: u32,
+    /// The node id of the process at `node` then.
+    pub(crate) node_id: String,
 }
 
 pub(crate) fn excerpt(

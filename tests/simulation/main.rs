@@ -1,17 +1,23 @@
 //! A seeded simulation of a replicated cluster, in the raft-rs harness style: `Replica`s (I/O
 //! free) on an in-memory network with a virtual clock of 10 ms ticks. No sockets, threads or
-//! sleeps. The network drops messages, delays them by whole ticks (which reorders them), cuts the
-//! cluster into a minority and a majority side (both ways or one way) that later heal, and
-//! crashes nodes for good (the replica is dropped; storage is in memory, so a crashed node never
-//! returns under its id; a message sent to it is refused, which its sender hears, as TCP does). Node 1 bootstraps; the others join by sending `join_request()` to a
-//! member until their phase is `Member`. Faults start once the cluster has all its voters, and a
-//! crash waits for calm weather (no partition for a while, the last crash declared dead) and
-//! leaves a majority of voters alive: the design promises to survive single failures, one at a
-//! time, and no more.
+//! sleeps. The nemeses: the network drops messages, delays them by whole ticks (which reorders
+//! them) and delivers some twice; it cuts the cluster into a minority and a majority side (both
+//! ways or one way), or every node from every other (the majority is lost, then returns), and
+//! later heals; a node's process pauses (no ticks, nothing read, its socket buffers filling), half
+//! the time past the failure timeout, so the others declare it dead and it must rejoin when it
+//! runs again; every node's monotonic clock starts elsewhere (skew) and jumps forward or back;
+//! and nodes crash for good (the replica is dropped; storage is in memory, so a crashed node
+//! never returns under its id; a message sent to it is refused, which its sender hears, as TCP
+//! does). Node 1 bootstraps; the others join by sending `join_request()` to a member until their
+//! phase is `Member`. Faults start once the cluster has all its voters, and a crash waits for
+//! calm weather (no partition or pause for a while, the last crash declared dead) and leaves a
+//! majority of voters alive: the design promises to survive single failures, one at a time, and
+//! no more. A node declared dead while paused or cut off rejoins by itself under a new raft id
+//! (`raft::replica::rejoin`); the cluster has settled only when every such node is back.
 //!
 //! Client sessions, each with at most one outstanding operation, call random live nodes:
 //! counter increments and reads, map puts (a unique value per put) and gets on a few keys (one
-//! register per key), and locks that are acquired (granted in the response or later by a
+//! register per key), puts with a TTL (each to a key of its own) and reads of them, and locks that are acquired (granted in the response or later by a
 //! `LockGranted` event on the asking node), held a few ticks, and released from the same node.
 //! Every operation records its invocation and completion on one logical clock, and its result:
 //! an answer, an `ErrorResponse`, or nothing (its node crashed). After the faulty part of a run
@@ -33,6 +39,15 @@
 //!    happened and a read that failed is absent.
 //! 4. Replicas that applied the same index hold byte-identical state-machine snapshots (sampled
 //!    during the run, and at the end between all settled members).
+//! 5. TTLs: no read finds an entry expired before its TTL could have run out since its put began
+//!    (one tick of slack, the most a jumping clock may lead), and after settling every entry whose
+//!    TTL ran out is gone everywhere.
+//!
+//! Locks and removal: a hold is cut short when its node is declared dead, at the removal that
+//! ended the incarnation the grant belongs to. A session whose node was removed and rejoined goes
+//! on believing it holds the lock until it would release it, then finds it lost (as the Java
+//! layer's `BopLock` does) and sends nothing; every hold granted meanwhile must carry a larger
+//! fencing token than the lost one.
 //!
 //! Plus every request on a live node is answered, and a holder's release is never refused.
 //!
@@ -43,8 +58,9 @@
 //! invoked `QUARANTINE_TICKS` after the error has committed: raft can no longer apply the release
 //! after that.
 //!
-//! Seeds: 200 per `cargo test` (two tests of 100, one per core); `VERTX_CLUSTER_SIM_SEEDS=5000`
-//! for more (with `--release`), `VERTX_CLUSTER_SIM_SEED=<n>` replays one seed and prints its run,
+//! Seeds: 300 per `cargo test` (two tests of 150, one per core); `scripts/simulate.sh [seeds]`
+//! runs more (5000 by default, in release mode) and prints the summary (`VERTX_CLUSTER_SIM_SEEDS`
+//! sets the count), `VERTX_CLUSTER_SIM_SEED=<n>` replays one seed and prints its run,
 //! `VERTX_CLUSTER_SIM_TICKS=<n>` changes the length of a run.
 //!
 //! Determinism: the harness draws everything from splitmix64 streams of the seed and iterates
@@ -62,6 +78,7 @@ mod check_counters;
 mod check_locks;
 mod check_registers;
 mod check_snapshots;
+mod check_ttl;
 mod faults;
 mod history;
 mod rng;
@@ -94,12 +111,15 @@ const SAMPLE_EVERY_TICKS: u64 = 20;
 const QUARANTINE_TICKS: u64 = 100;
 const LOCK_GIVE_UP_TICKS: u64 = 400;
 const SETTLE_LIMIT_TICKS: u64 = 1500;
-const DEFAULT_SEEDS: u64 = 200;
+const DEFAULT_SEEDS: u64 = 300;
 const DEFAULT_RUN_TICKS: u64 = 700;
 
 const COUNTERS: [&str; 2] = ["c0", "c1"];
 const KEYS: usize = 3;
 const MAP: &str = "m";
+const TTL_MAP: &str = "ttl";
+/// TTLs of the TTL map's puts: a few ticks to a few seconds.
+const TTLS_MS: [u64; 5] = [20, 50, 150, 500, 2000];
 const LOCKS: [&str; 2] = ["l0", "l1"];
 const PLAIN_SESSIONS: usize = 5;
 const LOCK_SESSIONS_PER_LOCK: usize = 2;
@@ -145,9 +165,9 @@ fn run_shard(shard: u64, shards: u64) {
         }
     }
     println!(
-        "shard {shard}/{shards}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} partitions, {} crashes, {} nodes removed, {} rejoined, {} snapshots installed, {} messages, {} register checks inconclusive",
+        "shard {shard}/{shards}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} partitions, {} pauses, {} clock jumps, {} crashes, {} restarts, {} nodes removed, {} rejoined, {} messages duplicated, {} snapshots installed, {} messages, {} register checks inconclusive",
         totals.runs, started.elapsed(), totals.ops, totals.acked, totals.failed, totals.holds,
-        totals.partitions, totals.crashes, totals.removed, totals.rejoined, totals.snapshots, totals.messages, totals.inconclusive
+        totals.partitions, totals.pauses, totals.clock_jumps, totals.crashes, totals.restarts, totals.removed, totals.rejoined, totals.duplicated, totals.snapshots, totals.messages, totals.inconclusive
     );
     if !failed.is_empty() {
         panic!(

@@ -7,12 +7,13 @@ use crate::check_counters::check_counters;
 use crate::check_locks::{check_lock_holders_are_members, check_locks};
 use crate::check_registers::check_registers;
 use crate::check_snapshots::check_final_snapshots;
+use crate::check_ttl::{check_ttl, check_ttl_expired};
 use crate::faults::Knobs;
 use crate::history::{OpKind, Outcome};
 use crate::rng::Rng;
 use crate::workload::Workload;
 use crate::world::Sim;
-use crate::{COUNTERS, KEYS, SAMPLE_EVERY_TICKS, SETTLE_LIMIT_TICKS};
+use crate::{COUNTERS, KEYS, SAMPLE_EVERY_TICKS, SETTLE_LIMIT_TICKS, TICK_MS, TTLS_MS};
 
 #[derive(Default)]
 pub(crate) struct Totals {
@@ -25,6 +26,10 @@ pub(crate) struct Totals {
     pub(crate) crashes: u64,
     pub(crate) removed: u64,
     pub(crate) rejoined: u64,
+    pub(crate) pauses: u64,
+    pub(crate) restarts: u64,
+    pub(crate) clock_jumps: u64,
+    pub(crate) duplicated: u64,
     pub(crate) snapshots: u64,
     pub(crate) messages: u64,
     pub(crate) inconclusive: usize,
@@ -70,8 +75,10 @@ pub(crate) fn run_seed(
 
     // Heal, calm the network, let every session finish, and wait for one settled cluster.
     sim.heal();
+    sim.paused_until.clear();
     sim.drop_p = 0.0;
     sim.delay_p = 0.0;
+    sim.dup_p = 0.0;
     sim.note("heal everything and settle".into());
     w.wind_down = true;
     let mut settled = Err(String::new());
@@ -117,12 +124,18 @@ pub(crate) fn run_seed(
         check_final_snapshots(&sim, &mut failures);
     }
     check_lock_holders_are_members(&sim, &mut failures);
+    if settled.is_ok() {
+        // Long enough for every TTL to run out and the leader to expire the entries.
+        sim.tick_n(TTLS_MS[TTLS_MS.len() - 1] / TICK_MS + 50);
+        check_ttl_expired(&sim, &w, &mut failures);
+    }
 
     failures.append(&mut sim.failures);
     failures.append(&mut w.anomalies);
     check_locks(&sim, &w, &mut failures);
     check_counters(&w, &mut failures);
     check_registers(&w, &mut failures, &mut totals.inconclusive);
+    check_ttl(&w, &mut failures);
 
     totals.runs += 1;
     totals.ops += w.ops.len() as u64;
@@ -141,6 +154,10 @@ pub(crate) fn run_seed(
     totals.crashes += sim.crashes as u64;
     totals.removed += sim.removals.values().map(|r| r.len() as u64).sum::<u64>();
     totals.rejoined += sim.rejoins;
+    totals.pauses += sim.pauses as u64;
+    totals.restarts += sim.restarts as u64;
+    totals.clock_jumps += sim.clock_jumps as u64;
+    totals.duplicated += sim.duplicated;
     totals.snapshots += sim.nodes.values().map(|n| n.gaps.len() as u64).sum::<u64>();
     totals.messages += sim.delivered;
 

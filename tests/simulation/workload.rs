@@ -10,7 +10,7 @@ use crate::rng::Rng;
 use crate::world::{Obs, Sim};
 use crate::{
     BARRIER, COUNTERS, FINAL, JANITOR, KEYS, LOCKS, LOCK_GIVE_UP_TICKS, LOCK_SESSIONS_PER_LOCK,
-    PLAIN_SESSIONS, QUARANTINE_TICKS,
+    PLAIN_SESSIONS, QUARANTINE_TICKS, TTLS_MS,
 };
 
 #[derive(Debug)]
@@ -83,6 +83,8 @@ pub(crate) struct Workload {
     /// Where the final reads go.
     pub(crate) final_nodes: Vec<String>,
     pub(crate) anomalies: Vec<String>,
+    /// Keys of the TTL map put so far, oldest first.
+    pub(crate) ttl_keys: Vec<u64>,
 }
 
 impl Workload {
@@ -114,6 +116,7 @@ impl Workload {
             wind_down: false,
             final_nodes: Vec::new(),
             anomalies: Vec::new(),
+            ttl_keys: Vec::new(),
         }
     }
 
@@ -129,6 +132,7 @@ impl Workload {
             kind,
             inv,
             inv_tick: sim.tick,
+            comp_tick: None,
             comp: None,
             outcome: Outcome::Pending,
         });
@@ -149,6 +153,7 @@ impl Workload {
                     };
                     let op = &mut self.ops[idx];
                     op.comp = Some(clock);
+                    op.comp_tick = Some(sim.tick);
                     op.outcome = match response {
                         Message::ErrorResponse { code, .. } => Outcome::Failed(code),
                         m => Outcome::Ok(m),
@@ -209,7 +214,8 @@ impl Workload {
                                         fencing_token,
                                     }) => {
                                         let token = *fencing_token;
-                                        let inc = incarnation_of(sim, &op.node);
+                                        let id = sim.nodes[&op.node].node_id.clone();
+                                        let inc = (incarnation_of(sim, &op.node), id.as_str());
                                         Some(self.start_hold(
                                             s, lock, &op.node, op.ticket, token, clock, tick, inc,
                                         ))
@@ -268,6 +274,13 @@ impl Workload {
             OpKind::Inc(_) => matches!(m, Message::CounterAddAndGetResponse { .. }),
             OpKind::CounterGet(_) => matches!(m, Message::CounterGetResponse { .. }),
             OpKind::Put(..) | OpKind::Barrier(_) => matches!(m, Message::MapPutResponse {}),
+            OpKind::PutTtl(..) => matches!(m, Message::MapPutTtlResponse {}),
+            OpKind::GetTtl(id) => match m {
+                Message::MapGetResponse { value } => value
+                    .as_ref()
+                    .is_none_or(|v| v.as_slice() == id.to_le_bytes()),
+                _ => false,
+            },
             OpKind::Get(_) => match m {
                 Message::MapGetResponse { value } => value.as_ref().is_none_or(|v| v.len() == 8),
                 _ => false,
@@ -289,7 +302,7 @@ impl Workload {
         token: u64,
         clock: u64,
         tick: u64,
-        incarnation: u32,
+        (incarnation, node_id): (u32, &str),
     ) -> LockPhase {
         self.holds.push(Hold {
             lock,
@@ -299,6 +312,8 @@ impl Workload {
             token,
             start: clock,
             end: None,
+            incarnation,
+            node_id: node_id.to_owned(),
         });
         LockPhase::Holding {
             node: node.to_owned(),
@@ -328,7 +343,8 @@ impl Workload {
             );
             if *l == lock && waiting && phase.using() == Some((node, ticket)) {
                 let l = *l;
-                let inc = incarnation_of(sim, node);
+                let id = sim.nodes[node].node_id.clone();
+                let inc = (incarnation_of(sim, node), id.as_str());
                 let p = self.start_hold(s, l, node, ticket, token, clock, sim.tick, inc);
                 if let Session::Lock { phase, .. } = &mut self.sessions[s] {
                     *phase = p;
@@ -388,13 +404,26 @@ impl Workload {
         let counter = COUNTERS[self.rng.below(COUNTERS.len() as u64) as usize];
         let key = self.rng.below(KEYS as u64) as usize;
         match roll {
-            0..=39 => OpKind::Inc(counter),
-            40..=54 => OpKind::CounterGet(counter),
-            55..=79 => {
+            0..=34 => OpKind::Inc(counter),
+            35..=49 => OpKind::CounterGet(counter),
+            50..=69 => {
                 self.next_value += 1;
                 OpKind::Put(key, self.next_value)
             }
-            _ => OpKind::Get(key),
+            70..=84 => OpKind::Get(key),
+            85..=91 => {
+                self.next_value += 1;
+                let ttl = TTLS_MS[self.rng.below(TTLS_MS.len() as u64) as usize];
+                self.ttl_keys.push(self.next_value);
+                OpKind::PutTtl(self.next_value, ttl)
+            }
+            _ => match self.ttl_keys.len() {
+                0 => OpKind::Get(key),
+                n => {
+                    let recent = self.rng.below(n.min(4) as u64) as usize;
+                    OpKind::GetTtl(self.ttl_keys[n - 1 - recent])
+                }
+            },
         }
     }
 
@@ -509,7 +538,9 @@ impl Workload {
                 let Some(holder) = sim.replica(&node).expect("live").fsm().lock_holder(lock) else {
                     continue;
                 };
-                if holder.node_id != node || self.owned(&node, lock, holder.request_id) {
+                if holder.node_id != sim.nodes[&node].node_id
+                    || self.owned(&node, lock, holder.request_id)
+                {
                     continue;
                 }
                 let idx = self.invoke(sim, JANITOR, &node, OpKind::JanitorRelease(lock));

@@ -26,6 +26,9 @@ pub(crate) struct SeenGrant {
 }
 
 pub(crate) struct Node {
+    /// The Vert.x node id of the process at this address: the address itself, then
+    /// `<address>.<n>` after its n-th restart (a restarted process is a new node).
+    pub(crate) node_id: String,
     /// `None` once crashed.
     pub(crate) replica: Option<Replica>,
     pub(crate) crashed: bool,
@@ -37,6 +40,7 @@ pub(crate) struct Node {
     pub(crate) gaps: Vec<(u64, u64)>,
 }
 
+#[derive(Clone)]
 struct Envelope {
     at: u64,
     from: String,
@@ -96,6 +100,9 @@ pub(crate) struct Sim {
     pub(crate) removals: BTreeMap<String, Vec<u64>>,
     /// How many times a removed node was admitted again.
     pub(crate) rejoins: u64,
+    /// Processes that crashed and were replaced by a restart at their address, as they were.
+    pub(crate) retired: Vec<Node>,
+    pub(crate) restarts: usize,
     pub(crate) journal: Vec<String>,
     pub(crate) samples: BTreeMap<u64, (String, u64)>,
     pub(crate) failures: Vec<String>,
@@ -103,6 +110,16 @@ pub(crate) struct Sim {
     pub(crate) verbose: bool,
     /// Added to each node's fixed election timeout (distinct per node), from the seed.
     election_base: usize,
+    /// Each node's monotonic clock reads the simulation's time plus this (skew between
+    /// processes; jumps move it).
+    pub(crate) clock_offset: BTreeMap<String, u64>,
+    /// Paused nodes (a stopped process): no ticks, nothing delivered, until the tick given.
+    pub(crate) paused_until: BTreeMap<String, u64>,
+    /// Chance that a message is delivered twice.
+    pub(crate) dup_p: f64,
+    pub(crate) pauses: usize,
+    pub(crate) clock_jumps: usize,
+    pub(crate) duplicated: u64,
 }
 
 fn is_snapshot(frame: &FramedMessage<Message>) -> bool {
@@ -120,22 +137,40 @@ fn is_snapshot(frame: &FramedMessage<Message>) -> bool {
     }
 }
 
+impl Node {
+    pub(crate) fn new(node_id: String) -> Node {
+        Node {
+            node_id,
+            replica: None,
+            crashed: false,
+            raft_id: 0,
+            next_join_tick: 0,
+            last_applied: 0,
+            grants: Vec::new(),
+            gaps: Vec::new(),
+        }
+    }
+}
+
+/// The address (simulation name) of the process with this node id.
+pub(crate) fn name_of(node_id: &str) -> &str {
+    node_id.split('.').next().unwrap_or(node_id)
+}
+
 impl Sim {
     pub(crate) fn new(seed: u64, knobs: Knobs) -> Sim {
         let nodes = (1..=knobs.nodes)
-            .map(|i| {
-                let node = Node {
-                    replica: None,
-                    crashed: false,
-                    raft_id: 0,
-                    next_join_tick: 0,
-                    last_applied: 0,
-                    grants: Vec::new(),
-                    gaps: Vec::new(),
-                };
-                (format!("n{i}"), node)
-            })
+            .map(|i| (format!("n{i}"), Node::new(format!("n{i}"))))
             .collect();
+        let dup_p = knobs.dup_p;
+        let clock_offset = if knobs.clock_skew {
+            let mut rng = Rng::new(seed, 5);
+            (1..=knobs.nodes)
+                .map(|i| (format!("n{i}"), rng.between(1_000_000, 1_000_000_000)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         Sim {
             net_rng: Rng::new(seed, 2),
             fault_rng: Rng::new(seed, 3),
@@ -161,17 +196,26 @@ impl Sim {
             removed_at: BTreeMap::new(),
             removals: BTreeMap::new(),
             rejoins: 0,
+            retired: Vec::new(),
+            restarts: 0,
             journal: Vec::new(),
             samples: BTreeMap::new(),
             failures: Vec::new(),
             delivered: 0,
             verbose: false,
             election_base: (seed % 10) as usize,
+            clock_offset,
+            paused_until: BTreeMap::new(),
+            dup_p,
+            pauses: 0,
+            clock_jumps: 0,
+            duplicated: 0,
         }
     }
 
-    fn config(&self, name: &str) -> ReplicaConfig {
-        let mut cfg = ReplicaConfig::new(name, name, TICK_MS, self.knobs.failure_timeout_ms);
+    pub(crate) fn config(&self, name: &str) -> ReplicaConfig {
+        let node_id = self.nodes[name].node_id.clone();
+        let mut cfg = ReplicaConfig::new(node_id, name, TICK_MS, self.knobs.failure_timeout_ms);
         // A fixed election timeout per node, distinct between nodes (so two candidates never
         // tie forever) and drawn from the seed: raft-rs's own draw is not seeded.
         let index: usize = name.trim_start_matches('n').parse().unwrap_or(1);
@@ -220,14 +264,24 @@ impl Sim {
             .collect()
     }
 
-    /// Live nodes whose phase is `Member` (including ones the others declared dead).
+    /// This node's monotonic clock.
+    pub(crate) fn local_ms(&self, name: &str) -> u64 {
+        self.now_ms + self.clock_offset.get(name).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn is_paused(&self, name: &str) -> bool {
+        self.paused_until.contains_key(name)
+    }
+
+    /// Live, running nodes whose phase is `Member` (including ones the others declared dead).
     pub(crate) fn members(&self) -> Vec<String> {
         self.nodes
             .iter()
-            .filter(|(_, n)| {
-                n.replica
-                    .as_ref()
-                    .is_some_and(|r| r.phase() == Phase::Member)
+            .filter(|(k, n)| {
+                !self.paused_until.contains_key(*k)
+                    && n.replica
+                        .as_ref()
+                        .is_some_and(|r| r.phase() == Phase::Member)
             })
             .map(|(k, _)| k.clone())
             .collect()
@@ -250,7 +304,7 @@ impl Sim {
 
     /// Runs `f` on a live replica, drives it, and routes what comes out. False if crashed.
     fn step(&mut self, name: &str, snapshot: bool, f: impl FnOnce(&mut Replica, u64)) -> bool {
-        let now = self.now_ms;
+        let now = self.local_ms(name);
         let Some(node) = self.nodes.get_mut(name) else {
             return false;
         };
@@ -305,13 +359,18 @@ impl Sim {
         for e in &events {
             match e {
                 Event::NodeLeft { node_id } => {
-                    let current = self.nodes.get(node_id).map(|n| n.raft_id);
+                    let at = name_of(node_id).to_owned();
+                    let current = self
+                        .nodes
+                        .get(&at)
+                        .filter(|n| n.node_id == *node_id)
+                        .map(|n| n.raft_id);
                     if current.is_some()
                         && ids_before.get(node_id).copied() == current
-                        && !self.removed_at.contains_key(node_id)
+                        && !self.removed_at.contains_key(&at)
                     {
                         self.clock += 1;
-                        self.removed_at.insert(node_id.clone(), self.clock);
+                        self.removed_at.insert(at, self.clock);
                         let removals = self.removals.entry(node_id.clone()).or_default();
                         removals.push(self.clock);
                         self.note(format!("{node_id} removed (applied first by {name})"));
@@ -319,9 +378,9 @@ impl Sim {
                 }
                 Event::Rejoined { node_id } => {
                     self.clock += 1;
-                    self.removed_at.remove(node_id);
+                    self.removed_at.remove(name_of(node_id));
                     self.rejoins += 1;
-                    let id = self.nodes[node_id].raft_id;
+                    let id = self.nodes[name_of(node_id)].raft_id;
                     self.note(format!("{node_id} rejoined as raft id {id}"));
                 }
                 _ => {}
@@ -338,6 +397,7 @@ impl Sim {
             };
             self.obs.push((self.clock, obs));
         }
+        let own_id = self.nodes[name].node_id.clone();
         for e in events {
             match e {
                 Event::LockGranted {
@@ -345,10 +405,10 @@ impl Sim {
                     node_id,
                     request_id,
                     fencing_token,
-                } if node_id == name => {
+                } if node_id == own_id => {
                     self.clock += 1;
                     let obs = Obs::Granted {
-                        node: node_id,
+                        node: name.to_owned(),
                         lock: lock_name,
                         ticket: request_id,
                         token: fencing_token,
@@ -378,22 +438,32 @@ impl Sim {
             self.tick
         };
         let (from, to) = link;
-        self.in_flight.push(Envelope {
+        let envelope = Envelope {
             at,
             from,
             to,
             frame,
-        });
+        };
+        if self.dup_p > 0.0 && self.net_rng.chance(self.dup_p) {
+            // Sent again (a retransmission after a reconnect), a little later.
+            let mut again = envelope.clone();
+            again.at += self.net_rng.between(0, self.max_delay.max(1));
+            self.duplicated += 1;
+            self.in_flight.push(again);
+        }
+        self.in_flight.push(envelope);
     }
 
     /// Delivers every message due by now, round after round, in random order if reordering.
     pub(crate) fn deliver(&mut self) {
         for _ in 0..MAX_ROUNDS_PER_TICK {
             let tick = self.tick;
+            // A paused process reads nothing: what is sent to it waits in its socket buffer.
+            let paused = &self.paused_until;
             let (mut due, rest): (Vec<Envelope>, Vec<Envelope>) =
                 std::mem::take(&mut self.in_flight)
                     .into_iter()
-                    .partition(|e| e.at <= tick);
+                    .partition(|e| e.at <= tick && !paused.contains_key(&e.to));
             self.in_flight = rest;
             if due.is_empty() {
                 return;
@@ -405,7 +475,7 @@ impl Sim {
                 if self.blocked.contains(&(e.from.clone(), e.to.clone())) {
                     continue;
                 }
-                if self.nodes.get(&e.to).is_some_and(|n| n.crashed) {
+                if self.nodes.get(&e.to).is_some_and(|n| n.crashed) && !self.is_paused(&e.from) {
                     // The crashed node's host answers a connect with a refusal, as TCP does
                     // once nothing listens on the port.
                     let to = e.to;
@@ -434,8 +504,22 @@ impl Sim {
     pub(crate) fn advance(&mut self) {
         self.tick += 1;
         self.now_ms += TICK_MS;
+        let tick = self.tick;
+        let resumed: Vec<String> = self
+            .paused_until
+            .iter()
+            .filter(|(_, until)| **until <= tick)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in resumed {
+            self.paused_until.remove(&name);
+            self.last_heal_tick = tick;
+            self.note(format!("{name} resumes"));
+        }
         for name in self.live() {
-            self.step(&name, false, |r, now| r.tick(now));
+            if !self.is_paused(&name) {
+                self.step(&name, false, |r, now| r.tick(now));
+            }
         }
     }
 
@@ -455,6 +539,9 @@ impl Sim {
     pub(crate) fn retry_joins(&mut self) {
         let members = self.members();
         for name in self.live() {
+            if self.is_paused(&name) {
+                continue;
+            }
             let node = &self.nodes[&name];
             let r = node.replica.as_ref().expect("live");
             if r.phase() != Phase::Joining || self.tick < node.next_join_tick {
@@ -499,7 +586,7 @@ impl Sim {
                 return Err(format!("{name} was removed and has not rejoined"));
             }
             let r = self.replica(&name).expect("live");
-            if !members.contains(&name.as_str()) {
+            if !members.contains(&self.nodes[&name].node_id.as_str()) {
                 return Err(format!("{name} is not in the leader's member list"));
             }
             if r.phase() != Phase::Member || r.leader_id() != lr.raft_id() {
@@ -510,7 +597,8 @@ impl Sim {
             }
         }
         for m in &members {
-            if self.nodes.get(*m).is_none_or(|n| n.crashed) {
+            let process = self.nodes.get(name_of(m));
+            if process.is_none_or(|n| n.crashed || n.node_id != *m) {
                 return Err(format!("crashed {m} is still a member"));
             }
         }

@@ -5,21 +5,29 @@
 //! **Cluster time.** TTLs and lock-wait timeouts are judged by one clock the whole cluster
 //! shares, never by a node's wall clock. The replica is given only its driver's monotonic time
 //! (`now_ms` everywhere here: milliseconds that never go back and are not moved by setting the
-//! wall clock or by NTP steps). Each replica keeps an anchor: the latest leader stamp it applied
-//! and its own monotonic time when it did. Its cluster time is that stamp plus the monotonic time
-//! elapsed since. A leader stamps each command it proposes with its cluster time; the state
-//! machine applies each command at the latest stamp so far, so expiry is decided in log order,
-//! the same on every replica. Reads are answered at the reading replica's cluster time.
+//! wall clock or by NTP steps). Only the leader counts: when it takes over, it starts from the
+//! state's time (the latest stamp applied, [`StateMachine::time_ms`]) and counts on with its
+//! monotonic clock. It stamps every command it proposes with that count, and the state machine
+//! applies each command at the latest stamp so far, so a TTL's deadline and the moment an entry
+//! counts as expired are decided in log order, the same on every replica. The leader proposes
+//! the expiry (an `ExpireRequest`) as soon as its count passes the earliest deadline (the node
+//! loop wakes for it); reads are answered at the state's time, so an entry is read until the
+//! expiry's position in the log, and from there on nowhere.
 //!
-//! What follows: a node whose wall clock is skewed or jumps sees no entry expire early or late
-//! (the wall clock is not read); a leader's clock cannot expire everything at once, since a
-//! stamp advances only by the monotonic time its leader measured since the stamp it took over
-//! from (a process paused for a minute moves its clock by a minute, which is the time that
-//! passed). Cluster time never runs ahead of real time: every replica's count starts from a stamp
-//! taken before it was received, so it lags by at most the replication delay of the stamp it
-//! follows; an entry expires no earlier than its TTL after its write began, and at most that lag
-//! (plus the leader's expiry round, a tick or two) later. The first node of a cluster starts the
-//! clock at its own monotonic reading; its value means nothing outside the cluster.
+//! Why never early: a leader's count starts at a stamp taken before it took over, so it runs
+//! behind real time by at least as much as its predecessor's did; a deadline stamped by one
+//! leader is judged by the same or a later one, so an entry expires no earlier than its TTL after
+//! its write began. Each leader change can make TTLs later by about the time the cluster had no
+//! leader, never earlier; within a term, late by the expiry's commit (a millisecond or so).
+//!
+//! The count since the anchor is also capped by the raft ticks counted since it (ticks never run
+//! ahead of real time, and a loop paused or starved does not replay missed ones): at each tick
+//! the anchor moves to the tick, by at most the ticks counted; between ticks the count may run up
+//! to one tick ahead. So a jump of the monotonic clock itself (a suspended virtual machine) moves
+//! the leader's count by at most one tick more than it ran, and a paused leader's count lags
+//! instead of leaping. What follows: a node whose wall clock is skewed or jumps sees no entry
+//! expire early or late (no wall clock is read), and a leader's clock cannot expire everything at
+//! once. The clock starts at 0 when the cluster is created; its value means nothing outside it.
 
 use super::proposals::Unsent;
 use super::{Phase, Replica};
@@ -40,29 +48,48 @@ impl Replica {
         )
     }
 
-    /// The cluster's time at this replica's monotonic time `now_ms` (0 before any stamp).
+    /// The cluster's time at monotonic time `now_ms`: the leader's count; a follower, which
+    /// does not count, answers the state's time.
     pub fn cluster_time(&self, now_ms: u64) -> u64 {
-        self.clock.map_or(0, |(stamp, at)| {
-            stamp.saturating_add(now_ms.saturating_sub(at))
-        })
+        self.counted_time(now_ms, 1)
     }
 
-    /// Takes `stamp` (a leader's cluster time, applied here at `now_ms`) as the anchor when it is
-    /// ahead of this replica's own count.
-    pub(super) fn observe_stamp(&mut self, stamp: u64, now_ms: u64) {
-        if self.clock.is_none() || stamp > self.cluster_time(now_ms) {
-            self.clock = Some((stamp, now_ms));
+    /// Cluster time with the monotonic time since the anchor capped by the ticks counted since
+    /// it plus `spare` ticks.
+    fn counted_time(&self, now_ms: u64, spare: u64) -> u64 {
+        self.clock
+            .map_or(self.fsm.time_ms(), |(stamp, at, at_tick)| {
+                let ticked = (self.ticks.saturating_sub(at_tick) + spare) * self.cfg.tick_ms;
+                stamp.saturating_add(now_ms.saturating_sub(at).min(ticked))
+            })
+    }
+
+    /// The time a read is answered at: the state's.
+    pub(super) fn read_time(&self) -> u64 {
+        self.fsm.time_ms()
+    }
+
+    /// Leader: milliseconds until the earliest TTL or lock-wait deadline passes by its count
+    /// (0 when it has), unless an expiry is in flight; `None` elsewhere. The driver wakes then.
+    pub fn expiry_due_in(&self, now_ms: u64) -> Option<u64> {
+        if !self.is_leader() || self.expiry_in_flight() {
+            return None;
         }
+        let now = self.cluster_time(now_ms);
+        self.fsm.next_deadline().map(|d| d.saturating_sub(now))
     }
 
-    /// The time a read is answered at: this replica's cluster time, never before the state's.
-    pub(super) fn read_time(&self, now_ms: u64) -> u64 {
-        self.cluster_time(now_ms).max(self.fsm.time_ms())
+    /// An expiry proposed and not yet applied (given up after two ticks).
+    pub(super) fn expiry_in_flight(&self) -> bool {
+        self.last_expiry_stamp > self.fsm.time_ms() && self.ticks < self.next_expire_tick
     }
 
     /// Advances the clock by one tick.
     pub fn tick(&mut self, now_ms: u64) {
         self.ticks += 1;
+        if self.clock.is_some() {
+            self.clock = Some((self.counted_time(now_ms, 0), now_ms, self.ticks));
+        }
         if let Some(raw) = self.raw.as_mut() {
             raw.tick();
         }
@@ -133,7 +160,7 @@ impl Replica {
         self.joins.retain(|t, _| internal.contains_key(t));
     }
 
-    pub(super) fn track_leader(&mut self) {
+    pub(super) fn track_leader(&mut self, now_ms: u64) {
         let leader = self.leader_id();
         let out_of_touch = !self.is_leader()
             && self.ticks > self.leader_contact_tick + 2 * self.cfg.election_ticks as u64;
@@ -151,6 +178,7 @@ impl Replica {
         }
         if self.is_leader() && self.leader_since_tick.is_none() {
             self.leader_since_tick = Some(self.ticks);
+            self.clock = Some((self.fsm.time_ms(), now_ms, self.ticks));
             // Everyone gets a full timeout from the moment this replica leads.
             let tick = self.ticks;
             for v in self.last_heard.values_mut() {
@@ -158,6 +186,7 @@ impl Replica {
             }
         } else if !self.is_leader() {
             self.leader_since_tick = None;
+            self.clock = None;
         }
     }
 }

@@ -15,17 +15,17 @@ use crate::fsm::{ApplyContext, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, MessageRef};
 
 impl Replica {
-    pub(super) fn handle_ready(&mut self, now_ms: u64) {
+    pub(super) fn handle_ready(&mut self) {
         let raw = self.raw.as_mut().expect("checked by the caller");
         let mut rd = raw.ready();
         let messages = rd.take_messages();
         self.send_raft(messages);
         if !rd.snapshot().is_empty() {
-            self.install_snapshot(rd.snapshot().clone(), now_ms);
+            self.install_snapshot(rd.snapshot().clone());
         }
         self.checked_snapshot = None;
         let committed = rd.take_committed_entries();
-        self.apply_entries(committed, now_ms);
+        self.apply_entries(committed);
         let raw = self.raw.as_mut().expect("still there");
         if !rd.entries().is_empty() {
             raw.mut_store()
@@ -48,7 +48,7 @@ impl Replica {
         let messages = light.take_messages();
         let committed = light.take_committed_entries();
         self.send_raft(messages);
-        self.apply_entries(committed, now_ms);
+        self.apply_entries(committed);
         self.raw.as_mut().expect("still there").advance_apply();
         self.maybe_snapshot();
     }
@@ -92,7 +92,7 @@ impl Replica {
             .map(|m| m.address.clone())
     }
 
-    fn install_snapshot(&mut self, snapshot: Snapshot, now_ms: u64) {
+    fn install_snapshot(&mut self, snapshot: Snapshot) {
         let meta = snapshot.get_metadata();
         let decoded = match self.checked_snapshot.take() {
             Some(c) if (c.index, c.term) == (meta.index, meta.term) => Ok(c.fsm),
@@ -102,7 +102,6 @@ impl Replica {
             Ok(fsm) => {
                 let index = snapshot.get_metadata().index;
                 let before = std::mem::replace(&mut self.fsm, fsm);
-                self.observe_stamp(self.fsm.time_ms(), now_ms);
                 self.catch_up_events(&before);
                 for m in self.fsm.members() {
                     if m.raft_id != 0 {
@@ -126,14 +125,14 @@ impl Replica {
         }
     }
 
-    fn apply_entries(&mut self, entries: Vec<Entry>, now_ms: u64) {
+    fn apply_entries(&mut self, entries: Vec<Entry>) {
         for entry in entries {
             if entry.data.is_empty() {
                 continue;
             }
             match entry.get_entry_type() {
                 EntryType::EntryNormal => match command::decode(&entry.data) {
-                    Ok(c) => self.apply_command(entry.index, c, now_ms),
+                    Ok(c) => self.apply_command(entry.index, c),
                     Err(e) => log::error!(
                         "{}: undecodable entry {}: {e}",
                         self.cfg.node_id,
@@ -194,8 +193,7 @@ impl Replica {
         }
     }
 
-    fn apply_command(&mut self, index: u64, c: Command<'_>, now_ms: u64) {
-        self.observe_stamp(c.now_ms, now_ms);
+    fn apply_command(&mut self, index: u64, c: Command<'_>) {
         let ctx = ApplyContext {
             index,
             now_ms: c.now_ms,
@@ -275,11 +273,11 @@ impl Replica {
         }
     }
 
-    pub(super) fn answer_reads(&mut self, now_ms: u64) {
+    pub(super) fn answer_reads(&mut self) {
         // raft's applied index, not the state machine's: conf changes and empty entries count.
         let applied = self.raw.as_ref().map_or(0, |r| r.raft.raft_log.applied);
         for read in self.reads.ready(applied) {
-            let response = self.fsm.query(&read.request, self.read_time(now_ms));
+            let response = self.fsm.query(&read.request, self.read_time());
             self.completions.push(Completion {
                 ticket: read.ticket,
                 response,
