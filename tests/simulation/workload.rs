@@ -7,7 +7,7 @@ use vertx_cluster::wire::Message;
 
 use crate::history::{Hold, Op, OpKind, Outcome};
 use crate::rng::Rng;
-use crate::world::{Obs, Sim};
+use crate::world::{Obs, Process, Sim};
 use crate::{
     BARRIER, COUNTERS, FINAL, JANITOR, KEYS, LOCKS, LOCK_GIVE_UP_TICKS, LOCK_SESSIONS_PER_LOCK,
     PLAIN_SESSIONS, QUARANTINE_TICKS, TTLS_MS,
@@ -85,6 +85,8 @@ pub(crate) struct Workload {
     pub(crate) anomalies: Vec<String>,
     /// Keys of the TTL map put so far, oldest first.
     pub(crate) ttl_keys: Vec<u64>,
+    /// The process behind the observation being handled.
+    observed: Process,
 }
 
 impl Workload {
@@ -117,6 +119,10 @@ impl Workload {
             final_nodes: Vec::new(),
             anomalies: Vec::new(),
             ttl_keys: Vec::new(),
+            observed: Process {
+                incarnation: 0,
+                node_id: String::new(),
+            },
         }
     }
 
@@ -147,7 +153,9 @@ impl Workload {
                     node,
                     ticket,
                     response,
+                    process,
                 } => {
+                    self.observed = process;
                     let Some(idx) = self.pending.remove(&(node, ticket)) else {
                         continue;
                     };
@@ -170,7 +178,11 @@ impl Workload {
                     lock,
                     ticket,
                     token,
-                } => self.on_granted(sim, &node, &lock, ticket, token, clock),
+                    process,
+                } => {
+                    self.observed = process;
+                    self.on_granted(sim, &node, &lock, ticket, token, clock)
+                }
                 Obs::Crashed { node } => self.on_crash(&node, clock),
             }
         }
@@ -214,8 +226,8 @@ impl Workload {
                                         fencing_token,
                                     }) => {
                                         let token = *fencing_token;
-                                        let id = sim.nodes[&op.node].node_id.clone();
-                                        let inc = (incarnation_of(sim, &op.node), id.as_str());
+                                        let seen = self.observed.clone();
+                                        let inc = (seen.incarnation, seen.node_id.as_str());
                                         Some(self.start_hold(
                                             s, lock, &op.node, op.ticket, token, clock, tick, inc,
                                         ))
@@ -343,8 +355,8 @@ impl Workload {
             );
             if *l == lock && waiting && phase.using() == Some((node, ticket)) {
                 let l = *l;
-                let id = sim.nodes[node].node_id.clone();
-                let inc = (incarnation_of(sim, node), id.as_str());
+                let seen = self.observed.clone();
+                let inc = (seen.incarnation, seen.node_id.as_str());
                 let p = self.start_hold(s, l, node, ticket, token, clock, sim.tick, inc);
                 if let Session::Lock { phase, .. } = &mut self.sessions[s] {
                     *phase = p;

@@ -48,6 +48,14 @@ struct Envelope {
     frame: FramedMessage<Message>,
 }
 
+/// Who produced an observation: the node id of the process at the address and how many times it
+/// had rejoined (`Replica::incarnation`), as of the step that produced it.
+#[derive(Debug, Clone)]
+pub(crate) struct Process {
+    pub(crate) incarnation: u32,
+    pub(crate) node_id: String,
+}
+
 /// What the clients observe, in order, stamped with the logical clock.
 #[derive(Debug)]
 pub(crate) enum Obs {
@@ -55,12 +63,14 @@ pub(crate) enum Obs {
         node: String,
         ticket: u32,
         response: Message,
+        process: Process,
     },
     Granted {
         node: String,
         lock: String,
         ticket: u32,
         token: u64,
+        process: Process,
     },
     Crashed {
         node: String,
@@ -325,6 +335,7 @@ impl Sim {
         let outbox = r.take_outbox();
         let completions: Vec<Completion> = r.take_completions();
         let events = r.take_events();
+        let incarnation = r.incarnation();
         if r.raft_id() != 0 {
             node.raft_id = r.raft_id();
         }
@@ -386,6 +397,10 @@ impl Sim {
                 _ => {}
             }
         }
+        let process = Process {
+            incarnation,
+            node_id: self.nodes[name].node_id.clone(),
+        };
         for c in completions {
             self.clock += 1;
             self.answers
@@ -394,10 +409,11 @@ impl Sim {
                 node: name.to_owned(),
                 ticket: c.ticket,
                 response: c.response,
+                process: process.clone(),
             };
             self.obs.push((self.clock, obs));
         }
-        let own_id = self.nodes[name].node_id.clone();
+        let own_id = process.node_id.clone();
         for e in events {
             match e {
                 Event::LockGranted {
@@ -412,6 +428,7 @@ impl Sim {
                         lock: lock_name,
                         ticket: request_id,
                         token: fencing_token,
+                        process: process.clone(),
                     };
                     self.obs.push((self.clock, obs));
                 }

@@ -1,6 +1,7 @@
 package io.vertx.spi.cluster.bop.it;
 
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.eventbus.Message;
 import io.vertx.core.shareddata.Lock;
@@ -13,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.After;
@@ -24,15 +26,17 @@ import static org.junit.Assert.assertTrue;
 
 /**
  * A real process paused longer than the failure timeout (SIGSTOP, then SIGCONT): the others
- * declare it dead, and when it runs again it rejoins by itself. Its event-bus consumer receives
- * messages again without the application doing anything, under the same node id, and a lock it
- * held while paused went to another node for good.
+ * declare it dead (Vert.x HA on them fails it over and removes its HA entry), and when it runs
+ * again it rejoins by itself. Its event-bus consumer receives messages again without the
+ * application doing anything, under the same node id, its HA entry is back, and a lock it held
+ * while paused went to another node for good.
  */
 public class RejoinAfterPauseTest {
 
   static final String ADDRESS = "rejoin.echo";
   static final String LOCK = "rejoin.lock";
   static final long FAILURE_TIMEOUT_MS = 2000;
+  static final String HA_MAP = "__vertx.haInfo";
 
   private final Clusters clusters = new Clusters();
   private Process child;
@@ -49,11 +53,13 @@ public class RejoinAfterPauseTest {
   @Test
   public void a_paused_node_rejoins_and_its_consumer_gets_messages_again() throws Exception {
     String cluster = Clusters.uniqueName("rejoin");
-    Vertx a = clusters.start(Clusters.options(cluster));
-    Vertx b = clusters.start(Clusters.options(cluster));
+    Vertx a = startWithHa(cluster);
+    Vertx b = startWithHa(cluster);
+    Map<String, String> haInfo = Clusters.manager(a).getSyncMap(HA_MAP);
     child = startChild(cluster);
     String childId = readLine("READY ");
     waitFor("three members", () -> Clusters.manager(a).getNodes().size() == 3);
+    waitFor("the child's HA entry", () -> haInfo.containsKey(childId));
     assertEquals("the child answers", childId, echo(a));
 
     signal("STOP");
@@ -61,6 +67,7 @@ public class RejoinAfterPauseTest {
     waitFor("the paused node declared dead", () -> !Clusters.manager(a).getNodes().contains(childId));
     assertTrue("declared dead only after the failure timeout",
       System.nanoTime() - stopped >= TimeUnit.MILLISECONDS.toNanos(FAILURE_TIMEOUT_MS - 100));
+    waitFor("its HA entry removed by the failover", () -> !haInfo.containsKey(childId));
     Lock lock = Clusters.await(b.sharedData().getLockWithTimeout(LOCK, 10_000));
     assertNotNull("the paused node's lock was released when it was declared dead", lock);
 
@@ -77,10 +84,18 @@ public class RejoinAfterPauseTest {
       }
     }
     assertEquals("the consumer on the rejoined node receives messages again, under its node id", childId, answer);
-    assertEquals("the lost lock went to nobody else", "lost", readLine("LOCK "));
+    waitFor("its HA entry written back", () -> haInfo.containsKey(childId));
+    assertEquals("the lock it held is lost", "lost", readLine("LOCK "));
     assertTrue(((BopLock) lock).isHeld());
     lock.release();
     assertEquals(Clusters.manager(a).getNodes(), Clusters.manager(b).getNodes());
+  }
+
+  private Vertx startWithHa(String cluster) throws Exception {
+    return clusters.track(Clusters.await(Vertx.builder()
+      .with(new VertxOptions().setHAEnabled(true))
+      .withClusterManager(new BopClusterManager(Clusters.options(cluster)))
+      .buildClustered()));
   }
 
   private static String echo(Vertx from) throws Exception {
@@ -153,6 +168,7 @@ public class RejoinAfterPauseTest {
 
     public static void main(String[] args) throws Exception {
       Vertx vertx = Clusters.await(Vertx.builder()
+        .with(new VertxOptions().setHAEnabled(true))
         .withClusterManager(new BopClusterManager(Clusters.options(args[0])))
         .buildClustered());
       BopClusterManager manager = Clusters.manager(vertx);
