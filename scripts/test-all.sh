@@ -3,7 +3,8 @@
 # (unit, property, simulation, golden-vector, loopback-cluster and doc tests), a short pass of the
 # seeded fuzzer (`scripts/fuzz.sh` runs long ones), then the Java module
 # (`mvn verify`: it builds the native library, packs it into the jar, and runs our JUnit tests and
-# the Vert.x cluster TCK against BopClusterManager). Exits non-zero on the first failure.
+# the Vert.x 5.0.7 cluster TCK against BopClusterManager), then the Vert.x 5.1 cluster TCK against
+# the same classes (profile vertx-5.1). Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,3 +34,5 @@ echo "== cargo test --features fuzzing --test fuzz (a short fuzzing pass)"
 cargo test --features fuzzing --test fuzz -- --nocapture
 echo "== mvn -f java/pom.xml verify"
 mvn -B -ntp -Dstyle.color=never -f java/pom.xml verify
+echo "== the Vert.x cluster TCK against Vert.x 5.1 (the same jar classes, built against 5.0.7)"
+mvn -B -ntp -Dstyle.color=never -f java/pom.xml -Pvertx-5.1 test -Dmaven.main.skip=true -Dbop.skipCargo=true

@@ -1,11 +1,8 @@
 package io.vertx.spi.cluster.bop;
 
 import io.vertx.core.Completable;
-import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.internal.logging.Logger;
 import io.vertx.core.internal.logging.LoggerFactory;
@@ -17,14 +14,10 @@ import io.vertx.core.spi.cluster.NodeInfo;
 import io.vertx.core.spi.cluster.NodeListener;
 import io.vertx.core.spi.cluster.RegistrationInfo;
 import io.vertx.core.spi.cluster.RegistrationListener;
-import io.vertx.spi.cluster.bop.impl.BopAsyncMap;
-import io.vertx.spi.cluster.bop.impl.BopCounter;
-import io.vertx.spi.cluster.bop.impl.BopLockImpl;
+import io.vertx.spi.cluster.bop.impl.BopGateway;
 import io.vertx.spi.cluster.bop.impl.BopNode;
 import io.vertx.spi.cluster.bop.impl.BopRegistrations;
-import io.vertx.spi.cluster.bop.impl.BopSyncMap;
 import io.vertx.spi.cluster.bop.impl.BopValueCodec;
-import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
 import java.util.ArrayList;
@@ -37,8 +30,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
-import java.util.function.IntFunction;
 
 /**
  * A Vert.x cluster manager whose state lives in a replicated state machine in native code:
@@ -56,25 +47,16 @@ public class BopClusterManager implements ClusterManager {
   private static final Logger log = LoggerFactory.getLogger(BopClusterManager.class);
 
   private final BopClusterOptions options;
-  private VertxInternal vertx;
+  private final BopGateway gateway;
   private volatile BopNode node;
-  private volatile boolean active;
   /** Set when leaving starts: the node listener hears nothing more. */
   private volatile boolean leaving;
   private volatile String nodeId;
   private volatile NodeInfo nodeInfo;
   private volatile NodeListener nodeListener;
-  private volatile BopValueCodec codec;
   private final List<String> members = Collections.synchronizedList(new ArrayList<>());
-  private final BopRegistrations registrations = new BopRegistrations(this);
+  private final BopRegistrations registrations;
   private ExecutorService nodeEvents;
-  /** How many times this node was removed from the cluster (declared dead) and admitted again. */
-  private volatile int incarnation;
-  /** This node's entry in Vert.x HA's cluster map as last written (encoded key and value), to write back after a rejoin. */
-  private volatile byte[][] haEntry;
-
-  /** The name of the sync map Vert.x HA keeps its cluster view in. */
-  public static final String HA_MAP = "__vertx.haInfo";
 
   /** A cluster manager configured from system properties, environment variables and defaults. */
   public BopClusterManager() {
@@ -83,6 +65,8 @@ public class BopClusterManager implements ClusterManager {
 
   public BopClusterManager(BopClusterOptions options) {
     this.options = new BopClusterOptions(options);
+    this.gateway = new BopGateway(this.options.getRequestTimeout());
+    this.registrations = new BopRegistrations(gateway);
   }
 
   public BopClusterOptions getOptions() {
@@ -91,25 +75,12 @@ public class BopClusterManager implements ClusterManager {
 
   @Override
   public void init(Vertx vertx) {
-    this.vertx = (VertxInternal) vertx;
+    gateway.init((VertxInternal) vertx);
   }
 
-  /** The Vert.x instance this manager serves. */
-  public VertxInternal vertx() {
-    return vertx;
-  }
-
-  /** The native node; fails when the manager is not in the cluster. */
+  /** The native node (its address and {@link BopNode#status()}); fails when the manager is not in the cluster. */
   public BopNode node() {
-    BopNode n = node;
-    if (n == null || !active) {
-      throw new IllegalStateException("The cluster manager is not active (join first, or it has left)");
-    }
-    return n;
-  }
-
-  public BopValueCodec codec() {
-    return codec;
+    return gateway.node();
   }
 
   /**
@@ -117,102 +88,34 @@ public class BopClusterManager implements ClusterManager {
    * admitted again; a lock granted in an earlier incarnation was lost.
    */
   public int incarnation() {
-    return incarnation;
-  }
-
-  /**
-   * Records a write of the HA cluster map: this node's own entry is written back after a
-   * rejoin (the node that failed it over removed it). {@code value} null for a removal.
-   */
-  public void syncMapWritten(String map, byte[] key, byte[] value) {
-    if (!HA_MAP.equals(map) || nodeId == null || !java.util.Arrays.equals(key, codec.encode(nodeId))) {
-      return;
-    }
-    haEntry = value == null ? null : new byte[][] { key, value };
-  }
-
-  public long requestTimeout() {
-    return options.getRequestTimeout();
-  }
-
-  /**
-   * Sends the request built for a fresh request id and decodes its answer; a manager that is not
-   * in the cluster gives a failed future instead of throwing.
-   */
-  public <T> CompletableFuture<T> request(IntFunction<byte[]> build, Function<BopFrame, T> decode) {
-    return request(build, decode, 0);
-  }
-
-  /** {@link #request(IntFunction, Function)} for a request that may wait {@code waitsMs} longer than the request timeout. */
-  private <T> CompletableFuture<T> request(IntFunction<byte[]> build, Function<BopFrame, T> decode, long waitsMs) {
-    try {
-      BopNode n = node();
-      int id = n.nextRequestId();
-      return n.call(id, build.apply(id), decode, waitsMs);
-    } catch (RuntimeException e) {
-      CompletableFuture<T> failed = new CompletableFuture<>();
-      failed.completeExceptionally(e);
-      return failed;
-    }
-  }
-
-  /** A future on the caller's context completed by {@code result}, unwrapping its failure. */
-  public <T> Future<T> toFuture(CompletableFuture<T> result) {
-    ContextInternal context = vertx.getOrCreateContext();
-    Promise<T> promise = context.promise();
-    result.whenComplete((value, failure) -> {
-      if (failure != null) {
-        promise.fail(unwrap(failure));
-      } else {
-        promise.complete(value);
-      }
-    });
-    return promise.future();
-  }
-
-  /** Completes a core-supplied promise from a native answer. */
-  public static <T> void complete(CompletableFuture<T> result, Completable<T> promise) {
-    result.whenComplete((value, failure) -> promise.complete(value, failure == null ? null : unwrap(failure)));
-  }
-
-  /** Reads a response without fields. */
-  public static Void empty(BopFrame frame) {
-    BopMessages.empty(frame);
-    return null;
-  }
-
-  public static Throwable unwrap(Throwable t) {
-    while (t instanceof CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
+    return gateway.incarnation();
   }
 
   @Override
   public <K, V> void getAsyncMap(String name, Completable<AsyncMap<K, V>> promise) {
-    promise.succeed(new BopAsyncMap<>(this, name));
+    promise.succeed(gateway.asyncMap(name));
   }
 
   @Override
   public <K, V> Map<K, V> getSyncMap(String name) {
-    return new BopSyncMap<>(this, name);
+    return gateway.syncMap(name);
   }
 
   @Override
   public void getLockWithTimeout(String name, long timeout, Completable<Lock> promise) {
-    CompletableFuture<Lock> lock = request(id -> BopMessages.lockAcquireTimeout(id, name, timeout), BopMessages::lockAcquire, timeout)
+    CompletableFuture<Lock> lock = gateway.request(id -> BopMessages.lockAcquireTimeout(id, name, timeout), BopMessages::lockAcquire, timeout)
       .thenApply(result -> {
         if (!result.granted()) {
           throw new CompletionException(new io.vertx.core.VertxException("Timed out waiting to get lock " + name, true));
         }
-        return new BopLockImpl(this, name, result.fencingToken(), incarnation);
+        return (Lock) gateway.grantedLock(name, result.fencingToken());
       });
-    complete(lock, promise);
+    BopGateway.complete(lock, promise);
   }
 
   @Override
   public void getCounter(String name, Completable<Counter> promise) {
-    promise.succeed(new BopCounter(this, name));
+    promise.succeed(gateway.counter(name));
   }
 
   @Override
@@ -237,7 +140,7 @@ public class BopClusterManager implements ClusterManager {
     this.nodeInfo = nodeInfo;
     Buffer buffer = Buffer.buffer();
     nodeInfo.writeToBuffer(buffer);
-    complete(request(id -> BopMessages.setNodeInfo(id, nodeId, buffer.getBytes()), BopClusterManager::empty), promise);
+    BopGateway.complete(gateway.request(id -> BopMessages.setNodeInfo(id, nodeId, buffer.getBytes()), BopGateway::empty), promise);
   }
 
   @Override
@@ -247,7 +150,7 @@ public class BopClusterManager implements ClusterManager {
 
   @Override
   public void getNodeInfo(String id, Completable<NodeInfo> promise) {
-    complete(request(requestId -> BopMessages.getNodeInfo(requestId, id), BopMessages::optionalBytes).thenApply(bytes -> {
+    BopGateway.complete(gateway.request(requestId -> BopMessages.getNodeInfo(requestId, id), BopMessages::optionalBytes).thenApply(bytes -> {
       if (bytes == null) {
         throw new CompletionException(new io.vertx.core.VertxException("Not a member of the cluster", true));
       }
@@ -259,19 +162,17 @@ public class BopClusterManager implements ClusterManager {
 
   @Override
   public void join(Completable<Void> promise) {
-    vertx.<Void>executeBlocking(() -> {
+    vertx().<Void>executeBlocking(() -> {
       synchronized (this) {
-        if (active) {
+        if (gateway.isActive()) {
           return null;
         }
-        codec = new BopValueCodec(getClass().getClassLoader(), options.getSerializableAllowList());
+        BopValueCodec codec = new BopValueCodec(getClass().getClassLoader(), options.getSerializableAllowList());
         if (options.getSecret() == null && options.isInsecure()) {
           log.warn("Cluster " + options.getClusterName() + " runs without a cluster secret (vertx.bop.insecure=true): "
             + "any process that reaches " + options.getHost() + " can join it, read its state and change it");
         }
         nodeId = UUID.randomUUID().toString();
-        incarnation = 0;
-        haEntry = null;
         nodeEvents = Executors.newSingleThreadExecutor(r -> {
           Thread t = new Thread(r, "vertx-bop-node-events-" + nodeId);
           t.setDaemon(true);
@@ -293,7 +194,7 @@ public class BopClusterManager implements ClusterManager {
           members.clear();
           members.addAll(started.members());
         }
-        active = true;
+        gateway.open(nodeId, started, codec);
         log.debug("Joined cluster " + options.getClusterName() + " as " + nodeId + " at " + started.address());
         return null;
       }
@@ -302,13 +203,13 @@ public class BopClusterManager implements ClusterManager {
 
   @Override
   public void leave(Completable<Void> promise) {
-    vertx.<Void>executeBlocking(() -> {
+    vertx().<Void>executeBlocking(() -> {
       synchronized (this) {
-        if (!active) {
+        if (!gateway.isActive()) {
           return null;
         }
         finishNodeEvents();
-        active = false;
+        gateway.close();
         try {
           node.leave();
         } finally {
@@ -336,7 +237,11 @@ public class BopClusterManager implements ClusterManager {
 
   @Override
   public boolean isActive() {
-    return active;
+    return gateway.isActive();
+  }
+
+  private VertxInternal vertx() {
+    return gateway.vertx();
   }
 
   @Override
@@ -389,23 +294,17 @@ public class BopClusterManager implements ClusterManager {
 
     @Override
     public void rejoined() {
-      incarnation++;
+      gateway.rejoined();
       log.warn("The cluster node " + nodeId + " had been removed from cluster " + options.getClusterName()
         + " after being unreachable (a pause or a network partition longer than the failure timeout) and is a member again."
         + " Locks it held were released; requests in flight then failed. Its event-bus registrations and node info are written back.");
-      byte[][] entry = haEntry;
       ExecutorService events = nodeEvents;
-      if (entry == null || events == null || events.isShutdown()) {
+      if (events == null || events.isShutdown()) {
         return;
       }
       try {
         // After the membership events of the rejoin, on the thread that runs them.
-        events.execute(() -> request(id -> BopMessages.syncMapPut(id, HA_MAP, entry[0], entry[1]), BopMessages::optionalBytes)
-          .whenComplete((previous, failure) -> {
-            if (failure != null) {
-              log.warn("Writing back this node's HA entry after the rejoin failed", unwrap(failure));
-            }
-          }));
+        events.execute(() -> gateway.writeBackHaEntry(failure -> log.warn("Writing back this node's HA entry after the rejoin failed", failure)));
       } catch (java.util.concurrent.RejectedExecutionException leaving) {
         // Leaving meanwhile: nothing to write back.
       }
@@ -424,11 +323,11 @@ public class BopClusterManager implements ClusterManager {
 
   /** Releases what a node whose native loop stopped by itself still holds. */
   private synchronized void closeStopped() {
-    if (!active) {
+    if (!gateway.isActive()) {
       return;
     }
     leaving = true;
-    active = false;
+    gateway.close();
     nodeEvents.shutdown();
     try {
       node.close();
@@ -459,7 +358,7 @@ public class BopClusterManager implements ClusterManager {
           }
         }
         NodeListener listener = nodeListener;
-        if (!active || leaving || listener == null || id.equals(nodeId)) {
+        if (!gateway.isActive() || leaving || listener == null || id.equals(nodeId)) {
           return;
         }
         try {

@@ -2,7 +2,6 @@ package io.vertx.spi.cluster.bop.impl;
 
 import io.vertx.core.Future;
 import io.vertx.core.shareddata.AsyncMap;
-import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
@@ -22,29 +21,29 @@ import java.util.function.IntFunction;
  * deadline on, on every node. A plain {@code put} clears a TTL; {@code putIfAbsent} with a TTL
  * leaves an existing entry as it is; {@code replace} never creates an entry.
  */
-public final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
+final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
 
-  private final BopClusterManager manager;
+  private final BopGateway gateway;
   private final String name;
 
-  public BopAsyncMap(BopClusterManager manager, String name) {
-    this.manager = manager;
+  BopAsyncMap(BopGateway gateway, String name) {
+    this.gateway = gateway;
     this.name = name;
   }
 
   private byte[] bytes(Object value) {
-    return manager.codec().encode(value);
+    return gateway.codec().encode(value);
   }
 
   @SuppressWarnings("unchecked")
   private <T> T object(byte[] bytes) {
-    return bytes == null ? null : (T) manager.codec().decode(bytes);
+    return bytes == null ? null : (T) gateway.codec().decode(bytes);
   }
 
   /** Sends the request built for a fresh id and decodes the answer, on the caller's context. */
   private <T> Future<T> send(IntFunction<byte[]> request, Function<BopFrame, T> decode) {
     try {
-      return manager.toFuture(manager.request(request, decode));
+      return gateway.toFuture(gateway.request(request, decode));
     } catch (RuntimeException e) {
       // Encoding a key or value failed (a class that is neither allowed nor serializable).
       return Future.failedFuture(e);
@@ -62,12 +61,12 @@ public final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
 
   @Override
   public Future<Void> put(K k, V v) {
-    return send(id -> BopMessages.mapPut(id, name, bytes(k), bytes(v)), BopClusterManager::empty);
+    return send(id -> BopMessages.mapPut(id, name, bytes(k), bytes(v)), BopGateway::empty);
   }
 
   @Override
   public Future<Void> put(K k, V v, long ttl) {
-    return send(id -> BopMessages.mapPutTtl(id, name, bytes(k), bytes(v), ttl), BopClusterManager::empty);
+    return send(id -> BopMessages.mapPutTtl(id, name, bytes(k), bytes(v), ttl), BopGateway::empty);
   }
 
   @Override
@@ -112,7 +111,7 @@ public final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
 
   @Override
   public Future<Void> clear() {
-    return send(id -> BopMessages.mapClear(id, name), BopClusterManager::empty);
+    return send(id -> BopMessages.mapClear(id, name), BopGateway::empty);
   }
 
   @Override

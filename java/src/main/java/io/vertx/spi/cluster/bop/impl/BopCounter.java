@@ -2,24 +2,23 @@ package io.vertx.spi.cluster.bop.impl;
 
 import io.vertx.core.Future;
 import io.vertx.core.shareddata.Counter;
-import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
 import java.util.function.IntFunction;
 
 /** A cluster counter: every operation is one linearizable command of the replicated state. */
-public final class BopCounter implements Counter {
+final class BopCounter implements Counter {
 
-  private final BopClusterManager manager;
+  private final BopGateway gateway;
   private final String name;
 
-  public BopCounter(BopClusterManager manager, String name) {
-    this.manager = manager;
+  BopCounter(BopGateway gateway, String name) {
+    this.gateway = gateway;
     this.name = name;
   }
 
   private Future<Long> value(IntFunction<byte[]> request) {
-    return manager.toFuture(manager.request(request, BopMessages::i64));
+    return gateway.toFuture(gateway.request(request, BopMessages::i64));
   }
 
   @Override
@@ -54,6 +53,6 @@ public final class BopCounter implements Counter {
 
   @Override
   public Future<Boolean> compareAndSet(long expected, long value) {
-    return manager.toFuture(manager.request(id -> BopMessages.counterCompareAndSet(id, name, expected, value), BopMessages::bool));
+    return gateway.toFuture(gateway.request(id -> BopMessages.counterCompareAndSet(id, name, expected, value), BopMessages::bool));
   }
 }

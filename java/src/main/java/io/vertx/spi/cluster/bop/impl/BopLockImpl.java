@@ -2,7 +2,6 @@ package io.vertx.spi.cluster.bop.impl;
 
 import io.vertx.core.internal.logging.Logger;
 import io.vertx.core.internal.logging.LoggerFactory;
-import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.BopLock;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
@@ -16,18 +15,18 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * a later grant to this node) and logs that the lock was lost; its fencing token is older than
  * any granted since.
  */
-public final class BopLockImpl implements BopLock {
+final class BopLockImpl implements BopLock {
 
   private static final Logger log = LoggerFactory.getLogger(BopLockImpl.class);
 
-  private final BopClusterManager manager;
+  private final BopGateway gateway;
   private final String name;
   private final long fencingToken;
   private final int incarnation;
   private final AtomicBoolean released = new AtomicBoolean();
 
-  public BopLockImpl(BopClusterManager manager, String name, long fencingToken, int incarnation) {
-    this.manager = manager;
+  BopLockImpl(BopGateway gateway, String name, long fencingToken, int incarnation) {
+    this.gateway = gateway;
     this.name = name;
     this.fencingToken = fencingToken;
     this.incarnation = incarnation;
@@ -35,7 +34,7 @@ public final class BopLockImpl implements BopLock {
 
   /** False once this node was removed from the cluster and admitted again since the grant: the lock was lost then. */
   public boolean isHeld() {
-    return !released.get() && manager.isActive() && manager.incarnation() == incarnation;
+    return !released.get() && gateway.isActive() && gateway.incarnation() == incarnation;
   }
 
   @Override
@@ -48,18 +47,18 @@ public final class BopLockImpl implements BopLock {
     if (!released.compareAndSet(false, true)) {
       return;
     }
-    if (!manager.isActive()) {
+    if (!gateway.isActive()) {
       // The node left: the cluster released its locks with it.
       return;
     }
-    if (manager.incarnation() != incarnation) {
+    if (gateway.incarnation() != incarnation) {
       log.warn("Lock " + name + " (fencing token " + fencingToken + ") was lost: this node was removed from the cluster "
         + "while holding it and has rejoined since; another node may have held it meanwhile");
       return;
     }
-    manager.request(id -> BopMessages.lockRelease(id, name), BopMessages::bool).whenComplete((ok, failure) -> {
+    gateway.request(id -> BopMessages.lockRelease(id, name), BopMessages::bool).whenComplete((ok, failure) -> {
       if (failure != null) {
-        log.warn("Releasing lock " + name + " failed", BopClusterManager.unwrap(failure));
+        log.warn("Releasing lock " + name + " failed", BopGateway.unwrap(failure));
       }
     });
   }

@@ -6,7 +6,6 @@ import io.vertx.core.internal.logging.LoggerFactory;
 import io.vertx.core.spi.cluster.RegistrationInfo;
 import io.vertx.core.spi.cluster.RegistrationListener;
 import io.vertx.core.spi.cluster.RegistrationUpdateEvent;
-import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
 import java.util.ArrayList;
@@ -31,15 +30,15 @@ public final class BopRegistrations {
 
   private static final Logger log = LoggerFactory.getLogger(BopRegistrations.class);
 
-  private final BopClusterManager manager;
+  private final BopGateway gateway;
   private final Map<String, List<RegistrationInfo>> localOnly = new ConcurrentHashMap<>();
   private final Map<String, List<RegistrationInfo>> pushes = new LinkedHashMap<>();
   private ExecutorService pusher;
   private volatile RegistrationListener listener;
   private boolean drainScheduled;
 
-  public BopRegistrations(BopClusterManager manager) {
-    this.manager = manager;
+  public BopRegistrations(BopGateway gateway) {
+    this.gateway = gateway;
   }
 
   /** Starts the push thread; called on join. */
@@ -70,7 +69,7 @@ public final class BopRegistrations {
       refresh(address);
       return;
     }
-    BopClusterManager.complete(manager.request(id -> BopMessages.addRegistration(id, address, info), BopClusterManager::empty), promise);
+    BopGateway.complete(gateway.request(id -> BopMessages.addRegistration(id, address, info), BopGateway::empty), promise);
   }
 
   public void remove(String address, RegistrationInfo info, Completable<Void> promise) {
@@ -84,19 +83,19 @@ public final class BopRegistrations {
       refresh(address);
       return;
     }
-    BopClusterManager.complete(manager.request(id -> BopMessages.removeRegistration(id, address, info), f -> {
+    BopGateway.complete(gateway.request(id -> BopMessages.removeRegistration(id, address, info), f -> {
       BopMessages.bool(f);
       return (Void) null;
     }), promise);
   }
 
   public void get(String address, Completable<List<RegistrationInfo>> promise) {
-    BopClusterManager.complete(read(address), promise);
+    BopGateway.complete(read(address), promise);
   }
 
   /** The cluster's registrations for {@code address} (a linearizable read) plus the local-only ones. */
   private CompletableFuture<List<RegistrationInfo>> read(String address) {
-    return manager.request(id -> BopMessages.getRegistrations(id, address), BopMessages::registrations)
+    return gateway.request(id -> BopMessages.getRegistrations(id, address), BopMessages::registrations)
       .thenApply(list -> merge(address, list));
   }
 
@@ -161,7 +160,7 @@ public final class BopRegistrations {
         next = Map.entry(address, pushes.remove(address));
       }
       RegistrationListener l = listener;
-      if (l == null || !manager.isActive()) {
+      if (l == null || !gateway.isActive()) {
         continue;
       }
       try {

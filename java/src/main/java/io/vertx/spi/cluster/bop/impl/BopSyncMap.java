@@ -1,7 +1,6 @@
 package io.vertx.spi.cluster.bop.impl;
 
 import io.vertx.core.VertxException;
-import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
@@ -24,25 +23,25 @@ import java.util.function.IntFunction;
  * writes and everything up to the last node event it delivered, which is what HA compares
  * across nodes when a node leaves. {@link #entrySet()} is a snapshot.
  */
-public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
+final class BopSyncMap<K, V> extends AbstractMap<K, V> {
 
-  private final BopClusterManager manager;
+  private final BopGateway gateway;
   private final String name;
 
-  public BopSyncMap(BopClusterManager manager, String name) {
-    this.manager = manager;
+  BopSyncMap(BopGateway gateway, String name) {
+    this.gateway = gateway;
     this.name = name;
   }
 
   private <T> T await(IntFunction<byte[]> request, Function<BopFrame, T> decode) {
-    CompletableFuture<T> answer = manager.request(request, decode);
+    CompletableFuture<T> answer = gateway.request(request, decode);
     try {
-      return answer.get(manager.requestTimeout() + 5_000, TimeUnit.MILLISECONDS);
+      return answer.get(gateway.requestTimeout() + 5_000, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new VertxException(e);
     } catch (ExecutionException e) {
-      Throwable cause = BopClusterManager.unwrap(e.getCause());
+      Throwable cause = BopGateway.unwrap(e.getCause());
       if (cause instanceof BopClusterException) {
         throw new BopClusterException((BopClusterException) cause, "sync map " + name);
       }
@@ -53,12 +52,12 @@ public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
   }
 
   private byte[] bytes(Object o) {
-    return manager.codec().encode(o);
+    return gateway.codec().encode(o);
   }
 
   @SuppressWarnings("unchecked")
   private <T> T object(byte[] b) {
-    return b == null ? null : (T) manager.codec().decode(b);
+    return b == null ? null : (T) gateway.codec().decode(b);
   }
 
   @Override
@@ -71,7 +70,7 @@ public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
     byte[] k = bytes(key);
     byte[] v = bytes(value);
     V previous = object(await(id -> BopMessages.syncMapPut(id, name, k, v), BopMessages::optionalBytes));
-    manager.syncMapWritten(name, k, v);
+    gateway.syncMapWritten(name, k, v);
     return previous;
   }
 
@@ -79,7 +78,7 @@ public final class BopSyncMap<K, V> extends AbstractMap<K, V> {
   public V remove(Object key) {
     byte[] k = bytes(key);
     V previous = object(await(id -> BopMessages.syncMapRemove(id, name, k), BopMessages::optionalBytes));
-    manager.syncMapWritten(name, k, null);
+    gateway.syncMapWritten(name, k, null);
     return previous;
   }
 

@@ -5,6 +5,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
+import io.vertx.spi.cluster.bop.impl.BopGateway;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -67,7 +68,7 @@ final class Clusters {
     try {
       return future.toCompletionStage().toCompletableFuture().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
-      Throwable cause = BopClusterManager.unwrap(e.getCause());
+      Throwable cause = BopGateway.unwrap(e.getCause());
       if (cause instanceof Exception) {
         throw (Exception) cause;
       }
@@ -81,7 +82,7 @@ final class Clusters {
     try {
       value = future.toCompletionStage().toCompletableFuture().get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
-      return BopClusterManager.unwrap(e.getCause());
+      return BopGateway.unwrap(e.getCause());
     }
     throw new AssertionError("expected the future to fail, it succeeded with " + value);
   }
