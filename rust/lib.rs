@@ -4,9 +4,18 @@
 //! Modules, bottom up (no module reaches upward):
 //! - [`wire`]: frames (16-byte header with CRC32) and the [`wire::Message`] enum; pure.
 //! - [`fsm`]: the deterministic state machine (members, registrations, maps with TTL, sets,
-//!   counters, FIFO locks with fencing tokens, sync maps) and its snapshots; pure.
-//! - [`config`]: settings from code, then `VERTX_CLUSTER_*` environment variables, then defaults.
-//! - [`App`] (module `app`): the product sheet's API: one node's state answering protocol frames.
+//!   counters, FIFO locks with fencing tokens, sync maps), its snapshots, and the role of every
+//!   request kind ([`fsm::role`]); pure.
+//! - `transport` (crate-private): mio TCP between nodes, authenticated and encrypted (Noise).
+//! - [`raft`]: one node's replica, I/O free: raft-rs, proposals, reads, membership, cluster time,
+//!   rejoining after eviction.
+//! - [`node`]: a running node: the event loop over the transport and the replica, discovery, the
+//!   callback thread.
+//! - `jni` (crate-private): the six natives behind the Java `BopClusterManager`.
+//! - [`App`] (module `app`): the product sheet's API: one node's state answering protocol frames,
+//!   and its [`builder()`], which reads [`config`] (settings from code, then `VERTX_CLUSTER_*`
+//!   environment variables, then defaults) and converts it into a replicated node's options.
+//!   Nothing below it knows it.
 //! - `fuzz` (feature `fuzzing` only): the fuzz targets over the decoders and the replica's
 //!   receive path, for `tests/fuzz.rs` and the libFuzzer targets in `fuzz/`.
 //!

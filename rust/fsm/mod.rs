@@ -11,15 +11,16 @@
 //! or left, an address's registrations changed, a queued lock was granted or a wait expired) are
 //! returned as [`Event`]s in apply order for the layer above to deliver.
 //!
-//! Reads are answered in `query.rs`, writes applied in `update.rs`; maps with TTL, locks,
+//! Reads are answered in `query.rs`, writes applied by domain in `apply/`; maps with TTL, locks,
 //! exactly-once sessions and snapshots have a file each.
 
+mod apply;
 mod locks;
 mod maps;
 mod query;
+mod roles;
 mod sessions;
 mod snapshot;
-mod update;
 mod views;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +29,7 @@ use crate::wire::{error_code, Message, MessageRef, RegistrationInfo};
 use locks::LockTable;
 pub use locks::{Holder, LockState, Waiter};
 use maps::TtlMap;
+pub use roles::{is_local_read, is_read_only, may_come_from_outside, role, Role};
 use sessions::Sessions;
 pub use snapshot::SnapshotError;
 
@@ -124,44 +126,6 @@ pub struct StateMachine {
     /// The latest time stamped into an applied command: the state's own clock, by which TTLs
     /// and lock-wait deadlines are judged, the same at the same log position on every replica.
     time_ms: u64,
-}
-
-/// True for commands that never change state.
-pub fn is_read_only(command: &Message) -> bool {
-    use Message::*;
-    matches!(
-        command,
-        Ping { .. }
-            | NodeListRequest {}
-            | GetNodeInfoRequest { .. }
-            | GetRegistrationsRequest { .. }
-            | MapGetRequest { .. }
-            | MapSizeRequest { .. }
-            | MapKeysRequest { .. }
-            | MapValuesRequest { .. }
-            | MapEntriesRequest { .. }
-            | SetContainsRequest { .. }
-            | SetSizeRequest { .. }
-            | SetMembersRequest { .. }
-            | CounterGetRequest { .. }
-            | SyncMapGetRequest { .. }
-            | SyncMapContainsRequest { .. }
-            | SyncMapEntriesRequest { .. }
-    )
-}
-
-/// True for the reads a node answers from its own applied state, without a ReadIndex round: the
-/// sync map Vert.x HA keeps `__vertx.haInfo` in. HA reads it from node events, on every node at
-/// once, and compares what it read across nodes; a read that waits for the leader lets the
-/// cluster move on meanwhile (another failover removes an entry), and the nodes then disagree
-/// about who fails a node over. A local read sees the node's own writes (a write completes once
-/// applied here) and everything up to the last event the node delivered.
-pub fn is_local_read(command: &Message) -> bool {
-    use Message::*;
-    matches!(
-        command,
-        SyncMapGetRequest { .. } | SyncMapContainsRequest { .. } | SyncMapEntriesRequest { .. }
-    )
 }
 
 fn not_a_member(node_id: &str) -> Message {

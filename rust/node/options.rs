@@ -102,19 +102,6 @@ impl NodeOptions {
         }
     }
 
-    /// Takes host, port, timeout and ping interval from a [`crate::Config`] (the environment).
-    pub fn with_config(mut self, config: &crate::Config) -> Self {
-        self.host = config.host.clone();
-        self.port = config.port;
-        self.failure_timeout = config.timeout;
-        self.ping_interval = config.ping_interval;
-        self.max_frame_size = config.max_frame_size;
-        if config.secret.is_some() {
-            self.secret = config.secret.clone();
-        }
-        self
-    }
-
     /// How this node's connections authenticate: with the configured secret; else, for local
     /// discovery, with the secret of the discovery directory; else not at all if the user opted
     /// out; else not: a node reachable from other hosts must not run open by accident.

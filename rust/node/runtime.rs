@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token, Waker};
 
@@ -107,29 +107,9 @@ fn monotonic_ms() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
-/// A random version-4 UUID, from the standard library's randomly seeded hasher.
+/// A random version-4 UUID: the Vert.x node id of a node started without one.
 fn random_node_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut words = [0u64; 2];
-    for (i, w) in words.iter_mut().enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_usize(i);
-        *w = h.finish();
-    }
-    let b: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-        u16::from_le_bytes([b[4], b[5]]),
-        u16::from_le_bytes([b[6], b[7]]) & 0x0fff,
-        (u16::from_le_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
-        u64::from_le_bytes([b[10], b[11], b[12], b[13], b[14], b[15], 0, 0])
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 fn ticks(d: Duration, tick: Duration) -> u64 {

@@ -53,6 +53,8 @@ pub use frame::{
     frame_size, FrameRef, FramedMessage, MessageFlags, DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE,
     PROTOCOL_VERSION,
 };
+#[cfg(test)]
+pub(crate) use message::arbitrary::any_message;
 pub use message::{
     error_code, MapEntry, MapEntryRef, Message, Proposal, ProposalRef, RegistrationInfo,
     RegistrationInfoRef, ONE_WAY_KINDS, RESPONSE_KIND_BIT,

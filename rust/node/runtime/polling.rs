@@ -1,5 +1,11 @@
 //! When the node's threads poll instead of sleeping, and the count of callers' requests waiting
 //! for answers that decides it.
+//!
+//! The counts (`LIVE_NODES`, `IN_FLIGHT`) are the process's, not a node's, on purpose: what they
+//! decide is how the threads of every node in the process share the same cores. One node alone
+//! (the product's setup) always polls after work; several nodes in one process (the TCK, the
+//! benchmarks) poll only while the process as a whole is lightly loaded, because a node's loop
+//! that spins takes the core another node's loop needs. A per-node count could not see that.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};

@@ -11,7 +11,7 @@ use raft::SnapshotStatus;
 
 use super::super::command::{self, Command};
 use super::{Completion, Phase, Replica};
-use crate::fsm::{ApplyContext, Event, StateMachine};
+use crate::fsm::{may_come_from_outside, ApplyContext, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, MessageRef};
 
 impl Replica {
@@ -340,16 +340,6 @@ impl Replica {
             }
         }
     }
-}
-
-/// Commands a node may propose before it is a member, or after it stopped being one.
-fn may_come_from_outside(request: &MessageRef<'_>) -> bool {
-    matches!(
-        request,
-        MessageRef::AddMemberRequest { .. }
-            | MessageRef::JoinRequest { .. }
-            | MessageRef::LeaveRequest { .. }
-    )
 }
 
 /// What the joiner is told once its membership was applied.
