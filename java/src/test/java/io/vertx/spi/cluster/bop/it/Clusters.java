@@ -40,6 +40,23 @@ final class Clusters {
     return track(await(Vertx.builder().withClusterManager(new BopClusterManager(options)).buildClustered()));
   }
 
+  /**
+   * Starts a child JVM running {@code main} with {@code arg}, on this JVM's class path, its
+   * standard error merged into its output and its input closed.
+   */
+  static Process startJvm(Class<?> main, String arg) throws java.io.IOException {
+    List<String> command = new ArrayList<>();
+    command.add(java.nio.file.Paths.get(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-Xmx256m");
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(main.getName());
+    command.add(arg);
+    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    process.getOutputStream().close();
+    return process;
+  }
+
   /** Remembers a node to close in {@link #closeAll}. */
   Vertx track(Vertx vertx) {
     started.add(vertx);

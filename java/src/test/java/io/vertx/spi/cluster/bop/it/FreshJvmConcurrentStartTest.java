@@ -6,7 +6,6 @@ import io.vertx.spi.cluster.bop.BopClusterManager;
 
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -33,15 +32,7 @@ public class FreshJvmConcurrentStartTest {
   @Test
   public void four_nodes_started_together_in_fresh_jvms_form_a_cluster_every_time() throws Exception {
     for (int round = 1; round <= ROUNDS; round++) {
-      List<String> command = new ArrayList<>();
-      command.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
-      command.add("-Xmx256m");
-      command.add("-cp");
-      command.add(System.getProperty("java.class.path"));
-      command.add(Child.class.getName());
-      command.add(Clusters.uniqueName("fresh-jvm-" + round));
-      Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-      process.getOutputStream().close();
+      Process process = Clusters.startJvm(Child.class, Clusters.uniqueName("fresh-jvm-" + round));
       byte[] bytes;
       try (InputStream in = process.getInputStream()) {
         bytes = in.readAllBytes();

@@ -11,9 +11,6 @@ import io.vertx.spi.cluster.bop.BopLock;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -120,15 +117,7 @@ public class RejoinAfterPauseTest {
   private BufferedReader output;
 
   private Process startChild(String cluster) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-Xmx256m");
-    command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
-    command.add(Child.class.getName());
-    command.add(cluster);
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-    process.getOutputStream().close();
+    Process process = Clusters.startJvm(Child.class, cluster);
     output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     return process;
   }
