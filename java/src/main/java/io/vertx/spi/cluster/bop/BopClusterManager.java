@@ -63,6 +63,11 @@ public class BopClusterManager implements ClusterManager {
     this(new BopClusterOptions());
   }
 
+  /** A cluster manager configured from JSON (see {@link BopClusterOptions#BopClusterOptions(io.vertx.core.json.JsonObject)}). */
+  public BopClusterManager(io.vertx.core.json.JsonObject config) {
+    this(new BopClusterOptions(config));
+  }
+
   public BopClusterManager(BopClusterOptions options) {
     this.options = new BopClusterOptions(options);
     this.gateway = new BopGateway(this.options.getRequestTimeout());

@@ -11,6 +11,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
 
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
 /**
  * Settings of a {@link BopClusterManager}. Each setting is taken, in order, from this object
  * (when set), the system property {@code vertx.bop.<name>}, the environment variable of the
@@ -46,6 +49,13 @@ import java.util.function.Function;
  * through local discovery share one generated on this host, and nodes with seeds or a DNS name
  * refuse to start unless {@code insecure} is set. The secret is never printed by
  * {@link #toString()}.
+ *
+ * <p>The same settings come from JSON ({@link #BopClusterOptions(JsonObject)}, for example from a
+ * Vert.x config file), under the names of the first column: strings, numbers, booleans, and
+ * {@code seeds} and {@code serializableAllowList} as arrays of strings (or one comma-separated
+ * string). A name not listed, or a value of the wrong type, is an {@link IllegalArgumentException}
+ * naming it. {@link #toJson()} gives back what was set on this object (not the properties,
+ * variables or defaults behind it), without the secret itself.
  */
 public class BopClusterOptions {
 
@@ -68,6 +78,99 @@ public class BopClusterOptions {
   private Boolean insecure;
 
   public BopClusterOptions() {
+  }
+
+  /** Options from JSON: see the class documentation for the names and types. */
+  public BopClusterOptions(JsonObject json) {
+    for (String key : json.fieldNames()) {
+      Object value = json.getValue(key);
+      if (value == null) {
+        continue;
+      }
+      switch (key) {
+        case "clusterName": clusterName = jsonText(key, value); break;
+        case "host": host = jsonText(key, value); break;
+        case "port": port = (int) jsonNumber(key, value, 0, 65535); break;
+        case "seeds": seeds = jsonList(key, value); break;
+        case "dnsName": dnsName = jsonText(key, value); break;
+        case "dnsPort": dnsPort = (int) jsonNumber(key, value, 0, 65535); break;
+        case "failureTimeout": failureTimeout = jsonNumber(key, value, 1, Long.MAX_VALUE); break;
+        case "pingInterval": pingInterval = jsonNumber(key, value, 1, Long.MAX_VALUE); break;
+        case "voters": voters = (int) jsonNumber(key, value, 1, 99); break;
+        case "requestTimeout": requestTimeout = jsonNumber(key, value, 1, Long.MAX_VALUE); break;
+        case "joinTimeout": joinTimeout = jsonNumber(key, value, 1, Long.MAX_VALUE); break;
+        case "tick": tick = jsonNumber(key, value, 1, 10000); break;
+        case "maxFrameSize": maxFrameSize = jsonNumber(key, value, 4096, Integer.MAX_VALUE); break;
+        case "serializableAllowList": serializableAllowList = jsonList(key, value); break;
+        case "secret": secret = jsonText(key, value); break;
+        case "secretFile": secretFile = jsonText(key, value); break;
+        case "insecure":
+          if (!(value instanceof Boolean)) {
+            throw new IllegalArgumentException("Cluster option insecure must be true or false, not " + value);
+          }
+          insecure = (Boolean) value;
+          break;
+        default:
+          throw new IllegalArgumentException("Unknown cluster option " + key + " (known: clusterName, host, port, seeds, dnsName, "
+            + "dnsPort, failureTimeout, pingInterval, voters, requestTimeout, joinTimeout, tick, maxFrameSize, "
+            + "serializableAllowList, secret, secretFile, insecure)");
+      }
+    }
+  }
+
+  /** What was set on this object, as JSON ({@link #BopClusterOptions(JsonObject)} reads it back); the secret itself is left out. */
+  public JsonObject toJson() {
+    JsonObject json = new JsonObject();
+    json.put("clusterName", clusterName).put("host", host).put("port", port);
+    if (seeds != null) {
+      json.put("seeds", new JsonArray(new ArrayList<Object>(seeds)));
+    }
+    json.put("dnsName", dnsName).put("dnsPort", dnsPort).put("failureTimeout", failureTimeout)
+      .put("pingInterval", pingInterval).put("voters", voters).put("requestTimeout", requestTimeout)
+      .put("joinTimeout", joinTimeout).put("tick", tick).put("maxFrameSize", maxFrameSize);
+    if (serializableAllowList != null) {
+      json.put("serializableAllowList", new JsonArray(new ArrayList<Object>(serializableAllowList)));
+    }
+    json.put("secretFile", secretFile).put("insecure", insecure);
+    json.fieldNames().removeIf(key -> json.getValue(key) == null);
+    return json;
+  }
+
+  private static String jsonText(String key, Object value) {
+    if (!(value instanceof String)) {
+      throw new IllegalArgumentException("Cluster option " + key + " must be a string, not " + value);
+    }
+    return (String) value;
+  }
+
+  private static long jsonNumber(String key, Object value, long min, long max) {
+    if (!(value instanceof Number) || value instanceof Double || value instanceof Float) {
+      throw new IllegalArgumentException("Cluster option " + key + " must be a whole number, not " + value);
+    }
+    long n = ((Number) value).longValue();
+    if (n < min || n > max) {
+      throw new IllegalArgumentException("Cluster option " + key + " must be between " + min + " and " + max + ", not " + n);
+    }
+    return n;
+  }
+
+  private static List<String> jsonList(String key, Object value) {
+    List<String> out = new ArrayList<>();
+    if (value instanceof String) {
+      for (String part : ((String) value).split(",")) {
+        if (!part.trim().isEmpty()) {
+          out.add(part.trim());
+        }
+      }
+      return out;
+    }
+    if (!(value instanceof JsonArray)) {
+      throw new IllegalArgumentException("Cluster option " + key + " must be an array of strings, not " + value);
+    }
+    for (Object item : (JsonArray) value) {
+      out.add(jsonText(key, item));
+    }
+    return out;
   }
 
   public BopClusterOptions(BopClusterOptions other) {
