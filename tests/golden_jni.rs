@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vertx_cluster::node::{DiscoveryMode, NodeOptions, NodeStatus, TransportStats};
+use vertx_cluster::raft::ReplicaStats;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/jni")
@@ -19,6 +20,8 @@ fn seeds_with_secret() -> NodeOptions {
     o.node_id = "0b7e5b8e-1f0a-4c3b-9d2e-6a5f4e3d2c1b".into();
     o.host = "10.0.0.7".into();
     o.port = 5701;
+    o.public_host = "203.0.113.7".into();
+    o.public_port = 15701;
     o.discovery = DiscoveryMode::Seeds(vec!["10.0.0.7:5701".into(), "10.0.0.8:5701".into()]);
     o.failure_timeout = Duration::from_millis(15_000);
     o.ping_interval = Duration::from_millis(5_000);
@@ -72,6 +75,17 @@ fn status() -> NodeStatus {
             records_rejected: u64::MAX,
             messages_refused: 12,
         },
+        raft_id: 2,
+        raft: ReplicaStats {
+            term: 7,
+            commit_index: 1200,
+            applied_index: 1199,
+            leader_raft_id: 2,
+            ms_without_leader: 0,
+            log_bytes: 65536,
+        },
+        inbound_connections: 2,
+        outbound_connections: 2,
     }
 }
 

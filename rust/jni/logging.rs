@@ -1,6 +1,7 @@
-//! The native library's log output inside a JVM: records of the `log` facade go to standard
-//! error when `VERTX_CLUSTER_LOG` names a level (`error`, `warn`, `info`, `debug`, `trace`), and
-//! nowhere otherwise. A Rust program embedding the crate installs its own logger instead.
+//! The native library's log output inside a JVM: records of the `log` facade go to the
+//! application's logging (`log_forward`, set up by `BopNative.logTo`), or to standard error when
+//! `VERTX_CLUSTER_LOG` names a level (`error`, `warn`, `info`, `debug`, `trace`). A Rust program
+//! embedding the crate installs its own logger instead.
 
 use std::io::Write;
 use std::sync::Once;
@@ -39,6 +40,23 @@ impl Log for Stderr {
     }
 
     fn flush(&self) {}
+}
+
+/// Whether `VERTX_CLUSTER_LOG` asks for standard error (it then wins over the application's logging).
+pub fn wants_stderr() -> bool {
+    std::env::var_os(ENV_LOG).is_some()
+}
+
+/// The level a `logTo` call passes: 0 off, 1 error, 2 warn, 3 info, 4 debug, 5 trace.
+pub fn level_of(code: i32) -> LevelFilter {
+    match code {
+        i32::MIN..=0 => LevelFilter::Off,
+        1 => LevelFilter::Error,
+        2 => LevelFilter::Warn,
+        3 => LevelFilter::Info,
+        4 => LevelFilter::Debug,
+        _ => LevelFilter::Trace,
+    }
 }
 
 /// The level `value` names, if it names one.

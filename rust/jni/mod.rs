@@ -11,6 +11,7 @@ mod bench_hooks;
 mod errors;
 mod handles;
 mod listener;
+mod log_forward;
 mod logging;
 
 use std::cell::RefCell;
@@ -18,7 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Once};
 
 use jni::objects::{JByteArray, JClass, JObject};
-use jni::sys::{jbyteArray, jlong, jstring};
+use jni::sys::{jboolean, jbyteArray, jint, jlong, jstring, JNI_FALSE, JNI_TRUE};
 use jni::JNIEnv;
 
 use crate::node::{Node, NodeOptions};
@@ -82,6 +83,32 @@ pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_version<
 ) -> jstring {
     guard(&mut env, std::ptr::null_mut(), |env| {
         Ok(env.new_string(crate::greeting())?.into_raw())
+    })
+}
+
+/// Sends the native log to `sink` (a `NativeLog`) at `level` (0 off, 1 error ... 5 trace), unless
+/// `VERTX_CLUSTER_LOG` asks for standard error; returns whether records now reach `sink`. The
+/// logger is the process's: the last call's sink and level apply to every node.
+#[no_mangle]
+pub extern "system" fn Java_io_vertx_spi_cluster_bop_impl_jni_BopNative_logTo<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    sink: JObject<'local>,
+    level: jint,
+) -> jboolean {
+    guard(&mut env, JNI_FALSE, |env| {
+        if logging::wants_stderr() {
+            logging::init_from_env();
+            return Ok(JNI_FALSE);
+        }
+        if sink.is_null() {
+            return Err(JniError::BadArgument("the log sink is null".into()));
+        }
+        if !log_forward::forward_to(env, &sink)? {
+            return Ok(JNI_FALSE);
+        }
+        log::set_max_level(logging::level_of(level));
+        Ok(JNI_TRUE)
     })
 }
 

@@ -106,7 +106,8 @@ impl Discovery {
 
     /// Decides bootstrap-or-join for a node whose listener is already bound at `own` (so others
     /// can connect to it), and registers it.
-    pub(crate) fn start(&self, own: SocketAddr) -> io::Result<(Plan, Registration)> {
+    pub(crate) fn start(&self, own: impl Into<Own>) -> io::Result<(Plan, Registration)> {
+        let own = own.into();
         let addresses = match self {
             Discovery::Local { dir } => return start_local(dir, own),
             Discovery::Seeds(seeds) => resolve_seeds(seeds)?,
@@ -125,7 +126,8 @@ impl Discovery {
     }
 
     /// Addresses to try for joining right now (re-read/re-resolved on each call; excludes `own`), for retries.
-    pub(crate) fn candidates(&self, own: SocketAddr) -> io::Result<Vec<SocketAddr>> {
+    pub(crate) fn candidates(&self, own: impl Into<Own>) -> io::Result<Vec<SocketAddr>> {
+        let own = own.into();
         let addresses = match self {
             Discovery::Local { dir } => return live_local_nodes(dir, own),
             Discovery::Seeds(seeds) => resolve_seeds(seeds)?,
@@ -207,7 +209,7 @@ fn resolve_dns(name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
 
 /// The seed rule, evaluated identically on every node: the owner of the smallest address
 /// bootstraps, every other node joins. `addresses` is sorted and non-empty.
-fn plan_from_seed_list(addresses: &[SocketAddr], own: SocketAddr) -> Plan {
+fn plan_from_seed_list(addresses: &[SocketAddr], own: Own) -> Plan {
     let others: Vec<SocketAddr> = addresses
         .iter()
         .copied()
@@ -219,11 +221,41 @@ fn plan_from_seed_list(addresses: &[SocketAddr], own: SocketAddr) -> Plan {
     }
 }
 
-/// Whether `address` reaches the listener bound at `own`: the same address, or, for a listener
-/// on an unspecified IP, any address of this host with the same port.
-fn is_own_address(address: SocketAddr, own: SocketAddr) -> bool {
-    address == own
-        || (own.ip().is_unspecified() && address.port() == own.port() && is_local_ip(address))
+/// Where a node is: the address its listener is bound at, and the one the others reach it at
+/// (they differ behind NAT or port forwarding, or when the listener is on a wildcard IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Own {
+    pub(crate) bound: SocketAddr,
+    pub(crate) advertised: SocketAddr,
+}
+
+impl From<SocketAddr> for Own {
+    fn from(address: SocketAddr) -> Own {
+        Own {
+            bound: address,
+            advertised: address,
+        }
+    }
+}
+
+impl std::fmt::Display for Own {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.bound == self.advertised {
+            write!(f, "{}", self.advertised)
+        } else {
+            write!(f, "{} (bound at {})", self.advertised, self.bound)
+        }
+    }
+}
+
+/// Whether `address` reaches this node: its advertised or bound address, or, for a listener on
+/// an unspecified IP, any address of this host with the bound port.
+fn is_own_address(address: SocketAddr, own: Own) -> bool {
+    address == own.advertised
+        || address == own.bound
+        || (own.bound.ip().is_unspecified()
+            && address.port() == own.bound.port()
+            && is_local_ip(address))
 }
 
 /// Whether the IP of `address` belongs to this host. Routing a UDP socket to an address sends
@@ -276,7 +308,7 @@ fn remove_quietly(path: &Path) {
     }
 }
 
-fn start_local(dir: &Path, own: SocketAddr) -> io::Result<(Plan, Registration)> {
+fn start_local(dir: &Path, own: Own) -> io::Result<(Plan, Registration)> {
     secret::prepare_directory(dir)?;
     let lock = DirectoryLock::acquire(dir)?;
 
@@ -310,7 +342,11 @@ fn start_local(dir: &Path, own: SocketAddr) -> io::Result<(Plan, Registration)> 
         }
     }
 
-    let entry = write_entry(dir, scan.highest_sequence + 1, connectable_address(own))?;
+    let entry = write_entry(
+        dir,
+        scan.highest_sequence + 1,
+        connectable_address(own.advertised),
+    )?;
     drop(lock);
 
     let plan = if live.is_empty() {
@@ -332,7 +368,7 @@ fn start_local(dir: &Path, own: SocketAddr) -> io::Result<(Plan, Registration)> 
 /// The live nodes of `dir` other than `own`, oldest first. Reads without the lock: entries
 /// appear by rename, so each one read is whole. Dead entries are skipped but not deleted here:
 /// deleting is left to a starter holding the lock.
-fn live_local_nodes(dir: &Path, own: SocketAddr) -> io::Result<Vec<SocketAddr>> {
+fn live_local_nodes(dir: &Path, own: Own) -> io::Result<Vec<SocketAddr>> {
     let mut live = Vec::new();
     for entry in scan_entries(dir)?.entries {
         if !is_own_address(entry.address, own)

@@ -18,6 +18,7 @@
 //! ```
 
 pub(crate) mod discovery;
+mod interfaces;
 mod options;
 mod runtime;
 mod status;
@@ -122,6 +123,10 @@ impl Node {
             members: view.members,
             voters: view.voters.len(),
             transport: view.transport,
+            raft_id: view.raft_id,
+            raft: view.raft,
+            inbound_connections: view.connections.0,
+            outbound_connections: view.connections.1,
         }
     }
 

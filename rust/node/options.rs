@@ -32,10 +32,17 @@ pub struct NodeOptions {
     pub cluster_name: String,
     /// The node's id (Vert.x's node id); a random UUID when empty.
     pub node_id: String,
-    /// Address to bind and advertise.
+    /// Address to bind. The other members reach this node at [`Self::public_host`], which is this
+    /// address unless it is a wildcard (`0.0.0.0`, `::`).
     pub host: String,
     /// Port to bind; 0 picks a free one.
     pub port: u16,
+    /// The host the other members reach this node at (behind NAT, or when binding a wildcard);
+    /// empty: the bind host, or for a wildcard bind host the address of this host's one routable
+    /// interface (127.0.0.1 with local discovery), an error when it has none or several.
+    pub public_host: String,
+    /// The port the other members reach this node at; 0: the bound port.
+    pub public_port: u16,
     pub discovery: DiscoveryMode,
     /// A member unheard for this long is declared dead.
     pub failure_timeout: Duration,
@@ -83,6 +90,8 @@ impl NodeOptions {
             node_id: String::new(),
             host: "127.0.0.1".into(),
             port: 0,
+            public_host: String::new(),
+            public_port: 0,
             discovery: DiscoveryMode::Local,
             failure_timeout: Duration::from_millis(20_000),
             ping_interval: Duration::from_millis(20_000),
@@ -172,7 +181,7 @@ impl NodeOptions {
 pub const MIN_MAX_FRAME_SIZE: usize = 4096;
 
 /// The layout version of [`NodeOptions::encode_settings`].
-const SETTINGS_VERSION: u8 = 1;
+const SETTINGS_VERSION: u8 = 2;
 const DISCOVERY_LOCAL: u8 = 0;
 const DISCOVERY_SEEDS: u8 = 1;
 const DISCOVERY_DNS: u8 = 2;
@@ -190,6 +199,8 @@ impl NodeOptions {
         w.put(&self.node_id);
         w.put(&self.host);
         w.u16(self.port);
+        w.put(&self.public_host);
+        w.u16(self.public_port);
         match &self.discovery {
             DiscoveryMode::Local => w.u8(DISCOVERY_LOCAL),
             DiscoveryMode::Seeds(seeds) => {
@@ -231,6 +242,8 @@ impl NodeOptions {
         options.node_id = r.get("node_id").map_err(bad)?;
         options.host = r.get("host").map_err(bad)?;
         options.port = r.u16("port").map_err(bad)?;
+        options.public_host = r.get("public_host").map_err(bad)?;
+        options.public_port = r.u16("public_port").map_err(bad)?;
         options.discovery = match r.u8("discovery").map_err(bad)? {
             DISCOVERY_LOCAL => DiscoveryMode::Local,
             DISCOVERY_SEEDS => DiscoveryMode::Seeds(r.get("seeds").map_err(bad)?),

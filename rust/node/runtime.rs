@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token, Waker};
 
-use super::discovery::{Discovery, Plan, Registration};
+use super::discovery::{Discovery, Own, Plan, Registration};
 use super::{Node, NodeOptions};
 use crate::error::{Error, Result};
-use crate::raft::{Replica, ReplicaConfig, REPLICATION_HEADROOM};
+use crate::raft::{Replica, ReplicaConfig, ReplicaStats, REPLICATION_HEADROOM};
 use crate::transport::{Auth, Faults, Transport, TransportConfig, TransportStats};
 use crate::wire::{error_code, Message};
 
@@ -57,6 +57,9 @@ pub(super) struct View {
     /// 0 until the node has joined.
     pub raft_id: u64,
     pub transport: TransportStats,
+    pub raft: ReplicaStats,
+    /// Open connections: inbound, outbound.
+    pub connections: (usize, usize),
 }
 
 #[derive(Default)]
@@ -112,6 +115,48 @@ fn random_node_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The address the other members reach this node at (see [`NodeOptions::public_host`]).
+fn advertised_address(
+    options: &NodeOptions,
+    bound: SocketAddr,
+    discovery: &Discovery,
+) -> Result<SocketAddr> {
+    let port = match options.public_port {
+        0 => bound.port(),
+        port => port,
+    };
+    let ip = if !options.public_host.is_empty() {
+        (options.public_host.as_str(), port)
+            .to_socket_addrs()
+            .map_err(|e| {
+                Error::io(
+                    format!("resolving the public host {}", options.public_host),
+                    e,
+                )
+            })?
+            .next()
+            .ok_or_else(|| Error::InvalidAddress(format!("{}:{port}", options.public_host)))?
+            .ip()
+    } else if !bound.ip().is_unspecified() {
+        bound.ip()
+    } else if matches!(discovery, Discovery::Local { .. }) {
+        // Every member is on this host: loopback reaches the wildcard listener.
+        match bound {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        }
+    } else {
+        super::interfaces::routable_address(bound.is_ipv6())?
+    };
+    if ip.is_unspecified() {
+        return Err(Error::Invalid(format!(
+            "the public host {} is a wildcard address: the other members cannot connect to it",
+            options.public_host
+        )));
+    }
+    Ok(SocketAddr::new(ip, port))
+}
+
 fn ticks(d: Duration, tick: Duration) -> u64 {
     (d.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64).max(1)
 }
@@ -154,13 +199,14 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         options.faults.clone(),
     )
     .map_err(|e| Error::io(format!("binding {bind}"), e))?;
-    let mut local = transport.local_addr();
-    if local.ip().is_unspecified() {
-        local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
+    let own = Own {
+        bound: transport.local_addr(),
+        advertised: advertised_address(&options, transport.local_addr(), &discovery)?,
+    };
+    let local = own.advertised;
     let address = local.to_string();
     let (plan, registration) = discovery
-        .start(local)
+        .start(own)
         .map_err(|e| Error::io("discovering the cluster", e))?;
 
     let tick = options.tick;
@@ -204,6 +250,7 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         discovery,
         registration: Some(registration),
         local,
+        own,
         commands: commands_rx,
         deliveries: deliveries_tx,
         shared: Arc::clone(&shared),
@@ -303,6 +350,8 @@ struct Loop {
     discovery: Discovery,
     registration: Option<Registration>,
     local: SocketAddr,
+    /// Where this node is bound and advertised, for discovery.
+    own: Own,
     commands: Receiver<Command>,
     deliveries: Sender<Delivery>,
     shared: Arc<Shared>,
@@ -503,6 +552,8 @@ impl Loop {
 
     fn publish_view(&mut self) {
         let stats = self.transport.stats();
+        let raft = self.replica.stats();
+        let connections = self.transport.connection_counts();
         let leader = self.replica.is_leader();
         let members = self.replica.fsm().members();
         if let Some(last) = &mut self.published {
@@ -513,13 +564,14 @@ impl Loop {
                 && self.replica.has_voters(&last.voters)
                 && members.iter().map(|m| &m.node_id).eq(last.members.iter())
             {
-                if last.transport != stats {
+                if last.transport != stats || last.raft != raft || last.connections != connections {
                     last.transport = stats;
-                    self.shared
-                        .view
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .transport = stats;
+                    last.raft = raft;
+                    last.connections = connections;
+                    let mut view = self.shared.view.lock().unwrap_or_else(|e| e.into_inner());
+                    view.transport = stats;
+                    view.raft = raft;
+                    view.connections = connections;
                 }
                 return;
             }
@@ -536,6 +588,8 @@ impl Loop {
             voters: self.replica.voters(),
             raft_id: self.replica.raft_id(),
             transport: stats,
+            raft,
+            connections,
         };
         *self.shared.view.lock().unwrap_or_else(|e| e.into_inner()) = view.clone();
         self.published = Some(view);

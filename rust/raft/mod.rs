@@ -9,7 +9,7 @@ mod reads;
 mod replica;
 mod storage;
 
-pub use replica::{Completion, Phase, Replica, ReplicaConfig, REPLICATION_HEADROOM};
+pub use replica::{Completion, Phase, Replica, ReplicaConfig, ReplicaStats, REPLICATION_HEADROOM};
 
 #[cfg(test)]
 mod tests;

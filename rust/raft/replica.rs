@@ -33,10 +33,12 @@ mod clock;
 mod proposals;
 mod ready;
 mod rejoin;
+mod stats;
 mod validate;
 
 use proposals::Unsent;
 use rejoin::Rejoin;
+pub use stats::ReplicaStats;
 use validate::CheckedSnapshot;
 pub use validate::Refused;
 

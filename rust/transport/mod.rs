@@ -348,6 +348,11 @@ impl Transport {
         self.stats
     }
 
+    /// Open connections: accepted (authenticated or not yet), and outbound ones connected.
+    pub fn connection_counts(&self) -> (usize, usize) {
+        (self.inbound.len(), self.outbound_by_token.len())
+    }
+
     /// Drops all queued frames and the connection to `to` (used when a peer left the cluster).
     pub fn forget(&mut self, registry: &Registry, to: SocketAddr) {
         if let Some(mut peer) = self.outbound.remove(&to) {

@@ -333,11 +333,11 @@ fn unspecified_own_ip_matches_this_hosts_addresses_with_the_same_port() {
         let host_ip = probe.local_addr().unwrap().ip();
         assert!(is_own_address(
             SocketAddr::new(host_ip, 7001),
-            address("0.0.0.0:7001")
+            address("0.0.0.0:7001").into()
         ));
         assert!(!is_own_address(
             SocketAddr::new(host_ip, 7002),
-            address("0.0.0.0:7001")
+            address("0.0.0.0:7001").into()
         ));
     }
 }
@@ -353,6 +353,32 @@ fn unspecified_own_ip_never_matches_another_hosts_address() {
         Plan::Join {
             candidates: vec![address("198.51.100.7:7001"), address("203.0.113.9:7001")]
         }
+    );
+}
+
+#[test]
+fn the_advertised_address_is_own_where_it_differs_from_the_bound_one() {
+    // Behind NAT or port forwarding the seeds list the addresses the others reach, not the
+    // address the listener is bound at.
+    let discovery = seeds(&["198.51.100.7:7001", "203.0.113.9:7001"]);
+    let behind_nat = Own {
+        bound: address("127.0.0.1:5701"),
+        advertised: address("198.51.100.7:7001"),
+    };
+    let (plan, _) = discovery.start(behind_nat).unwrap();
+    assert_eq!(
+        plan,
+        Plan::Bootstrap {
+            probe: vec![address("203.0.113.9:7001")]
+        }
+    );
+    assert_eq!(
+        discovery.candidates(behind_nat).unwrap(),
+        vec![address("203.0.113.9:7001")]
+    );
+    assert_eq!(
+        behind_nat.to_string(),
+        "198.51.100.7:7001 (bound at 127.0.0.1:5701)"
     );
 }
 

@@ -97,7 +97,7 @@ impl Loop {
             && self.join.bootstrap_at.is_none()
         {
             // Re-read who is alive; with nobody left, discovery decides afresh.
-            match self.discovery.candidates(self.local) {
+            match self.discovery.candidates(self.own) {
                 Ok(c) if !c.is_empty() => self.join.candidates = c,
                 Ok(_) => {
                     self.registration = None;
