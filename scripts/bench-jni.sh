@@ -4,7 +4,5 @@
 # timing hook, absent from the product's library); the next plain Maven build rebuilds it without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mvn -B -ntp -q -Dstyle.color=never -f java/pom.xml test-compile -Dbop.cargo.features=mimalloc,bench-hooks
-exec mvn -B -ntp -q -Dstyle.color=never -f java/pom.xml exec:java -Dbop.skipCargo=true \
-  -Dexec.mainClass=io.vertx.spi.cluster.bop.impl.JniOverheadBench -Dexec.classpathScope=test \
-  -Dexec.args="$*"
+BOP_MVN_ARGS="-Dbop.cargo.features=mimalloc,bench-hooks" \
+  exec scripts/run-test-main.sh vertx5 io.vertx.spi.cluster.bop.impl.JniOverheadBench "$@"

@@ -42,7 +42,7 @@ VERTX_CLUSTER_FUZZ_INPUTS="$inputs" cargo test --release --features fuzzing --te
   2>&1 | grep -vE "^\s+(Compiling|Finished|Running)"
 echo "== Java value codec: $inputs mutated inputs"
 status=0
-mvn -B -q -ntp -Dstyle.color=never -f java/pom.xml test -Dtest=BopValueCodecFuzzTest \
+mvn -B -q -ntp -Dstyle.color=never -f java/pom.xml -pl core test -Dtest=BopValueCodecFuzzTest \
   -Dbop.fuzz.inputs="$inputs" -Dsurefire.failIfNoSpecifiedTests=false || status=$?
-cat java/target/surefire-reports/io.vertx.spi.cluster.bop.impl.BopValueCodecFuzzTest-output.txt
+cat java/core/target/surefire-reports/io.vertx.spi.cluster.bop.impl.BopValueCodecFuzzTest-output.txt
 exit "$status"

@@ -18,7 +18,9 @@ import io.vertx.core.json.JsonObject;
  * Settings of a {@link BopClusterManager}. Each setting is taken, in order, from this object
  * (when set), the system property {@code vertx.bop.<name>}, the environment variable of the
  * product sheet where there is one ({@code VERTX_CLUSTER_HOST}, {@code VERTX_CLUSTER_PORT},
- * {@code VERTX_CLUSTER_TIMEOUT}, {@code VERTX_CLUSTER_PING_INTERVAL}), then the default. A
+ * {@code VERTX_CLUSTER_TIMEOUT}, {@code VERTX_CLUSTER_PING_INTERVAL}) or of ours
+ * ({@code VERTX_CLUSTER_PUBLIC_HOST}, {@code VERTX_CLUSTER_PUBLIC_PORT}, {@code VERTX_CLUSTER_SECRET}),
+ * then the default. A
  * malformed property or variable is an {@link IllegalArgumentException} naming it.
  *
  * <table>
@@ -27,6 +29,9 @@ import io.vertx.core.json.JsonObject;
  *   <tr><td>clusterName</td><td>vertx.bop.clusterName</td><td>{@code vertx-bop}</td></tr>
  *   <tr><td>host</td><td>vertx.bop.host / VERTX_CLUSTER_HOST</td><td>{@code 127.0.0.1}</td></tr>
  *   <tr><td>port</td><td>vertx.bop.port / VERTX_CLUSTER_PORT</td><td>0 (any free port)</td></tr>
+ *   <tr><td>publicHost</td><td>vertx.bop.publicHost / VERTX_CLUSTER_PUBLIC_HOST</td><td>the host; for a
+ *   wildcard host ({@code 0.0.0.0}, {@code ::}), this machine's one routable address</td></tr>
+ *   <tr><td>publicPort</td><td>vertx.bop.publicPort / VERTX_CLUSTER_PUBLIC_PORT</td><td>0 (the bound port)</td></tr>
  *   <tr><td>seeds</td><td>vertx.bop.seeds (comma separated host:port)</td><td>none: local discovery</td></tr>
  *   <tr><td>dnsName, dnsPort</td><td>vertx.bop.dnsName, vertx.bop.dnsPort</td><td>none</td></tr>
  *   <tr><td>failureTimeout (ms)</td><td>vertx.bop.timeout / VERTX_CLUSTER_TIMEOUT</td><td>20000</td></tr>
@@ -62,6 +67,8 @@ public class BopClusterOptions {
   private String clusterName;
   private String host;
   private Integer port;
+  private String publicHost;
+  private Integer publicPort;
   private List<String> seeds;
   private String dnsName;
   private Integer dnsPort;
@@ -91,6 +98,8 @@ public class BopClusterOptions {
         case "clusterName": clusterName = jsonText(key, value); break;
         case "host": host = jsonText(key, value); break;
         case "port": port = (int) jsonNumber(key, value, 0, 65535); break;
+        case "publicHost": publicHost = jsonText(key, value); break;
+        case "publicPort": publicPort = (int) jsonNumber(key, value, 0, 65535); break;
         case "seeds": seeds = jsonList(key, value); break;
         case "dnsName": dnsName = jsonText(key, value); break;
         case "dnsPort": dnsPort = (int) jsonNumber(key, value, 0, 65535); break;
@@ -111,7 +120,7 @@ public class BopClusterOptions {
           insecure = (Boolean) value;
           break;
         default:
-          throw new IllegalArgumentException("Unknown cluster option " + key + " (known: clusterName, host, port, seeds, dnsName, "
+          throw new IllegalArgumentException("Unknown cluster option " + key + " (known: clusterName, host, port, publicHost, publicPort, seeds, dnsName, "
             + "dnsPort, failureTimeout, pingInterval, voters, requestTimeout, joinTimeout, tick, maxFrameSize, "
             + "serializableAllowList, secret, secretFile, insecure)");
       }
@@ -121,7 +130,8 @@ public class BopClusterOptions {
   /** What was set on this object, as JSON ({@link #BopClusterOptions(JsonObject)} reads it back); the secret itself is left out. */
   public JsonObject toJson() {
     JsonObject json = new JsonObject();
-    json.put("clusterName", clusterName).put("host", host).put("port", port);
+    json.put("clusterName", clusterName).put("host", host).put("port", port)
+      .put("publicHost", publicHost).put("publicPort", publicPort);
     if (seeds != null) {
       json.put("seeds", new JsonArray(new ArrayList<Object>(seeds)));
     }
@@ -177,6 +187,8 @@ public class BopClusterOptions {
     this.clusterName = other.clusterName;
     this.host = other.host;
     this.port = other.port;
+    this.publicHost = other.publicHost;
+    this.publicPort = other.publicPort;
     this.seeds = other.seeds == null ? null : new ArrayList<>(other.seeds);
     this.dnsName = other.dnsName;
     this.dnsPort = other.dnsPort;
@@ -196,6 +208,10 @@ public class BopClusterOptions {
   public BopClusterOptions setClusterName(String clusterName) { this.clusterName = clusterName; return this; }
   public BopClusterOptions setHost(String host) { this.host = host; return this; }
   public BopClusterOptions setPort(int port) { this.port = port; return this; }
+  /** The host other members (and other nodes' event buses) reach this node at: behind NAT, or to choose among several addresses with a wildcard host. */
+  public BopClusterOptions setPublicHost(String publicHost) { this.publicHost = publicHost; return this; }
+  /** The port other members reach this node at when it differs from the bound one (port forwarding). */
+  public BopClusterOptions setPublicPort(int publicPort) { this.publicPort = publicPort; return this; }
   public BopClusterOptions setSeeds(List<String> seeds) { this.seeds = new ArrayList<>(seeds); return this; }
   public BopClusterOptions setDns(String name, int port) { this.dnsName = name; this.dnsPort = port; return this; }
   public BopClusterOptions setFailureTimeout(long millis) { this.failureTimeout = millis; return this; }
@@ -216,6 +232,9 @@ public class BopClusterOptions {
   public String getClusterName() { return text(clusterName, "clusterName", null, "vertx-bop"); }
   public String getHost() { return text(host, "host", "VERTX_CLUSTER_HOST", "127.0.0.1"); }
   public int getPort() { return number(port, "port", "VERTX_CLUSTER_PORT", 0, Integer::parseInt, 0, 65535); }
+  /** The public host set, or null: then the host, or for a wildcard host this machine's one routable address. */
+  public String getPublicHost() { return text(publicHost, "publicHost", "VERTX_CLUSTER_PUBLIC_HOST", null); }
+  public int getPublicPort() { return number(publicPort, "publicPort", "VERTX_CLUSTER_PUBLIC_PORT", 0, Integer::parseInt, 0, 65535); }
   public List<String> getSeeds() { return list(seeds, "seeds"); }
   public String getDnsName() { return text(dnsName, "dnsName", null, null); }
   public int getDnsPort() { return number(dnsPort, "dnsPort", null, 0, Integer::parseInt, 0, 65535); }
@@ -371,6 +390,7 @@ public class BopClusterOptions {
     }
     BopClusterOptions that = (BopClusterOptions) o;
     return Objects.equals(clusterName, that.clusterName) && Objects.equals(host, that.host) && Objects.equals(port, that.port)
+      && Objects.equals(publicHost, that.publicHost) && Objects.equals(publicPort, that.publicPort)
       && Objects.equals(seeds, that.seeds) && Objects.equals(dnsName, that.dnsName) && Objects.equals(dnsPort, that.dnsPort)
       && Objects.equals(failureTimeout, that.failureTimeout) && Objects.equals(pingInterval, that.pingInterval)
       && Objects.equals(voters, that.voters) && Objects.equals(requestTimeout, that.requestTimeout)

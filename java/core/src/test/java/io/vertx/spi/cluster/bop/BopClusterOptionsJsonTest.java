@@ -23,6 +23,7 @@ public class BopClusterOptionsJsonTest {
   public void every_setting_is_read_by_its_name() {
     JsonObject json = new JsonObject()
       .put("clusterName", "orders").put("host", "10.0.0.5").put("port", 5701)
+      .put("publicHost", "203.0.113.5").put("publicPort", 15701)
       .put("seeds", new JsonArray().add("10.0.0.6:5701").add("10.0.0.7:5701"))
       .put("dnsName", "orders.svc").put("dnsPort", 5353)
       .put("failureTimeout", 5000).put("pingInterval", 1000).put("voters", 5)
@@ -33,6 +34,8 @@ public class BopClusterOptionsJsonTest {
     assertEquals("orders", options.getClusterName());
     assertEquals("10.0.0.5", options.getHost());
     assertEquals(5701, options.getPort());
+    assertEquals("203.0.113.5", options.getPublicHost());
+    assertEquals(15701, options.getPublicPort());
     assertEquals(Arrays.asList("10.0.0.6:5701", "10.0.0.7:5701"), options.getSeeds());
     assertEquals("orders.svc", options.getDnsName());
     assertEquals(5353, options.getDnsPort());

@@ -1,10 +1,8 @@
 package io.vertx.spi.cluster.bop.impl;
 
-import io.vertx.core.Completable;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.internal.ContextInternal;
-import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.Vertx;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.shareddata.Counter;
 import io.vertx.spi.cluster.bop.BopLock;
@@ -15,6 +13,7 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.IntFunction;
 
@@ -34,7 +33,8 @@ public final class BopGateway {
   public static final String HA_MAP = "__vertx.haInfo";
 
   private final long requestTimeoutMs;
-  private volatile VertxInternal vertx;
+  private volatile Vertx vertx;
+  private volatile BopContexts contexts;
   private volatile BopNode node;
   private volatile BopValueCodec codec;
   private volatile String nodeId;
@@ -47,11 +47,12 @@ public final class BopGateway {
     this.requestTimeoutMs = requestTimeoutMs;
   }
 
-  public void init(VertxInternal vertx) {
+  public void init(Vertx vertx, BopContexts contexts) {
     this.vertx = vertx;
+    this.contexts = contexts;
   }
 
-  public VertxInternal vertx() {
+  public Vertx vertx() {
     return vertx;
   }
 
@@ -114,8 +115,7 @@ public final class BopGateway {
 
   /** A future on the caller's context completed by {@code result}, unwrapping its failure. */
   public <T> Future<T> toFuture(CompletableFuture<T> result) {
-    ContextInternal context = vertx.getOrCreateContext();
-    Promise<T> promise = context.promise();
+    Promise<T> promise = contexts.promise();
     result.whenComplete((value, failure) -> {
       if (failure != null) {
         promise.fail(unwrap(failure));
@@ -126,9 +126,9 @@ public final class BopGateway {
     return promise.future();
   }
 
-  /** Completes a core-supplied promise from a native answer. */
-  public static <T> void complete(CompletableFuture<T> result, Completable<T> promise) {
-    result.whenComplete((value, failure) -> promise.complete(value, failure == null ? null : unwrap(failure)));
+  /** Completes a core-supplied promise from a native answer: {@code promise} gets the value or the unwrapped failure. */
+  public static <T> void complete(CompletableFuture<T> result, BiConsumer<? super T, Throwable> promise) {
+    result.whenComplete((value, failure) -> promise.accept(value, failure == null ? null : unwrap(failure)));
   }
 
   /** Reads a response without fields. */

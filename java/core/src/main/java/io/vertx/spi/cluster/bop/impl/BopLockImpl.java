@@ -1,7 +1,5 @@
 package io.vertx.spi.cluster.bop.impl;
 
-import io.vertx.core.internal.logging.Logger;
-import io.vertx.core.internal.logging.LoggerFactory;
 import io.vertx.spi.cluster.bop.BopLock;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
@@ -17,7 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 final class BopLockImpl implements BopLock {
 
-  private static final Logger log = LoggerFactory.getLogger(BopLockImpl.class);
+  private static final BopLog log = BopLog.get(BopLockImpl.class);
 
   private final BopGateway gateway;
   private final String name;

@@ -6,6 +6,7 @@ import io.vertx.spi.cluster.bop.impl.jni.BopNative;
 import io.vertx.spi.cluster.bop.impl.jni.BopNodeSettings;
 import io.vertx.spi.cluster.bop.impl.jni.BopNodeStatus;
 import io.vertx.spi.cluster.bop.impl.jni.NativeLibrary;
+import io.vertx.spi.cluster.bop.impl.jni.NativeLog;
 import io.vertx.spi.cluster.bop.impl.jni.NativeListener;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
@@ -53,6 +55,14 @@ public final class BopNode {
     void stopped(String reason);
   }
 
+  /**
+   * Hears every request's outcome (for metrics): its kind, how long it took, and whether it
+   * succeeded (an error answer, a timeout or a closed node did not).
+   */
+  public interface RequestObserver {
+    void completed(int kind, long nanos, boolean succeeded);
+  }
+
   private volatile long handle;
   private final AtomicInteger requestIds = new AtomicInteger();
   /** Requests waiting to cross into native code; whoever finds none crossing sends them all. */
@@ -61,6 +71,7 @@ public final class BopNode {
   private final Map<Integer, Pending> pending = new ConcurrentHashMap<>();
   /** Why the node takes no more requests; null while it does. */
   private volatile String closed;
+  private volatile RequestObserver observer;
   private final long requestTimeoutMs;
   private final long graceMs;
   private ScheduledFuture<?> sweeper;
@@ -97,6 +108,7 @@ public final class BopNode {
    */
   public static BopNode start(String nodeId, BopClusterOptions options, Events events) {
     NativeLibrary.load();
+    NativeLog.install();
     BopNode node = new BopNode(options.getRequestTimeout(), ANSWER_GRACE_MS);
     NativeListener listener = new NativeListener() {
       @Override
@@ -218,9 +230,20 @@ public final class BopNode {
       return failed;
     }
     CompletableFuture<BopFrame> answer = expect(requestId, waitsMs);
+    // The observer hears of the outcome before the caller does, so metrics read after a
+    // request completed count it.
+    RequestObserver o = observer;
+    int kind = (frame[10] & 0xff) | (frame[11] & 0xff) << 8;
+    long started = o == null ? 0 : System.nanoTime();
     outgoing.add(new Outgoing(requestId, frame));
     sendQueued();
-    return answer.thenApply(response -> {
+    return answer.handle((response, failure) -> {
+      if (o != null) {
+        o.completed(kind, System.nanoTime() - started, failure == null && !response.isError());
+      }
+      if (failure != null) {
+        throw failure instanceof CompletionException ? (CompletionException) failure : new CompletionException(failure);
+      }
       if (response.isError()) {
         BopMessages.ErrorResponse error = BopMessages.error(response);
         throw new BopClusterException(error.code(), error.message());
@@ -315,8 +338,13 @@ public final class BopNode {
     }
   }
 
+  /** Reports every later request's outcome to {@code observer} (null: to nobody). */
+  public void observe(RequestObserver observer) {
+    this.observer = observer;
+  }
+
   /** Requests waiting for an answer. */
-  int pendingRequests() {
+  public int pendingRequests() {
     return pending.size();
   }
 

@@ -1,10 +1,6 @@
 package io.vertx.spi.cluster.bop.impl;
 
-import io.vertx.core.Completable;
-import io.vertx.core.internal.logging.Logger;
-import io.vertx.core.internal.logging.LoggerFactory;
 import io.vertx.core.spi.cluster.RegistrationInfo;
-import io.vertx.core.spi.cluster.RegistrationListener;
 import io.vertx.core.spi.cluster.RegistrationUpdateEvent;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
 
@@ -28,13 +24,23 @@ import java.util.concurrent.Executors;
  */
 public final class BopRegistrations {
 
-  private static final Logger log = LoggerFactory.getLogger(BopRegistrations.class);
+  private static final BopLog log = BopLog.get(BopRegistrations.class);
+
+  /**
+   * Who hears registration changes: Vert.x 5's {@code RegistrationListener}, Vert.x 4's
+   * {@code NodeSelector} (the same two methods).
+   */
+  public interface Listener {
+    boolean wantsUpdatesFor(String address);
+
+    void registrationsUpdated(RegistrationUpdateEvent event);
+  }
 
   private final BopGateway gateway;
   private final Map<String, List<RegistrationInfo>> localOnly = new ConcurrentHashMap<>();
   private final Map<String, List<RegistrationInfo>> pushes = new LinkedHashMap<>();
   private ExecutorService pusher;
-  private volatile RegistrationListener listener;
+  private volatile Listener listener;
   private boolean drainScheduled;
 
   public BopRegistrations(BopGateway gateway) {
@@ -54,43 +60,42 @@ public final class BopRegistrations {
     });
   }
 
-  public void listener(RegistrationListener listener) {
+  public void listener(Listener listener) {
     this.listener = listener;
   }
 
-  public void add(String address, RegistrationInfo info, Completable<Void> promise) {
+  public CompletableFuture<Void> add(String address, RegistrationInfo info) {
     if (info.localOnly()) {
       localOnly.compute(address, (a, list) -> {
         List<RegistrationInfo> next = list == null ? new ArrayList<>() : new ArrayList<>(list);
         next.add(info);
         return next;
       });
-      promise.succeed();
       refresh(address);
-      return;
+      return CompletableFuture.completedFuture(null);
     }
-    BopGateway.complete(gateway.request(id -> BopMessages.addRegistration(id, address, info), BopGateway::empty), promise);
+    return gateway.request(id -> BopMessages.addRegistration(id, address, info), BopGateway::empty);
   }
 
-  public void remove(String address, RegistrationInfo info, Completable<Void> promise) {
+  public CompletableFuture<Void> remove(String address, RegistrationInfo info) {
     if (info.localOnly()) {
       localOnly.computeIfPresent(address, (a, list) -> {
         List<RegistrationInfo> next = new ArrayList<>(list);
         next.remove(info);
         return next.isEmpty() ? null : next;
       });
-      promise.succeed();
       refresh(address);
-      return;
+      return CompletableFuture.completedFuture(null);
     }
-    BopGateway.complete(gateway.request(id -> BopMessages.removeRegistration(id, address, info), f -> {
+    return gateway.request(id -> BopMessages.removeRegistration(id, address, info), f -> {
       BopMessages.bool(f);
       return (Void) null;
-    }), promise);
+    });
   }
 
-  public void get(String address, Completable<List<RegistrationInfo>> promise) {
-    BopGateway.complete(read(address), promise);
+  /** The cluster's registrations for {@code address} (a linearizable read) plus the local-only ones. */
+  public CompletableFuture<List<RegistrationInfo>> get(String address) {
+    return read(address);
   }
 
   /** The cluster's registrations for {@code address} (a linearizable read) plus the local-only ones. */
@@ -159,7 +164,7 @@ public final class BopRegistrations {
         String address = pushes.keySet().iterator().next();
         next = Map.entry(address, pushes.remove(address));
       }
-      RegistrationListener l = listener;
+      Listener l = listener;
       if (l == null || !gateway.isActive()) {
         continue;
       }

@@ -249,19 +249,19 @@ public final class BopValueCodec {
       return tagged(TAG_BUFFER, ((Buffer) value).getBytes());
     }
     if (value instanceof JsonObject) {
-      return clusterSerialized(TAG_JSON_OBJECT, (ClusterSerializable) value, null);
+      return clusterSerialized(TAG_JSON_OBJECT, value, null);
     }
     if (value instanceof JsonArray) {
-      return clusterSerialized(TAG_JSON_ARRAY, (ClusterSerializable) value, null);
+      return clusterSerialized(TAG_JSON_ARRAY, value, null);
     }
-    if (value instanceof ClusterSerializable) {
+    if (ClusterSerializables.isInstance(value)) {
       String className = value.getClass().getName();
       if (!isAllowed(className)) {
         throw new IllegalArgumentException("ClusterSerializable class " + className + " is not on the allow-list "
           + "(vertx.bop.serializableAllowList; allowed: " + allowed + "): no node would create it");
       }
       byte[] name = className.getBytes(StandardCharsets.UTF_8);
-      return clusterSerialized(TAG_CLUSTER_SERIALIZABLE, (ClusterSerializable) value, name);
+      return clusterSerialized(TAG_CLUSTER_SERIALIZABLE, value, name);
     }
     if (value instanceof Serializable) {
       return serialize(value);
@@ -329,7 +329,7 @@ public final class BopValueCodec {
     return out;
   }
 
-  private static byte[] clusterSerialized(byte tag, ClusterSerializable value, byte[] className) {
+  private static byte[] clusterSerialized(byte tag, Object value, byte[] className) {
     Buffer buffer = Buffer.buffer();
     buffer.appendByte(tag);
     if (className != null) {
@@ -339,7 +339,7 @@ public final class BopValueCodec {
       buffer.appendUnsignedShortLE(className.length);
       buffer.appendBytes(className);
     }
-    value.writeToBuffer(buffer);
+    ClusterSerializables.write(value, buffer);
     return buffer.getBytes();
   }
 
@@ -456,9 +456,9 @@ public final class BopValueCodec {
     return readClusterSerializable(target, bytes, 1);
   }
 
-  private static <T extends ClusterSerializable> T readClusterSerializable(T target, byte[] bytes, int from) {
+  private static <T> T readClusterSerializable(T target, byte[] bytes, int from) {
     try {
-      target.readFromBuffer(0, Buffer.buffer(Arrays.copyOfRange(bytes, from, bytes.length)));
+      ClusterSerializables.read(target, Buffer.buffer(Arrays.copyOfRange(bytes, from, bytes.length)));
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("cannot read a " + target.getClass().getName() + ": " + e, e);
     } catch (OutOfMemoryError e) {
@@ -486,15 +486,15 @@ public final class BopValueCodec {
         + "allow-list (vertx.bop.serializableAllowList; allowed: " + allowed + ")");
     }
     Class<?> type = loadClass(className);
-    if (!ClusterSerializable.class.isAssignableFrom(type) || type.isInterface()
+    if (!ClusterSerializables.isType(type) || type.isInterface()
       || Modifier.isAbstract(type.getModifiers())) {
       throw new IllegalArgumentException("refusing to create " + className
         + ": not a concrete ClusterSerializable class");
     }
-    ClusterSerializable instance;
+    Object instance;
     try {
       Constructor<?> constructor = type.getConstructor();
-      instance = (ClusterSerializable) constructor.newInstance();
+      instance = constructor.newInstance();
     } catch (ReflectiveOperationException | RuntimeException e) {
       throw new IllegalArgumentException("cannot create " + className
         + " (a ClusterSerializable needs a public no-arg constructor): " + e, e);

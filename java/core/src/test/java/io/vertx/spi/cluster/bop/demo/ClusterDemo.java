@@ -2,25 +2,45 @@ package io.vertx.spi.cluster.bop.demo;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.shareddata.Counter;
 import io.vertx.core.shareddata.Lock;
-import io.vertx.spi.cluster.bop.BopClusterManager;
+import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.spi.cluster.bop.BopLock;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * A three-node clustered Vert.x application on the embedded default: no configuration, nodes on
  * this host find each other. It shows request-reply across nodes, a shared map, a lock with its
  * fencing tokens and a counter, then stops one node and shows the other two carry on. It exits by
  * itself, with status 1 if anything did not behave.
+ *
+ * <p>The same application runs on both Vert.x lines: each line's main ({@code Vertx5Demo},
+ * {@code Vertx4Demo}) gives it its {@code BopClusterManager}, how that line starts a clustered
+ * Vert.x and how it waits for a consumer's registration; everything else is API both lines share.
  */
 public final class ClusterDemo {
 
-  private ClusterDemo() {
+  /** What differs between the Vert.x lines the demo uses. */
+  public interface Line {
+    /** Starts a clustered Vert.x on {@code manager}. */
+    Future<Vertx> start(ClusterManager manager);
+
+    /** Completes when {@code consumer}'s registration has reached the cluster. */
+    Future<Void> registered(MessageConsumer<?> consumer);
+  }
+
+  private final Supplier<ClusterManager> managers;
+  private final Line line;
+
+  private ClusterDemo(Supplier<ClusterManager> managers, Line line) {
+    this.managers = managers;
+    this.line = line;
   }
 
   private static <T> T await(Future<T> future) throws Exception {
@@ -37,10 +57,21 @@ public final class ClusterDemo {
     System.out.println(line);
   }
 
-  public static void main(String[] args) throws Exception {
+  /** The version of the Vert.x on the class path. */
+  private static String vertxVersion() {
+    try (java.io.InputStream in = Vertx.class.getClassLoader().getResourceAsStream("META-INF/vertx/vertx-version.txt")) {
+      return in == null ? "(unknown version)" : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
+    } catch (java.io.IOException e) {
+      return "(unknown version)";
+    }
+  }
+
+  /** Runs the demo with this Vert.x line's cluster managers and way to start a clustered Vert.x, and exits. */
+  public static void main(Supplier<ClusterManager> managers, Line line) {
+    say("BopClusterManager demo on Vert.x " + vertxVersion());
     List<Vertx> nodes = new ArrayList<>();
     try {
-      run(nodes);
+      new ClusterDemo(managers, line).run(nodes);
       say("\nDone: the cluster kept working after losing a node.");
     } catch (Exception e) {
       System.err.println(e.getMessage());
@@ -58,22 +89,24 @@ public final class ClusterDemo {
     System.exit(0);
   }
 
-  private static void run(List<Vertx> nodes) throws Exception {
+  private void run(List<Vertx> nodes) throws Exception {
     long started = System.nanoTime();
+    ClusterManager cmA = null;
     for (int i = 0; i < 3; i++) {
-      nodes.add(await(Vertx.builder().withClusterManager(new BopClusterManager()).buildClustered()));
+      ClusterManager manager = managers.get();
+      cmA = cmA == null ? manager : cmA;
+      nodes.add(await(line.start(manager)));
     }
     Vertx a = nodes.get(0);
     Vertx b = nodes.get(1);
     Vertx c = nodes.get(2);
-    BopClusterManager cmA = (BopClusterManager) ((io.vertx.core.internal.VertxInternal) a).clusterManager();
     say(String.format("Started 3 clustered Vert.x nodes in %d ms; members in join order: %s",
       TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), cmA.getNodes()));
     check(cmA.getNodes().size() == 3, "three members");
 
     // Request-reply across nodes.
-    await(c.eventBus().<String>consumer("greetings", m -> m.reply("hello " + m.body() + ", from node C")).completion());
-    await(b.eventBus().<String>consumer("greetings.b", m -> m.reply("hello " + m.body() + ", from node B")).completion());
+    await(line.registered(c.eventBus().<String>consumer("greetings", m -> m.reply("hello " + m.body() + ", from node C"))));
+    await(line.registered(b.eventBus().<String>consumer("greetings.b", m -> m.reply("hello " + m.body() + ", from node B"))));
     String reply = await(a.eventBus().<String>request("greetings", "node A")).body();
     say("Request-reply  A -> C: " + reply);
     check(reply.endsWith("from node C"), "the reply comes from C");

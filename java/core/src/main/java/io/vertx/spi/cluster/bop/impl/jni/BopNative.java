@@ -1,7 +1,7 @@
 package io.vertx.spi.cluster.bop.impl.jni;
 
 /**
- * The native functions of the Rust core ({@code rust/jni/} in the repository): six, each taking
+ * The native functions of the Rust core ({@code rust/jni/} in the repository): seven, each taking
  * or returning a value in the wire codec's encoding rather than a list of scalars. Every function
  * that takes a handle throws {@link IllegalStateException} for a handle that is unknown or already
  * closed; a failure inside the native code (including a Rust panic, with its backtrace) arrives as
@@ -38,6 +38,16 @@ public final class BopNative {
 
   /** Closes the node without leaving (the others declare it dead after their timeout). */
   public static native void close(long handle);
+
+  /**
+   * Sends the native log to {@code sink} at {@code level} (0 off, 1 error, 2 warn, 3 info,
+   * 4 debug, 5 trace), in batches from a thread of its own, unless the environment variable
+   * {@code VERTX_CLUSTER_LOG} asks for standard error. The native logger is the process's: the
+   * last call's sink and level apply to every node.
+   *
+   * @return whether records now reach {@code sink}
+   */
+  public static native boolean logTo(NativeLog sink, int level);
 
   /** The node's status, for {@link BopNodeStatus#decode}. */
   public static native byte[] status(long handle);

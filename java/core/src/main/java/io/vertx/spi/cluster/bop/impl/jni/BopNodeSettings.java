@@ -14,7 +14,7 @@ import java.util.List;
 public final class BopNodeSettings {
 
   /** The layout version; the native library refuses any other. */
-  static final int VERSION = 1;
+  static final int VERSION = 2;
   private static final int DISCOVERY_LOCAL = 0;
   private static final int DISCOVERY_SEEDS = 1;
   private static final int DISCOVERY_DNS = 2;
@@ -30,6 +30,8 @@ public final class BopNodeSettings {
     w.string(nodeId);
     w.string(options.getHost());
     w.u16(options.getPort());
+    w.string(options.getPublicHost() == null ? "" : options.getPublicHost());
+    w.u16(options.getPublicPort());
     String dnsName = options.getDnsName();
     List<String> seeds = options.getSeeds();
     if (dnsName != null) {

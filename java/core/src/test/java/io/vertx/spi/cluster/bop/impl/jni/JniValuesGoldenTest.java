@@ -31,7 +31,7 @@ public class JniValuesGoldenTest {
   @Test
   public void settings_with_seeds_and_a_secret_encode_to_the_rust_bytes() throws IOException {
     BopClusterOptions options = new BopClusterOptions()
-      .setClusterName("orders-Zürich").setHost("10.0.0.7").setPort(5701)
+      .setClusterName("orders-Zürich").setHost("10.0.0.7").setPort(5701).setPublicHost("203.0.113.7").setPublicPort(15701)
       .setSeeds(Arrays.asList("10.0.0.7:5701", "10.0.0.8:5701"))
       .setFailureTimeout(15_000).setPingInterval(5_000).setTick(30).setVoters(5)
       .setRequestTimeout(12_000).setJoinTimeout(45_000).setMaxFrameSize(8 * 1024 * 1024)
@@ -78,7 +78,11 @@ public class JniValuesGoldenTest {
     assertTrue(status.isLeader());
     assertEquals(Arrays.asList("a", "b", "c"), status.members());
     assertEquals(3, status.voters());
-    assertEquals(13, status.counters().size());
+    assertEquals(22, status.counters().size());
+    assertEquals(7L, status.counter("term"));
+    assertEquals(1199L, status.counter("applied_index"));
+    assertEquals(65536L, status.counter("log_bytes"));
+    assertEquals(2L, status.counter("outbound_connections"));
     assertEquals(1L, status.counter("frames_sent"));
     assertEquals(8L, status.counter("handshakes_refused"));
     assertEquals(11L, status.counter("connections_over_limit"));

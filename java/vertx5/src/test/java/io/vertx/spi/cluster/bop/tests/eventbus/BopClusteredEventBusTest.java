@@ -1,6 +1,7 @@
 package io.vertx.spi.cluster.bop.tests.eventbus;
 
 import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.tests.BopTestClusters;
 import io.vertx.tests.eventbus.ClusteredEventBusTest;
 
@@ -15,6 +16,6 @@ public class BopClusteredEventBusTest extends ClusteredEventBusTest {
 
   @Override
   protected ClusterManager getClusterManager() {
-    return BopTestClusters.clusterManager();
+    return new BopClusterManager(BopTestClusters.options());
   }
 }

@@ -25,7 +25,7 @@ public class BopFaultToleranceTest extends FaultToleranceTest {
 
   @Override
   protected ClusterManager getClusterManager() {
-    return BopTestClusters.clusterManager();
+    return new BopClusterManager(BopTestClusters.options());
   }
 
   @Override

@@ -1,6 +1,7 @@
 package io.vertx.spi.cluster.bop.tests.ha;
 
 import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.tests.BopTestClusters;
 import io.vertx.tests.ha.HATest;
 
@@ -15,6 +16,6 @@ public class BopHATest extends HATest {
 
   @Override
   protected ClusterManager getClusterManager() {
-    return BopTestClusters.clusterManager();
+    return new BopClusterManager(BopTestClusters.options());
   }
 }

@@ -1,6 +1,7 @@
 package io.vertx.spi.cluster.bop.tests.shareddata;
 
 import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.tests.BopTestClusters;
 import io.vertx.tests.shareddata.ClusteredAsyncMapTest;
 
@@ -15,6 +16,6 @@ public class BopClusteredAsyncMapTest extends ClusteredAsyncMapTest {
 
   @Override
   protected ClusterManager getClusterManager() {
-    return BopTestClusters.clusterManager();
+    return new BopClusterManager(BopTestClusters.options());
   }
 }

@@ -1,6 +1,7 @@
 package io.vertx.spi.cluster.bop.tests.shareddata;
 
 import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.tests.BopTestClusters;
 import io.vertx.tests.shareddata.ClusteredAsynchronousLockTest;
 import org.junit.Test;
@@ -19,7 +20,7 @@ public class BopClusteredAsynchronousLockTest extends ClusteredAsynchronousLockT
 
   @Override
   protected ClusterManager getClusterManager() {
-    return BopTestClusters.clusterManager();
+    return new BopClusterManager(BopTestClusters.options());
   }
 
   @Override

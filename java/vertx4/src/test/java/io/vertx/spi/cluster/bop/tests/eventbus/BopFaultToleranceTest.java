@@ -1,0 +1,52 @@
+package io.vertx.spi.cluster.bop.tests.eventbus;
+
+import io.vertx.core.eventbus.FaultToleranceTest;
+import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.spi.cluster.bop.BopClusterManager;
+import io.vertx.spi.cluster.bop.tests.BopTestClusters;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The Vert.x 4.5 fault-tolerance TCK: real child JVMs (Vert.x 4's {@code Launcher}, which picks
+ * the cluster manager named by {@code vertx.cluster.managerClass}) killed with SIGKILL. As in the
+ * Vert.x 5 module, after each kill this waits until the survivors have removed the dead node and
+ * are back to full voter strength: a majority-quorum cluster survives the two deaths only when
+ * the first is repaired before the second.
+ */
+public class BopFaultToleranceTest extends FaultToleranceTest {
+
+  @Override
+  public void setUp() throws Exception {
+    BopTestClusters.newCluster();
+    super.setUp();
+  }
+
+  @Override
+  protected ClusterManager getClusterManager() {
+    return new BopClusterManager(BopTestClusters.options());
+  }
+
+  @Override
+  protected List<String> getExternalNodeSystemProperties() {
+    return Arrays.asList(
+      "-Dvertx.cluster.managerClass=" + BopClusterManager.class.getName(),
+      "-Dvertx.bop.clusterName=" + BopTestClusters.clusterName(),
+      "-Dvertx.bop.timeout=2000",
+      "-Djava.net.preferIPv4Stack=true");
+  }
+
+  @Override
+  protected void afterNodeKilled(int killedNode, Process process) throws Exception {
+    long deadline = System.currentTimeMillis() + 30_000;
+    BopClusterManager manager = (BopClusterManager) vertx.getClusterManager();
+    int expected = manager.getNodes().size() - 1;
+    int expectedVoters = expected < 3 ? 1 : Math.min(3, expected % 2 == 0 ? expected - 1 : expected);
+    while (System.currentTimeMillis() < deadline
+      && (manager.getNodes().size() > expected || manager.node().voterCount() != expectedVoters)) {
+      Thread.sleep(50);
+    }
+    super.afterNodeKilled(killedNode, process);
+  }
+}
