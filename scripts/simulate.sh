@@ -6,6 +6,7 @@
 # run is kept under target/tmp/simulation/, and the script exits non-zero.
 #
 #   scripts/simulate.sh [SEEDS] [TICKS]   SEEDS seeds (default 5000) of TICKS ticks (default 700)
+#   VERTX_CLUSTER_SIM_NODES=1000 scripts/simulate.sh 1   one run of 1000 members (3 to 5 by default)
 #   VERTX_CLUSTER_SIM_SEED=<n> cargo test --test simulation -- --nocapture   replays one seed
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -71,8 +71,10 @@ impl Knobs {
 
     /// One in ten runs is calm (no partitions, no crashes), three in ten favour crashes (which
     /// wait for calm weather), the rest favour partitions.
-    pub(crate) fn random(rng: &mut Rng, run_ticks: u64) -> Knobs {
-        let nodes = rng.between(3, 5) as usize;
+    /// `nodes` overrides the drawn cluster size (3 to 5) without changing the rest of the draw.
+    pub(crate) fn random(rng: &mut Rng, run_ticks: u64, nodes: Option<usize>) -> Knobs {
+        let drawn = rng.between(3, 5) as usize;
+        let nodes = nodes.unwrap_or(drawn);
         let profile = rng.below(10);
         let calm = profile == 0;
         let crashy = (1..=3).contains(&profile);

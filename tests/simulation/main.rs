@@ -61,7 +61,8 @@
 //! Seeds: 300 per `cargo test` (two tests of 150, one per core); `scripts/simulate.sh [seeds]`
 //! runs more (5000 by default, in release mode) and prints the summary (`VERTX_CLUSTER_SIM_SEEDS`
 //! sets the count), `VERTX_CLUSTER_SIM_SEED=<n>` replays one seed and prints its run,
-//! `VERTX_CLUSTER_SIM_TICKS=<n>` changes the length of a run.
+//! `VERTX_CLUSTER_SIM_TICKS=<n>` changes the length of a run, `VERTX_CLUSTER_SIM_NODES=<n>` the
+//! number of members (3 to 5 by default; one more test runs a seed with 100).
 //!
 //! Determinism: the harness draws everything from splitmix64 streams of the seed and iterates
 //! ordered collections only, and gives each node a fixed election timeout derived from the seed
@@ -113,6 +114,9 @@ const LOCK_GIVE_UP_TICKS: u64 = 400;
 const SETTLE_LIMIT_TICKS: u64 = 1500;
 const DEFAULT_SEEDS: u64 = 300;
 const DEFAULT_RUN_TICKS: u64 = 700;
+/// The seed of the 100-member run of `cargo test`: one whose draw has partitions and a pause
+/// (its summary line says so; `cargo test -- --nocapture` prints it).
+const HUNDRED_MEMBER_SEED: u64 = 3;
 
 const COUNTERS: [&str; 2] = ["c0", "c1"];
 const KEYS: usize = 3;
@@ -149,13 +153,26 @@ fn run_shard(shard: u64, shards: u64) {
             ((0..n).filter(|s| s % shards == shard).collect(), false)
         }
     };
+    let nodes = env_u64("VERTX_CLUSTER_SIM_NODES").map(|n| n as usize);
+    run_seeds(
+        &format!("shard {shard}/{shards}"),
+        &seeds,
+        run_ticks,
+        nodes,
+        verbose,
+    );
+}
+
+/// Runs `seeds` (of `nodes` members each, else 3 to 5), prints the totals, and fails with the
+/// first reports if any seed failed.
+fn run_seeds(label: &str, seeds: &[u64], run_ticks: u64, nodes: Option<usize>, verbose: bool) {
     let started = Instant::now();
     let mut totals = Totals::default();
     let mut reports = Vec::new();
     let mut failed = Vec::new();
     let mut firsts = String::new();
-    for seed in &seeds {
-        if let Err(report) = run_seed(*seed, run_ticks, verbose, &mut totals) {
+    for seed in seeds {
+        if let Err(report) = run_seed(*seed, run_ticks, nodes, verbose, &mut totals) {
             failed.push(*seed);
             let first = report.lines().nth(1).unwrap_or_default();
             let _ = writeln!(firsts, "  seed {seed}:{}", first.trim_start_matches(" "));
@@ -165,7 +182,7 @@ fn run_shard(shard: u64, shards: u64) {
         }
     }
     println!(
-        "shard {shard}/{shards}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} partitions, {} pauses, {} clock jumps, {} crashes, {} restarts, {} nodes removed, {} rejoined, {} messages duplicated, {} snapshots installed, {} messages, {} register checks inconclusive",
+        "{label}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} partitions, {} pauses, {} clock jumps, {} crashes, {} restarts, {} nodes removed, {} rejoined, {} messages duplicated, {} snapshots installed, {} messages, {} register checks inconclusive",
         totals.runs, started.elapsed(), totals.ops, totals.acked, totals.failed, totals.holds,
         totals.partitions, totals.pauses, totals.clock_jumps, totals.crashes, totals.restarts, totals.removed, totals.rejoined, totals.duplicated, totals.snapshots, totals.messages, totals.inconclusive
     );
@@ -187,6 +204,21 @@ fn random_faults_keep_locks_counters_and_maps_safe_shard_0() {
 #[test]
 fn random_faults_keep_locks_counters_and_maps_safe_shard_1() {
     run_shard(1, 2);
+}
+
+/// The same faults and checks with 100 members (3 voters, 97 learners) in a run: every fault
+/// of the random runs, and the joins of 99 nodes. `VERTX_CLUSTER_SIM_NODES=1000
+/// scripts/simulate.sh 1` runs 1000 members.
+#[test]
+fn a_hundred_members_under_random_faults_stay_safe() {
+    let run_ticks = env_u64("VERTX_CLUSTER_SIM_TICKS").unwrap_or(DEFAULT_RUN_TICKS);
+    run_seeds(
+        "100 members",
+        &[HUNDRED_MEMBER_SEED],
+        run_ticks,
+        Some(100),
+        false,
+    );
 }
 
 /// The harness itself is deterministic: a seed without faults or elections replays exactly.

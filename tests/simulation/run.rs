@@ -39,11 +39,12 @@ pub(crate) struct Totals {
 pub(crate) fn run_seed(
     seed: u64,
     run_ticks: u64,
+    nodes: Option<usize>,
     verbose: bool,
     totals: &mut Totals,
 ) -> Result<(), String> {
     let mut rng = Rng::new(seed, 1);
-    let knobs = Knobs::random(&mut rng, run_ticks);
+    let knobs = Knobs::random(&mut rng, run_ticks, nodes);
     let mut sim = Sim::new(seed, knobs.clone());
     sim.verbose = verbose;
     let mut w = Workload::new(seed);
