@@ -3,6 +3,11 @@
 //! answered from the local state machine once it has applied up to the index the leader
 //! confirmed. raft-rs drops a ReadIndex request silently when there is no leader or the leader
 //! has not yet committed an entry of its term, so a batch without an answer is asked again.
+//!
+//! A batch's context names the asking node (its raft id) and the batch: the leader keeps one
+//! pending read per context and drops a second request with a context it is already serving, so
+//! a context made of the batch number alone would let two members' batches collide (their
+//! numbers both count from 1), and the second would wait for its retry.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +38,8 @@ impl ReadBatches {
     }
 
     /// Closes the forming batch; returns the context to ask ReadIndex with, if there was one.
-    pub fn start_batch(&mut self, tick: u64) -> Option<Vec<u8>> {
+    /// `asker` is this node's raft id.
+    pub fn start_batch(&mut self, tick: u64, asker: u64) -> Option<Vec<u8>> {
         if self.forming.is_empty() {
             return None;
         }
@@ -44,14 +50,17 @@ impl ReadBatches {
             index: None,
         };
         self.in_flight.insert(self.next_id, batch);
-        Some(self.next_id.to_le_bytes().to_vec())
+        Some(context(asker, self.next_id))
     }
 
-    /// Records the leader's answer for a batch.
-    pub fn confirmed(&mut self, context: &[u8], index: u64) {
-        let Ok(id) = <[u8; 8]>::try_from(context).map(u64::from_le_bytes) else {
+    /// Records the leader's answer for a batch this node (`asker`) asked.
+    pub fn confirmed(&mut self, context: &[u8], index: u64, asker: u64) {
+        let Some((from, id)) = parse_context(context) else {
             return;
         };
+        if from != asker {
+            return;
+        }
         if let Some(batch) = self.in_flight.get_mut(&id) {
             batch.index.get_or_insert(index);
         }
@@ -71,12 +80,12 @@ impl ReadBatches {
     }
 
     /// Contexts of unanswered batches asked at or before `tick - retry_after`, re-stamped.
-    pub fn due_for_retry(&mut self, tick: u64, retry_after: u64) -> Vec<Vec<u8>> {
+    pub fn due_for_retry(&mut self, tick: u64, retry_after: u64, asker: u64) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         for (id, batch) in &mut self.in_flight {
             if batch.index.is_none() && tick >= batch.asked_tick + retry_after {
                 batch.asked_tick = tick;
-                out.push(id.to_le_bytes().to_vec());
+                out.push(context(asker, *id));
             }
         }
         out
@@ -111,6 +120,23 @@ impl ReadBatches {
     }
 }
 
+/// A batch's ReadIndex context: the asker's raft id, then the batch number (little-endian).
+fn context(asker: u64, batch: u64) -> Vec<u8> {
+    let mut ctx = Vec::with_capacity(16);
+    ctx.extend_from_slice(&asker.to_le_bytes());
+    ctx.extend_from_slice(&batch.to_le_bytes());
+    ctx
+}
+
+fn parse_context(context: &[u8]) -> Option<(u64, u64)> {
+    let bytes = <[u8; 16]>::try_from(context).ok()?;
+    let (asker, batch) = bytes.split_at(8);
+    Some((
+        u64::from_le_bytes(asker.try_into().ok()?),
+        u64::from_le_bytes(batch.try_into().ok()?),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,10 +154,10 @@ mod tests {
         let mut b = ReadBatches::default();
         b.push(read(1, 100));
         b.push(read(2, 100));
-        let ctx = b.start_batch(0).unwrap();
-        assert!(b.start_batch(0).is_none());
+        let ctx = b.start_batch(0, 5).unwrap();
+        assert!(b.start_batch(0, 5).is_none());
         b.push(read(3, 100));
-        b.confirmed(&ctx, 7);
+        b.confirmed(&ctx, 7, 5);
         assert!(b.ready(6).is_empty());
         let done: Vec<u32> = b.ready(7).iter().map(|r| r.ticket).collect();
         assert_eq!(done, vec![1, 2]);
@@ -142,11 +168,30 @@ mod tests {
     fn unanswered_batches_are_asked_again_and_expire() {
         let mut b = ReadBatches::default();
         b.push(read(1, 10));
-        let ctx = b.start_batch(0).unwrap();
-        assert!(b.due_for_retry(3, 4).is_empty());
-        assert_eq!(b.due_for_retry(4, 4), vec![ctx]);
+        let ctx = b.start_batch(0, 5).unwrap();
+        assert!(b.due_for_retry(3, 4, 5).is_empty());
+        assert_eq!(b.due_for_retry(4, 4, 5), vec![ctx]);
         assert!(b.expired(9).is_empty());
         assert_eq!(b.expired(10).len(), 1);
         assert!(b.drain().is_empty());
+    }
+
+    #[test]
+    fn two_members_first_batches_have_different_contexts() {
+        let mut a = ReadBatches::default();
+        let mut b = ReadBatches::default();
+        a.push(read(1, 100));
+        b.push(read(1, 100));
+        let ca = a.start_batch(0, 1).unwrap();
+        let cb = b.start_batch(0, 2).unwrap();
+        assert_ne!(ca, cb);
+        // An answer meant for another member's batch of the same number is not this one's.
+        a.confirmed(&cb, 9, 1);
+        assert!(a.ready(9).is_empty());
+        a.confirmed(&ca, 9, 1);
+        assert_eq!(a.ready(9).len(), 1);
+        // Malformed contexts are ignored.
+        b.confirmed(&[1, 2, 3], 9, 2);
+        assert!(b.ready(9).is_empty());
     }
 }

@@ -146,6 +146,8 @@ pub struct Replica {
     pub(super) peers: HashMap<u64, String>,
     /// Leader only: the tick each peer was last heard from.
     pub(super) last_heard: HashMap<u64, u64>,
+    /// Leader: the tick of the last heartbeat sent to each learner (see `ready.rs`).
+    pub(super) learner_heartbeats: HashMap<u64, u64>,
     /// The tick a peer's listen port first refused a connection since it was last heard from.
     pub(super) refused_since: HashMap<u64, u64>,
     /// The tick this replica became leader; `None` while it does not lead.
@@ -235,6 +237,7 @@ impl Replica {
             internal: HashMap::new(),
             peers: HashMap::new(),
             last_heard: HashMap::new(),
+            learner_heartbeats: HashMap::new(),
             refused_since: HashMap::new(),
             leader_since_tick: None,
             leader_contact_tick: 0,
@@ -269,6 +272,8 @@ impl Replica {
             // A batch of entries must fit a frame too.
             max_size_per_msg: (self.cfg.max_command_bytes as u64).min(1024 * 1024),
             max_inflight_msgs: 256,
+            // Appends to one peer that raft-rs makes before they leave in a Ready go as one.
+            batch_append: true,
             min_election_tick: self.cfg.election_range.map_or(0, |r| r.0),
             max_election_tick: self.cfg.election_range.map_or(0, |r| r.1),
             ..Default::default()
@@ -598,7 +603,7 @@ impl Replica {
             self.propose_expiry(now_ms);
         }
         self.send_unsent(now_ms);
-        if let Some(ctx) = self.reads.start_batch(self.ticks) {
+        if let Some(ctx) = self.reads.start_batch(self.ticks, self.raft_id()) {
             self.raw.as_mut().expect("checked").read_index(ctx);
         }
         while self.raw.as_ref().is_some_and(|r| r.has_ready()) {

@@ -95,7 +95,8 @@ impl Replica {
         }
         self.expire_requests();
         let retry = 2 * self.cfg.heartbeat_ticks as u64;
-        for ctx in self.reads.due_for_retry(self.ticks, retry) {
+        let asker = self.raft_id();
+        for ctx in self.reads.due_for_retry(self.ticks, retry, asker) {
             if let Some(raw) = self.raw.as_mut() {
                 raw.read_index(ctx);
             }

@@ -36,7 +36,8 @@ impl Replica {
             raw.mut_store().set_hard_state(hs.clone());
         }
         for rs in rd.take_read_states() {
-            self.reads.confirmed(&rs.request_ctx, rs.index);
+            self.reads
+                .confirmed(&rs.request_ctx, rs.index, self.raft_id());
         }
         let persisted = rd.take_persisted_messages();
         self.send_raft(persisted);
@@ -53,7 +54,34 @@ impl Replica {
         self.maybe_snapshot();
     }
 
-    fn send_raft(&mut self, messages: Vec<RaftMsg>) {
+    /// Sends raft's messages: to voters first (a commit waits for them only), then to learners,
+    /// which get at most one heartbeat per heartbeat interval. A leader heartbeats every peer for
+    /// each round of linearizable reads, learners included, though only voters' answers count:
+    /// at a hundred members that would be two hundred messages a round for nothing.
+    fn send_raft(&mut self, mut messages: Vec<RaftMsg>) {
+        if let Some(raw) = self.raw.as_ref() {
+            let learners = raw.raft.prs().conf().learners();
+            if !learners.is_empty() {
+                messages.sort_by_key(|m| learners.contains(&m.to));
+                let (tick, every) = (self.ticks, self.cfg.heartbeat_ticks as u64);
+                let sent = &mut self.learner_heartbeats;
+                messages.retain(|m| {
+                    if m.get_msg_type() != MessageType::MsgHeartbeat || !learners.contains(&m.to) {
+                        return true;
+                    }
+                    match sent.get(&m.to) {
+                        Some(&last) if tick < last + every => false,
+                        _ => {
+                            sent.insert(m.to, tick);
+                            true
+                        }
+                    }
+                });
+                if sent.len() > learners.len() + 16 {
+                    sent.retain(|id, _| learners.contains(id));
+                }
+            }
+        }
         for msg in messages {
             let Some(addr) = self.address_of(msg.to) else {
                 log::debug!("{}: no address for raft id {}", self.cfg.node_id, msg.to);
