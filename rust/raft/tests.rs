@@ -221,6 +221,36 @@ fn sync_map_reads_are_answered_locally_and_other_reads_wait_for_a_round() {
     );
 }
 
+/// Two followers' first read batches, asked at the same moment, are both answered in the same
+/// round trip: the leader serves one pending read per context, so contexts must not collide.
+#[test]
+fn reads_from_two_followers_at_once_are_both_answered_without_a_retry() {
+    let mut c = Cluster::new();
+    c.settle();
+    c.add("n2");
+    c.add("n3");
+    c.tick(50);
+    let mut tickets = Vec::new();
+    for node in ["n2", "n3"] {
+        let ticket = c.replicas.get_mut(node).unwrap().submit(
+            Message::CounterGetRequest {
+                counter_name: "c".into(),
+            },
+            c.now_ms,
+        );
+        tickets.push((node.to_string(), ticket));
+    }
+    // No tick: an unanswered batch would only be asked again on a later tick.
+    c.settle();
+    for key in tickets {
+        assert_eq!(
+            c.done.remove(&key),
+            Some(Message::CounterGetResponse { value: 0 }),
+            "{key:?} unanswered"
+        );
+    }
+}
+
 /// A leader that has led for longer than the failure timeout admits a node and must give it the
 /// whole timeout to speak, not declare it dead at once because it was never heard from.
 #[test]
