@@ -5,7 +5,10 @@
 //! single-step change at a time (raft-rs refuses a second change while one is pending):
 //! 1. a raft node that is no longer a member is removed (the leader itself hands leadership to
 //!    another voter first, or, alone, promotes a learner before it can go);
-//! 2. a member that is not yet in the configuration is added as a learner;
+//! 2. members that are not yet in the configuration are added as learners (up to 64 in one
+//!    joint change that raft-rs leaves by itself: a hundred members starting together would
+//!    otherwise wait for a hundred commit rounds, and the last ones could be declared dead before
+//!    raft ever heard them);
 //! 3. voters are promoted or demoted to reach the target count: one voter while the cluster
 //!    has one or two members, else `voters` (odd), capped by the member count. Promotion takes the
 //!    earliest-joined learner that has caught up with the log (raft replicates to it normally) and
@@ -15,7 +18,10 @@
 //! replaced by a learner (or the voter count shrinks) once it is declared dead, it survives any
 //! sequence of single failures, each detected before the next, down to one node.
 
-use raft::prelude::{ConfChange, ConfChangeType};
+use raft::prelude::{ConfChange, ConfChangeTransition, ConfChangeType, ConfChangeV2};
+
+/// The most members added as learners by one configuration change.
+const LEARNERS_PER_CHANGE: usize = 64;
 
 use super::replica::Replica;
 use crate::wire::Message;
@@ -129,10 +135,17 @@ impl Replica {
             self.change(ConfChangeType::RemoveNode, gone);
             return;
         }
-        // 2. Members not yet in the configuration join as learners.
-        if let Some(&new) = members.iter().find(|id| !in_conf(id)) {
-            self.change(ConfChangeType::AddLearnerNode, new);
-            return;
+        // 2. Members not yet in the configuration join as learners, many at a time.
+        let new: Vec<u64> = members
+            .iter()
+            .copied()
+            .filter(|id| !in_conf(id))
+            .take(LEARNERS_PER_CHANGE)
+            .collect();
+        match new[..] {
+            [] => {}
+            [one] => return self.change(ConfChangeType::AddLearnerNode, one),
+            _ => return self.add_learners(&new),
         }
         // 3. The voter count.
         let target = match members.len() {
@@ -190,6 +203,25 @@ impl Replica {
                 self.next_transfer_tick = self.ticks + self.cfg.election_ticks as u64;
                 self.raw.as_mut().expect("checked").transfer_leader(to);
             }
+        }
+    }
+
+    /// Adds several learners in one joint change that raft-rs leaves by itself once it is applied
+    /// (`auto_leave`): two configuration entries for the lot, where one change each would cost a
+    /// commit round per joining member. Voters stay as they are, so both halves of the joint
+    /// configuration have the same majority.
+    fn add_learners(&mut self, ids: &[u64]) {
+        let mut cc = ConfChangeV2::default();
+        cc.set_transition(ConfChangeTransition::Implicit);
+        cc.set_changes(
+            ids.iter()
+                .map(|&id| raft_proto::new_conf_change_single(id, ConfChangeType::AddLearnerNode))
+                .collect(),
+        );
+        log::debug!("{}: proposing learners {ids:?}", self.cfg.node_id);
+        let raw = self.raw.as_mut().expect("checked by the caller");
+        if let Err(e) = raw.propose_conf_change(vec![], cc) {
+            log::debug!("{}: adding learners {ids:?} dropped: {e}", self.cfg.node_id);
         }
     }
 

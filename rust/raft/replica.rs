@@ -338,6 +338,14 @@ impl Replica {
         self.raw.as_ref().map_or(0, |r| r.store().log_bytes())
     }
 
+    /// The configuration this replica's raft runs on.
+    #[cfg(test)]
+    pub fn conf_state(&self) -> raft::prelude::ConfState {
+        self.raw
+            .as_ref()
+            .map_or_else(Default::default, |r| r.raft.prs().conf().to_conf_state())
+    }
+
     /// Voter ids of the configuration this replica has applied.
     pub fn voters(&self) -> Vec<u64> {
         self.raw.as_ref().map_or_else(Vec::new, |r| {

@@ -221,6 +221,43 @@ fn sync_map_reads_are_answered_locally_and_other_reads_wait_for_a_round() {
     );
 }
 
+/// Members that join together enter raft's configuration as learners in joint changes, each left
+/// at once; voters are then promoted from them one by one.
+#[test]
+fn members_joining_together_all_become_learners_then_voters() {
+    let mut c = Cluster::new();
+    c.settle();
+    for i in 2..=7 {
+        c.add(&format!("n{i}"));
+    }
+    c.settle();
+    let cs = c.replicas["n1"].conf_state();
+    let mut all: Vec<u64> = cs.voters.iter().chain(&cs.learners).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=7).collect::<Vec<u64>>(), "{cs:?}");
+    assert!(
+        cs.voters_outgoing.is_empty() && !cs.auto_leave,
+        "still joint: {cs:?}"
+    );
+    c.tick(50);
+    assert_eq!(c.replicas["n1"].voters().len(), 3);
+    for name in ["n1", "n7"] {
+        assert_eq!(
+            c.replicas[name].conf_state(),
+            c.replicas["n1"].conf_state(),
+            "{name}"
+        );
+    }
+    let r = c.call(
+        "n7",
+        Message::CounterAddAndGetRequest {
+            counter_name: "c".into(),
+            delta: 1,
+        },
+    );
+    assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
+}
+
 /// Two followers' first read batches, asked at the same moment, are both answered in the same
 /// round trip: the leader serves one pending read per context, so contexts must not collide.
 #[test]

@@ -5,9 +5,11 @@
 
 use protobuf::Message as _;
 use raft::prelude::{
-    ConfChange, ConfChangeType, Entry, EntryType, Message as RaftMsg, MessageType, Snapshot,
+    ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, Message as RaftMsg, MessageType,
+    Snapshot,
 };
 use raft::SnapshotStatus;
+use raft_proto::ConfChangeI;
 
 use super::super::command::{self, Command};
 use super::{Completion, Phase, Replica};
@@ -155,7 +157,9 @@ impl Replica {
 
     fn apply_entries(&mut self, entries: Vec<Entry>) {
         for entry in entries {
-            if entry.data.is_empty() {
+            // A leader's first entry of its term is empty; an empty joint change is not: it
+            // leaves the joint configuration.
+            if entry.data.is_empty() && entry.get_entry_type() != EntryType::EntryConfChangeV2 {
                 continue;
             }
             match entry.get_entry_type() {
@@ -167,39 +171,48 @@ impl Replica {
                         entry.index
                     ),
                 },
-                EntryType::EntryConfChange => {
-                    let Ok(cc) = ConfChange::parse_from_bytes(&entry.data) else {
-                        log::error!(
-                            "{}: undecodable conf change {}",
-                            self.cfg.node_id,
-                            entry.index
-                        );
-                        continue;
-                    };
-                    let raw = self.raw.as_mut().expect("applying needs raft");
-                    match raw.apply_conf_change(&cc) {
-                        Ok(cs) => {
-                            log::debug!(
-                                "{}: conf change {:?} {} -> voters {:?} learners {:?}",
-                                self.cfg.node_id,
-                                cc.get_change_type(),
-                                cc.node_id,
-                                cs.voters,
-                                cs.learners
-                            );
-                            raw.mut_store().set_conf_state(cs);
-                            if cc.get_change_type() == ConfChangeType::RemoveNode {
-                                self.last_heard.remove(&cc.node_id);
-                                self.refused_since.remove(&cc.node_id);
-                            }
-                        }
-                        Err(e) => log::error!("{}: conf change refused: {e}", self.cfg.node_id),
+                EntryType::EntryConfChange => match ConfChange::parse_from_bytes(&entry.data) {
+                    Ok(cc) => self.apply_conf_change(cc.into_v2()),
+                    Err(_) => log::error!(
+                        "{}: undecodable conf change {}",
+                        self.cfg.node_id,
+                        entry.index
+                    ),
+                },
+                // Learners added together, and the empty change that leaves that joint
+                // configuration (see `membership.rs`).
+                EntryType::EntryConfChangeV2 => match ConfChangeV2::parse_from_bytes(&entry.data) {
+                    Ok(cc) => self.apply_conf_change(cc),
+                    Err(_) => log::error!(
+                        "{}: undecodable conf change {}",
+                        self.cfg.node_id,
+                        entry.index
+                    ),
+                },
+            }
+        }
+    }
+
+    fn apply_conf_change(&mut self, cc: ConfChangeV2) {
+        let raw = self.raw.as_mut().expect("applying needs raft");
+        match raw.apply_conf_change(&cc) {
+            Ok(cs) => {
+                log::debug!(
+                    "{}: conf change {:?} -> voters {:?} learners {:?}",
+                    self.cfg.node_id,
+                    cc.changes,
+                    cs.voters,
+                    cs.learners
+                );
+                raw.mut_store().set_conf_state(cs);
+                for change in &cc.changes {
+                    if change.get_change_type() == ConfChangeType::RemoveNode {
+                        self.last_heard.remove(&change.node_id);
+                        self.refused_since.remove(&change.node_id);
                     }
                 }
-                EntryType::EntryConfChangeV2 => {
-                    log::error!("{}: unexpected joint conf change", self.cfg.node_id);
-                }
             }
+            Err(e) => log::error!("{}: conf change refused: {e}", self.cfg.node_id),
         }
     }
 
