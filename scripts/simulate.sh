@@ -6,7 +6,9 @@
 # run is kept under target/tmp/simulation/, and the script exits non-zero.
 #
 #   scripts/simulate.sh [SEEDS] [TICKS]   SEEDS seeds (default 5000) of TICKS ticks (default 700)
-#   VERTX_CLUSTER_SIM_NODES=1000 scripts/simulate.sh 1   one run of 1000 members (3 to 5 by default)
+#   VERTX_CLUSTER_SIM_NODES=400 scripts/simulate.sh 1 300   one run of 400 members (3 to 5 by
+#     default): about 3 minutes and 0.6 GB; 1000 members did not finish in 18 minutes on 24 GiB
+#     (20 GB resident by then), see BENCHMARKS.md, "Scale"
 #   VERTX_CLUSTER_SIM_SEED=<n> cargo test --test simulation -- --nocapture   replays one seed
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,0 +1,300 @@
+package io.vertx.bop.bench;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.shareddata.AsyncMap;
+import io.vertx.spi.cluster.bop.BopClusterManager;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The scale benchmark (issue 15): clusters of N members started together, in this JVM and spread
+ * over child JVMs, at the manager's defaults (local discovery on this host). Prints one Markdown
+ * table on stdout; progress on stderr.
+ *
+ * <p>Per cluster: formation (start of all nodes until every one lists N members), map put and get
+ * latency from one member with one request in flight (p50, p99), registration fan-out (from
+ * {@code consumer()} on one member until a request from every member reached it: first when no
+ * member has an event-bus connection to it yet, then for a second address), memory per
+ * member (resident set growth, and heap after GC, divided by N), and, in this JVM, the time until
+ * writes resume after the leader stops abruptly.
+ *
+ * <p>Arguments: {@code [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]};
+ * {@code --spread 0} skips the multi-JVM run.
+ */
+public final class Scale {
+
+  private static int ops = 2000;
+
+  public static void main(String[] args) throws Exception {
+    List<Integer> sizes = Arrays.asList(10, 30, 100);
+    int jvms = 20;
+    int spread = 100;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--sizes":
+          sizes = new ArrayList<>();
+          for (String s : args[++i].split(",")) {
+            sizes.add(Integer.parseInt(s));
+          }
+          break;
+        case "--jvms":
+          jvms = Integer.parseInt(args[++i]);
+          break;
+        case "--spread":
+          spread = Integer.parseInt(args[++i]);
+          break;
+        case "--ops":
+          ops = Integer.parseInt(args[++i]);
+          break;
+        default:
+          throw new IllegalArgumentException("unknown argument " + args[i]);
+      }
+    }
+    List<String> rows = new ArrayList<>();
+    for (int n : sizes) {
+      rows.add(inProcess(n));
+    }
+    if (spread > 0) {
+      rows.add(multiJvm(spread, jvms));
+    }
+    System.out.println("| setup | members | formation (ms) | put p50 / p99 (ms) | get p50 / p99 (ms) | fan-out, first contact (ms) | fan-out, connected (ms) "
+      + "| memory per member: RSS / heap (MiB) | writes resume after the leader stops (ms) |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|");
+    rows.forEach(System.out::println);
+  }
+
+  private static String inProcess(int n) throws Exception {
+    String cluster = "scale-" + n + "-" + UUID.randomUUID();
+    gc();
+    long rssBefore = ScaleNodes.rss();
+    long heapBefore = heapUsed();
+    log("in-process: starting " + n + " members");
+    long t0 = System.nanoTime();
+    ScaleNodes s = ScaleNodes.start(cluster, n);
+    while (s.fewestMembers() < n) {
+      Thread.sleep(1);
+    }
+    long formation = ms(System.nanoTime() - t0);
+    log("in-process: " + n + " members formed in " + formation + " ms");
+    Vertx probe = s.nodes.get(n - 1);
+    String latency = latency(probe);
+    String fan = fanOut(s.nodes.get(0), s, new ArrayList<>());
+    gc();
+    double rss = (ScaleNodes.rss() - rssBefore) / (double) n / (1 << 20);
+    double heap = (heapUsed() - heapBefore) / (double) n / (1 << 20);
+    long resume = writesResume(s);
+    s.close();
+    return String.format("| one JVM | %d | %d | %s | %s | %.1f / %.1f | %d |", n, formation, latency, fan, rss, heap, resume);
+  }
+
+  private static String multiJvm(int n, int jvms) throws Exception {
+    String cluster = "scale-jvms-" + n + "-" + UUID.randomUUID();
+    int others = n - 1;
+    log("spread: starting " + others + " members over " + jvms + " JVMs and one here");
+    List<Child> children = new ArrayList<>();
+    long t0 = System.nanoTime();
+    for (int j = 0; j < jvms; j++) {
+      int count = others / jvms + (j < others % jvms ? 1 : 0);
+      children.add(new Child(cluster, count, j));
+    }
+    ScaleNodes here = ScaleNodes.start(cluster, 1);
+    for (Child c : children) {
+      c.expect("READY");
+    }
+    while (true) {
+      boolean all = here.fewestMembers() >= n;
+      for (Child c : children) {
+        all &= Integer.parseInt(c.call("MEMBERS")) >= n;
+      }
+      if (all) {
+        break;
+      }
+      Thread.sleep(20);
+    }
+    long formation = ms(System.nanoTime() - t0);
+    log("spread: " + n + " members formed in " + formation + " ms");
+    String latency = latency(here.nodes.get(0));
+    String fan = fanOut(here.nodes.get(0), here, children);
+    long rss = 0;
+    for (Child c : children) {
+      rss += Long.parseLong(c.call("RSS"));
+    }
+    for (Child c : children) {
+      c.exit();
+    }
+    here.close();
+    return String.format("| %d JVMs (RSS counts each JVM's own overhead) | %d | %d | %s | %s | %.1f / - | - |",
+      jvms + 1, n, formation, latency, fan, rss / (double) others / (1 << 20));
+  }
+
+  /** Put then get latency, one request in flight, from {@code vertx}: "p50 / p99 | p50 / p99". */
+  private static String latency(Vertx vertx) throws Exception {
+    AsyncMap<String, String> map = ScaleNodes.get(vertx.sharedData().<String, String>getAsyncMap("scale"), 30_000);
+    String value = "v".repeat(100);
+    for (int i = 0; i < 200; i++) {
+      ScaleNodes.get(map.put("warm" + i, value), 30_000);
+      ScaleNodes.get(map.get("warm" + i), 30_000);
+    }
+    long[] puts = new long[ops];
+    long[] gets = new long[ops];
+    for (int i = 0; i < ops; i++) {
+      long t = System.nanoTime();
+      ScaleNodes.get(map.put("k" + i, value), 30_000);
+      puts[i] = System.nanoTime() - t;
+    }
+    for (int i = 0; i < ops; i++) {
+      long t = System.nanoTime();
+      ScaleNodes.get(map.get("k" + i), 30_000);
+      gets[i] = System.nanoTime() - t;
+    }
+    return pct(puts) + " | " + pct(gets);
+  }
+
+  /**
+   * Registers a consumer on {@code owner} and has every member request it until answered; twice:
+   * first while no member has talked to {@code owner} yet (each request also opens the event
+   * bus's connection), then for a second address once the first is answered everywhere.
+   * Returns "first | second" in milliseconds.
+   */
+  private static String fanOut(Vertx owner, ScaleNodes local, List<Child> children) throws Exception {
+    long first = fanOutOnce(owner, local, children);
+    long second = fanOutOnce(owner, local, children);
+    return first + " | " + second;
+  }
+
+  private static long fanOutOnce(Vertx owner, ScaleNodes local, List<Child> children) throws Exception {
+    String address = "fan." + UUID.randomUUID();
+    long started = System.currentTimeMillis();
+    owner.eventBus().<String>consumer(address, m -> m.reply("ok"));
+    for (Child c : children) {
+      c.send("FAN " + address + " " + started);
+    }
+    long last = local.fan(address, started);
+    for (Child c : children) {
+      last = Math.max(last, Long.parseLong(c.reply()));
+    }
+    log("fan-out to " + address + ": " + last + " ms");
+    return last;
+  }
+
+  /** Stops the leader without leaving; the milliseconds until a put from another member succeeds. */
+  private static long writesResume(ScaleNodes s) throws Exception {
+    int leader = -1;
+    for (int i = 0; i < s.managers.size(); i++) {
+      if (((BopClusterManager) s.managers.get(i)).node().status().isLeader()) {
+        leader = i;
+      }
+    }
+    if (leader < 0) {
+      return -1;
+    }
+    Vertx writer = s.nodes.get(leader == 0 ? 1 : 0);
+    AsyncMap<String, String> map = ScaleNodes.get(writer.sharedData().<String, String>getAsyncMap("scale"), 30_000);
+    long t0 = System.nanoTime();
+    ((BopClusterManager) s.managers.get(leader)).node().close();
+    for (int i = 0; ; i++) {
+      try {
+        ScaleNodes.get(map.put("after-kill-" + i, "v"), 30_000);
+        long resumed = ms(System.nanoTime() - t0);
+        log("writes resumed " + resumed + " ms after the leader stopped");
+        return resumed;
+      } catch (Exception failedWhileElecting) {
+        if (System.nanoTime() - t0 > TimeUnit.SECONDS.toNanos(120)) {
+          return -1;
+        }
+      }
+    }
+  }
+
+  private static String pct(long[] nanos) {
+    long[] sorted = nanos.clone();
+    Arrays.sort(sorted);
+    return String.format("%.2f / %.2f", sorted[sorted.length / 2] / 1e6, sorted[(int) (sorted.length * 0.99)] / 1e6);
+  }
+
+  private static long heapUsed() {
+    return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  private static void gc() throws InterruptedException {
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+      Thread.sleep(100);
+    }
+  }
+
+  private static long ms(long nanos) {
+    return TimeUnit.NANOSECONDS.toMillis(nanos);
+  }
+
+  static void log(String s) {
+    System.err.println("[scale] " + s);
+  }
+
+  /** A child JVM running {@link ScaleNodes}. */
+  private static final class Child {
+    final Process process;
+    final BufferedReader out;
+    final Writer in;
+
+    Child(String cluster, int count, int index) throws Exception {
+      File logDir = new File(System.getProperty("bench.logDir", "target/bench-logs"));
+      logDir.mkdirs();
+      List<String> cmd = Arrays.asList(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
+        ScaleNodes.class.getName(), cluster, Integer.toString(count));
+      process = new ProcessBuilder(cmd).redirectError(new File(logDir, "scale-" + index + ".log")).start();
+      out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+      in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+    }
+
+    void send(String command) throws Exception {
+      in.write(command + "\n");
+      in.flush();
+    }
+
+    String reply() throws Exception {
+      for (String l = out.readLine(); l != null; l = out.readLine()) {
+        if (l.startsWith("@@ ")) {
+          String r = l.substring(3);
+          if (r.startsWith("ERR")) {
+            throw new IllegalStateException(r);
+          }
+          return r;
+        }
+      }
+      throw new IllegalStateException("a child JVM ended");
+    }
+
+    String call(String command) throws Exception {
+      send(command);
+      return reply();
+    }
+
+    void expect(String what) throws Exception {
+      String r = reply();
+      if (!r.equals(what)) {
+        throw new IllegalStateException("expected " + what + ", got " + r);
+      }
+    }
+
+    void exit() throws Exception {
+      send("EXIT");
+      if (!process.waitFor(60, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
+    }
+  }
+}

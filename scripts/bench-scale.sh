@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The scale benchmark (issue 15): clusters of 10, 30 and 100 members in one JVM, and 100 members
+# spread over 20 child JVMs plus this one, at the manager's defaults on one host.
+#   scripts/bench-scale.sh [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]
+# Installs the product jar (cargo + maven), builds bench/, then runs io.vertx.bop.bench.Scale,
+# which prints one Markdown table on stdout. Progress goes to stderr; child logs to
+# bench/target/bench-logs/. About 3 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+echo "[bench] installing the product jar (java/)" >&2
+mvn -B -ntp -q -f java/pom.xml -DskipTests install >&2
+echo "[bench] building bench/" >&2
+mvn -B -ntp -q -f bench/pom.xml -DskipTests package >&2
+
+CP="$ROOT/bench/target/classes:$(cat "$ROOT/bench/target/classpath.txt")"
+exec java -Xmx4g -cp "$CP" -Dbench.logDir="$ROOT/bench/target/bench-logs" io.vertx.bop.bench.Scale "$@"
