@@ -6,13 +6,5 @@
 # which prints one Markdown table on stdout. Progress goes to stderr; child logs to
 # bench/target/bench-logs/. About 3 minutes on 2 cores.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-
-echo "[bench] installing the product jar (java/)" >&2
-mvn -B -ntp -q -f java/pom.xml -DskipTests install >&2
-echo "[bench] building bench/" >&2
-mvn -B -ntp -q -f bench/pom.xml -DskipTests package >&2
-
-CP="$ROOT/bench/target/classes:$(cat "$ROOT/bench/target/classpath.txt")"
-exec java -Xmx4g -cp "$CP" -Dbench.logDir="$ROOT/bench/target/bench-logs" io.vertx.bop.bench.Scale "$@"
+. "$(dirname "$0")/bench-build.sh"
+exec java -Xmx4g -cp "$BENCH_CP" -Dbench.logDir="$ROOT/bench/target/bench-logs" io.vertx.bop.bench.Scale "$@"

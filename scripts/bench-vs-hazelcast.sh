@@ -6,13 +6,5 @@
 # product and prints one table (Markdown) on stdout. Progress goes to stderr; node logs to
 # bench/target/bench-logs/. Full run: about 5 minutes on 2 cores; --quick: under 2.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-
-echo "[bench] installing the product jar (java/)" >&2
-mvn -B -ntp -q -f java/pom.xml -DskipTests install >&2
-echo "[bench] building bench/" >&2
-mvn -B -ntp -q -f bench/pom.xml -DskipTests package >&2
-
-CP="$ROOT/bench/target/classes:$(cat "$ROOT/bench/target/classpath.txt")"
-exec java -cp "$CP" -Dbench.logDir="$ROOT/bench/target/bench-logs" io.vertx.bop.bench.Compare "$@"
+. "$(dirname "$0")/bench-build.sh"
+exec java -cp "$BENCH_CP" -Dbench.logDir="$ROOT/bench/target/bench-logs" io.vertx.bop.bench.Compare "$@"
