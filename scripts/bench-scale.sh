@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The scale benchmark (issue 15): clusters of 10, 30 and 100 members in one JVM, and 100 members
+# The scale benchmark: clusters of 10, 30 and 100 members in one JVM, and 100 members
 # spread over 20 child JVMs plus this one, at the manager's defaults on one host.
 #   scripts/bench-scale.sh [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]
 # Installs the product jar (cargo + maven), builds bench/, then runs io.vertx.bop.bench.Scale,

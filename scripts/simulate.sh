@@ -18,7 +18,7 @@ ticks="${2:-700}"
 started=$(date +%s)
 status=0
 VERTX_CLUSTER_SIM_SEEDS="$seeds" VERTX_CLUSTER_SIM_TICKS="$ticks" \
-  cargo test -q --release --test simulation random_faults -- --nocapture --test-threads 2 \
+  cargo test -q --release --test simulation random_faults_keep -- --nocapture --test-threads 2 \
   >target/simulate.log 2>&1 || status=$?
 sed 's/^\.*//' target/simulate.log | grep -v '^$\|^running\|^test result\|^test random' || true
 echo "simulate: $seeds seeds of $ticks ticks in $(( $(date +%s) - started )) s, exit status $status"

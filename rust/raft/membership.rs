@@ -2,13 +2,12 @@
 //! deadline passes, and keeping the raft configuration in step with the member list.
 //!
 //! The member list (in the state machine) is the truth; the raft configuration follows it one
-//! single-step change at a time (raft-rs refuses a second change while one is pending):
+//! change at a time (raft-rs refuses a second change while one is pending):
 //! 1. a raft node that is no longer a member is removed (the leader itself hands leadership to
 //!    another voter first, or, alone, promotes a learner before it can go);
 //! 2. members that are not yet in the configuration are added as learners (up to 64 in one
-//!    joint change that raft-rs leaves by itself: a hundred members starting together would
-//!    otherwise wait for a hundred commit rounds, and the last ones could be declared dead before
-//!    raft ever heard them);
+//!    joint change that raft-rs leaves by itself, so that a hundred members starting together
+//!    do not wait for a hundred commit rounds one after the other);
 //! 3. voters are promoted or demoted to reach the target count: one voter while the cluster
 //!    has one or two members, else `voters` (odd), capped by the member count. Promotion takes the
 //!    earliest-joined learner that has caught up with the log (raft replicates to it normally) and
@@ -20,11 +19,11 @@
 
 use raft::prelude::{ConfChange, ConfChangeTransition, ConfChangeType, ConfChangeV2};
 
-/// The most members added as learners by one configuration change.
-const LEARNERS_PER_CHANGE: usize = 64;
-
 use super::replica::Replica;
 use crate::wire::Message;
+
+/// The most members added as learners by one configuration change.
+const LEARNERS_PER_CHANGE: usize = 64;
 
 impl Replica {
     /// Leader: declares dead every member unheard for longer than the failure timeout, and

@@ -64,6 +64,7 @@ impl Replica {
         if let Some(raw) = self.raw.as_ref() {
             let learners = raw.raft.prs().conf().learners();
             if !learners.is_empty() {
+                // A stable sort: each peer's messages keep raft's order.
                 messages.sort_by_key(|m| learners.contains(&m.to));
                 let (tick, every) = (self.ticks, self.cfg.heartbeat_ticks as u64);
                 let sent = &mut self.learner_heartbeats;

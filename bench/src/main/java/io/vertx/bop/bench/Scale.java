@@ -19,7 +19,7 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The scale benchmark (issue 15): clusters of N members started together, in this JVM and spread
+ * The scale benchmark: clusters of N members started together, in this JVM and spread
  * over child JVMs, at the manager's defaults (local discovery on this host). Prints one Markdown
  * table on stdout; progress on stderr.
  *
