@@ -30,12 +30,14 @@ use crate::wire::{
 };
 
 mod clock;
+mod feed;
 mod proposals;
 mod ready;
 mod rejoin;
 mod stats;
 mod validate;
 
+use feed::LearnerFeed;
 use proposals::Unsent;
 use rejoin::Rejoin;
 pub use stats::ReplicaStats;
@@ -146,8 +148,8 @@ pub struct Replica {
     pub(super) peers: HashMap<u64, String>,
     /// Leader only: the tick each peer was last heard from.
     pub(super) last_heard: HashMap<u64, u64>,
-    /// Leader: the tick of the last heartbeat sent to each learner (see `ready.rs`).
-    pub(super) learner_heartbeats: HashMap<u64, u64>,
+    /// Leader: what goes to learners, and when (see `feed.rs`).
+    feed: LearnerFeed,
     /// The tick a peer's listen port first refused a connection since it was last heard from.
     pub(super) refused_since: HashMap<u64, u64>,
     /// The tick this replica became leader; `None` while it does not lead.
@@ -237,7 +239,7 @@ impl Replica {
             internal: HashMap::new(),
             peers: HashMap::new(),
             last_heard: HashMap::new(),
-            learner_heartbeats: HashMap::new(),
+            feed: LearnerFeed::default(),
             refused_since: HashMap::new(),
             leader_since_tick: None,
             leader_contact_tick: 0,
@@ -344,6 +346,12 @@ impl Replica {
         self.raw
             .as_ref()
             .map_or_else(Default::default, |r| r.raft.prs().conf().to_conf_state())
+    }
+
+    /// Leader: the entries held for a learner (see `feed.rs`).
+    #[cfg(test)]
+    pub fn held_for(&self, raft_id: u64) -> usize {
+        self.feed.held_for(raft_id).map_or(0, |m| m.entries.len())
     }
 
     /// Voter ids of the configuration this replica has applied.

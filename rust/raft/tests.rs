@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::*;
+use crate::fsm::Event;
 use crate::wire::{error_code, FramedMessage, Message};
 
 struct Cluster {
@@ -256,6 +257,125 @@ fn members_joining_together_all_become_learners_then_voters() {
         },
     );
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
+}
+
+/// A cluster of five (three voters), its leader and one of its learners.
+fn five_with_a_learner() -> (Cluster, String, String) {
+    let mut c = Cluster::new();
+    c.settle();
+    for n in ["n2", "n3", "n4", "n5"] {
+        c.add(n);
+    }
+    c.tick(50);
+    let voters = c.replicas["n1"].voters();
+    assert_eq!(voters.len(), 3);
+    let name = |pick: &dyn Fn(&Replica) -> bool| {
+        c.replicas
+            .iter()
+            .find(|(_, r)| pick(r))
+            .map(|(n, _)| n.clone())
+            .unwrap()
+    };
+    let leader = name(&|r| r.is_leader());
+    let learner = name(&|r| !voters.contains(&r.raft_id()));
+    (c, leader, learner)
+}
+
+fn add(counter: &str) -> Message {
+    Message::CounterAddAndGetRequest {
+        counter_name: counter.into(),
+        delta: 1,
+    }
+}
+
+#[test]
+fn learners_hear_of_others_writes_at_the_next_tick_merged_and_of_their_own_at_once() {
+    let (mut c, leader, learner) = five_with_a_learner();
+    let id = c.replicas[&learner].raft_id();
+    let applied = |c: &Cluster, n: &str| c.replicas[n].fsm().last_applied();
+    let before = applied(&c, &learner);
+    let mut tickets = vec![];
+    for _ in 0..3 {
+        tickets.push(c.replicas.get_mut(&leader).unwrap().submit(add("c"), 0));
+        c.settle();
+    }
+    for t in tickets {
+        assert!(
+            c.done.contains_key(&(leader.clone(), t)),
+            "{leader} answered"
+        );
+    }
+    assert_eq!(applied(&c, &learner), before, "held until the tick");
+    assert_eq!(
+        c.replicas[&leader].held_for(id),
+        3,
+        "merged into one append"
+    );
+    c.tick(1);
+    assert_eq!(applied(&c, &learner), applied(&c, &leader));
+    assert_eq!(c.replicas[&leader].held_for(id), 0);
+
+    // The learner's own write is answered without a tick, and so is its read of the leader's
+    // writes held for it.
+    let t = c.replicas.get_mut(&learner).unwrap().submit(add("d"), 0);
+    c.settle();
+    assert_eq!(
+        c.done.remove(&(learner.clone(), t)),
+        Some(Message::CounterAddAndGetResponse { value: 1 })
+    );
+    c.replicas.get_mut(&leader).unwrap().submit(add("c"), 0);
+    c.settle();
+    assert_eq!(c.replicas[&leader].held_for(id), 1);
+    let read = Message::CounterGetRequest {
+        counter_name: "c".into(),
+    };
+    let t = c.replicas.get_mut(&learner).unwrap().submit(read, 0);
+    c.settle();
+    assert_eq!(
+        c.done.remove(&(learner.clone(), t)),
+        Some(Message::CounterGetResponse { value: 4 })
+    );
+}
+
+#[test]
+fn a_lock_released_to_a_waiting_learner_is_granted_without_waiting_for_a_tick() {
+    let (mut c, leader, learner) = five_with_a_learner();
+    let acquire = Message::LockAcquireRequest {
+        lock_name: "l".into(),
+    };
+    let r = c.call(&leader, acquire.clone());
+    assert!(
+        matches!(r, Message::LockAcquireResponse { granted: true, .. }),
+        "{r:?}"
+    );
+    let r = c.call(&learner, acquire);
+    assert!(
+        matches!(r, Message::LockAcquireResponse { granted: false, .. }),
+        "{r:?}"
+    );
+    c.tick(1);
+    let _ = c.replicas.get_mut(&learner).unwrap().take_events();
+    // A write the learner does not wait for is held for it, then the release.
+    c.replicas.get_mut(&leader).unwrap().submit(add("c"), 0);
+    c.settle();
+    let t = c.replicas.get_mut(&leader).unwrap().submit(
+        Message::LockReleaseRequest {
+            lock_name: "l".into(),
+        },
+        0,
+    );
+    c.settle();
+    assert_eq!(
+        c.done.remove(&(leader.clone(), t)),
+        Some(Message::LockReleaseResponse { released: true })
+    );
+    let events = c.replicas.get_mut(&learner).unwrap().take_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LockGranted { node_id, .. } if *node_id == learner)),
+        "{events:?}"
+    );
 }
 
 /// Two followers' first read batches, asked at the same moment, are both answered in the same

@@ -87,6 +87,7 @@ impl Replica {
     /// Advances the clock by one tick.
     pub fn tick(&mut self, now_ms: u64) {
         self.ticks += 1;
+        self.release_held();
         if self.clock.is_some() {
             self.clock = Some((self.counted_time(now_ms, 0), now_ms, self.ticks));
         }

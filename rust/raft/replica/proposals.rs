@@ -93,7 +93,11 @@ impl Replica {
         m.from = me;
         m.set_entries(entries.into());
         let raw = self.raw.as_mut().expect("only a leader proposes");
-        if let Err(e) = raw.raft.step(m) {
+        let stepped = raw.raft.step(m);
+        if stepped.is_ok() {
+            self.learners_wait(&batch);
+        }
+        if let Err(e) = stepped {
             log::debug!(
                 "{}: {} proposals not accepted ({e}); kept for the next leader",
                 self.cfg.node_id,
@@ -109,6 +113,32 @@ impl Replica {
             let mut queued = batch;
             queued.append(&mut self.unsent);
             self.unsent = queued;
+        }
+    }
+
+    /// The learners whose writes were just appended wait for their commit: the feed sends them
+    /// their messages at once until then (see `feed.rs`).
+    fn learners_wait(&mut self, batch: &[Unsent]) {
+        let raw = self.raw.as_ref().expect("only a leader proposes");
+        let learners = raw.raft.prs().conf().learners();
+        if learners.is_empty() {
+            return;
+        }
+        let index = raw.raft.raft_log.last_index();
+        let mut origins: Vec<&str> = batch
+            .iter()
+            .filter_map(|item| match item {
+                Unsent::Other(p) if p.origin != self.cfg.node_id => Some(p.origin.as_str()),
+                _ => None,
+            })
+            .collect();
+        origins.sort_unstable();
+        origins.dedup();
+        for origin in origins {
+            let member = self.fsm.members().iter().find(|m| m.node_id == origin);
+            if let Some(m) = member.filter(|m| learners.contains(&m.raft_id)) {
+                self.feed.wait_for(m.raft_id, index);
+            }
         }
     }
 

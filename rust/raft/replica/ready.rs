@@ -8,10 +8,11 @@ use raft::prelude::{
     ConfChange, ConfChangeType, ConfChangeV2, Entry, EntryType, Message as RaftMsg, MessageType,
     Snapshot,
 };
-use raft::SnapshotStatus;
+use raft::{ProgressState, SnapshotStatus};
 use raft_proto::ConfChangeI;
 
 use super::super::command::{self, Command};
+use super::feed::Peers;
 use super::{Completion, Phase, Replica};
 use crate::fsm::{may_come_from_outside, ApplyContext, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, MessageRef};
@@ -53,38 +54,48 @@ impl Replica {
         self.send_raft(messages);
         self.apply_entries(committed);
         self.raw.as_mut().expect("still there").advance_apply();
+        let expedited = self.feed.take_expedited();
+        self.dispatch(expedited);
         self.maybe_snapshot();
     }
 
-    /// Sends raft's messages: to voters first (a commit waits for them only), then to learners,
-    /// which get at most one heartbeat per heartbeat interval. A leader heartbeats every peer for
-    /// each round of linearizable reads, learners included, though only voters' answers count:
-    /// at a hundred members that would be two hundred messages a round for nothing.
-    fn send_raft(&mut self, mut messages: Vec<RaftMsg>) {
-        if let Some(raw) = self.raw.as_ref() {
-            let learners = raw.raft.prs().conf().learners();
-            if !learners.is_empty() {
-                // A stable sort: each peer's messages keep raft's order.
-                messages.sort_by_key(|m| learners.contains(&m.to));
-                let (tick, every) = (self.ticks, self.cfg.heartbeat_ticks as u64);
-                let sent = &mut self.learner_heartbeats;
-                messages.retain(|m| {
-                    if m.get_msg_type() != MessageType::MsgHeartbeat || !learners.contains(&m.to) {
-                        return true;
-                    }
-                    match sent.get(&m.to) {
-                        Some(&last) if tick < last + every => false,
-                        _ => {
-                            sent.insert(m.to, tick);
-                            true
-                        }
-                    }
-                });
-                if sent.len() > learners.len() + 16 {
-                    sent.retain(|id, _| learners.contains(id));
-                }
+    /// Sends raft's messages, voters' first (a commit waits for them only); what goes to
+    /// learners is coalesced (see `feed.rs`).
+    fn send_raft(&mut self, messages: Vec<RaftMsg>) {
+        let messages = match self.raw.as_ref() {
+            Some(raw) => {
+                let prs = raw.raft.prs();
+                let steady = |id: u64| {
+                    prs.get(id)
+                        .is_some_and(|p| p.state == ProgressState::Replicate)
+                };
+                let peers = Peers {
+                    learners: prs.conf().learners(),
+                    steady: &steady,
+                    tick: self.ticks,
+                    heartbeat_ticks: self.cfg.heartbeat_ticks as u64,
+                };
+                self.feed.route(messages, &peers)
             }
-        }
+            None => messages,
+        };
+        self.dispatch(messages);
+    }
+
+    /// Sends what the feed held for learners (at each tick).
+    pub(super) fn release_held(&mut self) {
+        let Some(raw) = self.raw.as_ref() else {
+            return;
+        };
+        let held = self.feed.release_all(
+            raw.raft.raft_log.committed,
+            raw.raft.prs().conf().learners(),
+        );
+        self.dispatch(held);
+    }
+
+    /// Sends raft messages as they are.
+    pub(super) fn dispatch(&mut self, messages: Vec<RaftMsg>) {
         for msg in messages {
             let Some(addr) = self.address_of(msg.to) else {
                 log::debug!("{}: no address for raft id {}", self.cfg.node_id, msg.to);
@@ -294,6 +305,9 @@ impl Replica {
                 }
             }
         }
+        if self.is_leader() {
+            self.expedite_lock_answers(&applied.events);
+        }
         self.events.extend(applied.events);
         if c.origin != self.cfg.node_id {
             return;
@@ -312,6 +326,23 @@ impl Replica {
                 ticket: c.request_id,
                 response: applied.response,
             });
+        }
+    }
+
+    /// A lock granted to a learner, or its wait for one timed out, is answered by the learner's
+    /// own state machine: what is held for it leaves now rather than at the next tick.
+    fn expedite_lock_answers(&mut self, events: &[Event]) {
+        for event in events {
+            let (Event::LockGranted { node_id, .. } | Event::LockWaitExpired { node_id, .. }) =
+                event
+            else {
+                continue;
+            };
+            if node_id != &self.cfg.node_id {
+                if let Some(m) = self.fsm.members().iter().find(|m| &m.node_id == node_id) {
+                    self.feed.expedite(m.raft_id);
+                }
+            }
         }
     }
 

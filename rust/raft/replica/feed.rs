@@ -1,0 +1,193 @@
+//! What a leader sends its learners, and when. A learner's commit does not count, so the
+//! leader need not tell it of every write at once: appends to a learner whose replication is
+//! steady are held and merged into one message, which leaves at the next tick (or before, when
+//! there is a reason). At a hundred members this turns about four messages per write per learner
+//! (the append, the commit, and an answer to each) into one exchange per tick per learner.
+//!
+//! A learner is still told at once when it waits:
+//! - for a write it proposed (its messages leave at once until one carries a commit at or past
+//!   the write's index),
+//! - for a read (the leader's answer to its read index goes out after what is held for it),
+//! - for a lock its state machine will grant or time out (see [`LearnerFeed::expedite`]);
+//!
+//! and held appends always leave before any other message to the same peer, so each peer sees
+//! raft's messages in raft's order, merely later. Delaying messages is safe in raft; merging two
+//! appends that follow each other is what raft-rs's own `batch_append` does within one Ready.
+//!
+//! Learners also get at most one heartbeat per heartbeat interval: a leader heartbeats every
+//! peer for each round of linearizable reads, though only voters' answers count.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
+
+use raft::prelude::{Message as RaftMsg, MessageType};
+
+/// Appends held for one learner stay below this many bytes of entries (a merged append must fit
+/// a frame, and held bytes are memory per learner).
+pub(super) const MAX_HELD_BYTES: usize = 256 * 1024;
+
+/// The leader's messages to its learners: held appends, waits, heartbeats sent.
+#[derive(Debug, Default)]
+pub(super) struct LearnerFeed {
+    /// Per learner, the appends held for it merged into one, with its entries' size.
+    held: HashMap<u64, (RaftMsg, usize)>,
+    /// Learner -> the log index of a write it proposed: its messages leave at once until one
+    /// carries a commit at or past it.
+    waiting: HashMap<u64, u64>,
+    /// Learners whose held appends leave at the end of this turn.
+    expedited: Vec<u64>,
+    /// The tick of the last heartbeat sent to each learner.
+    heartbeats: HashMap<u64, u64>,
+}
+
+/// What the feed needs to know of raft for one batch of messages.
+pub(super) struct Peers<'a, S> {
+    pub learners: &'a HashSet<u64, S>,
+    /// Whether a peer's replication is steady (raft-rs's Replicate state). Probing or catching
+    /// up by snapshot is not held back.
+    pub steady: &'a dyn Fn(u64) -> bool,
+    pub tick: u64,
+    pub heartbeat_ticks: u64,
+}
+
+impl LearnerFeed {
+    /// Sorts `messages` into those to send now (voters' first, each peer's in raft's order) and
+    /// those held.
+    pub(super) fn route<S: BuildHasher>(
+        &mut self,
+        mut messages: Vec<RaftMsg>,
+        peers: &Peers<S>,
+    ) -> Vec<RaftMsg> {
+        if peers.learners.is_empty() && self.held.is_empty() {
+            return messages;
+        }
+        // A stable sort: each peer's messages keep raft's order.
+        messages.sort_by_key(|m| peers.learners.contains(&m.to));
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            let to = m.to;
+            if !peers.learners.contains(&to) {
+                // A voter (perhaps a learner promoted while appends were held for it).
+                out.extend(self.release(to));
+                out.push(m);
+                continue;
+            }
+            match m.get_msg_type() {
+                MessageType::MsgHeartbeat => {
+                    let every = peers.heartbeat_ticks;
+                    match self.heartbeats.get(&to) {
+                        Some(&last) if peers.tick < last + every => {}
+                        _ => {
+                            self.heartbeats.insert(to, peers.tick);
+                            out.extend(self.release(to));
+                            out.push(m);
+                        }
+                    }
+                }
+                MessageType::MsgAppend if (peers.steady)(to) && !self.waiting.contains_key(&to) => {
+                    if let Some(m) = self.hold(m) {
+                        // Not mergeable with what is held: that goes first, this is held.
+                        out.extend(self.release(to));
+                        if let Some(m) = self.hold(m) {
+                            out.push(m);
+                        }
+                    }
+                }
+                MessageType::MsgAppend => {
+                    out.extend(self.release(to));
+                    if self.waiting.get(&to).is_some_and(|&i| m.commit >= i) {
+                        self.waiting.remove(&to);
+                    }
+                    out.push(m);
+                }
+                _ => {
+                    out.extend(self.release(to));
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    /// Holds an append, merged into what is held for its learner; gives it back when it does
+    /// not follow what is held (another term, a resend from an earlier index) or would make the
+    /// held message too large.
+    fn hold(&mut self, mut m: RaftMsg) -> Option<RaftMsg> {
+        let bytes: usize = m.entries.iter().map(entry_bytes).sum();
+        let Some((held, held_bytes)) = self.held.get_mut(&m.to) else {
+            if bytes >= MAX_HELD_BYTES {
+                return Some(m);
+            }
+            self.held.insert(m.to, (m, bytes));
+            return None;
+        };
+        let (last, last_term) = held
+            .entries
+            .last()
+            .map_or((held.index, held.log_term), |e| (e.index, e.term));
+        let follows = m.term == held.term && m.index == last && m.log_term == last_term;
+        if !follows || *held_bytes + bytes >= MAX_HELD_BYTES {
+            return Some(m);
+        }
+        let entries: Vec<_> = m.take_entries().into();
+        let mut merged: Vec<_> = held.take_entries().into();
+        merged.extend(entries);
+        held.set_entries(merged.into());
+        held.commit = held.commit.max(m.commit);
+        *held_bytes += bytes;
+        None
+    }
+
+    /// What is held for `to`, if anything.
+    fn release(&mut self, to: u64) -> Option<RaftMsg> {
+        self.held.remove(&to).map(|(m, _)| m)
+    }
+
+    /// Everything held (at a tick), and forgets waits that are over: a write committed at or
+    /// before `committed` had its commit sent when it committed.
+    pub(super) fn release_all<S: BuildHasher>(
+        &mut self,
+        committed: u64,
+        learners: &HashSet<u64, S>,
+    ) -> Vec<RaftMsg> {
+        self.waiting
+            .retain(|id, index| *index > committed && learners.contains(id));
+        if self.heartbeats.len() > learners.len() + 16 {
+            self.heartbeats.retain(|id, _| learners.contains(id));
+        }
+        self.expedited.clear();
+        let mut out: Vec<RaftMsg> = self.held.drain().map(|(_, (m, _))| m).collect();
+        out.sort_by_key(|m| m.to);
+        out
+    }
+
+    /// `learner` proposed a write that was appended at `index`.
+    pub(super) fn wait_for(&mut self, learner: u64, index: u64) {
+        let at = self.waiting.entry(learner).or_default();
+        *at = (*at).max(index);
+    }
+
+    /// What is held for `learner` leaves at the end of this turn: applying an entry here told
+    /// the leader that the learner's state machine will answer one of its requests once it
+    /// applies that entry too (a lock granted to it, or its wait for one timed out).
+    pub(super) fn expedite(&mut self, learner: u64) {
+        if self.held.contains_key(&learner) && !self.expedited.contains(&learner) {
+            self.expedited.push(learner);
+        }
+    }
+
+    /// What [`LearnerFeed::expedite`] asked for.
+    pub(super) fn take_expedited(&mut self) -> Vec<RaftMsg> {
+        let ids = std::mem::take(&mut self.expedited);
+        ids.into_iter().filter_map(|id| self.release(id)).collect()
+    }
+
+    #[cfg(test)]
+    pub(super) fn held_for(&self, learner: u64) -> Option<&RaftMsg> {
+        self.held.get(&learner).map(|(m, _)| m)
+    }
+}
+
+fn entry_bytes(e: &raft::prelude::Entry) -> usize {
+    e.data.len() + e.context.len() + 24
+}
