@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::*;
 use crate::fsm::Event;
-use crate::wire::{error_code, FramedMessage, Message};
+use crate::wire::{error_code, FramedMessage, Message, RegistrationInfo};
 
 struct Cluster {
     /// Every replica's settings.
@@ -334,6 +334,30 @@ fn learners_hear_of_others_writes_at_the_next_tick_merged_and_of_their_own_at_on
     assert_eq!(
         c.done.remove(&(learner.clone(), t)),
         Some(Message::CounterGetResponse { value: 4 })
+    );
+
+    // A registration on the event bus, which every member routes by from its own state, reaches
+    // the learner at once, with what was held for it.
+    c.replicas.get_mut(&leader).unwrap().submit(add("c"), 0);
+    c.settle();
+    let _ = c.replicas.get_mut(&learner).unwrap().take_events();
+    let registration = Message::AddRegistrationRequest {
+        address: "a".into(),
+        registration: RegistrationInfo {
+            node_id: leader.clone(),
+            seq: 1,
+            local_only: false,
+        },
+    };
+    c.replicas.get_mut(&leader).unwrap().submit(registration, 0);
+    c.settle();
+    assert_eq!(applied(&c, &learner), applied(&c, &leader));
+    let events = c.replicas.get_mut(&learner).unwrap().take_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RegistrationsChanged { address, .. } if address == "a")),
+        "{events:?}"
     );
 }
 

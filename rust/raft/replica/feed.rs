@@ -10,6 +10,10 @@
 //! - for a read (the leader's answer to its read index goes out after what is held for it),
 //! - for a lock its state machine will grant or time out (see [`LearnerFeed::expedite`]);
 //!
+//! and every learner is told at once of a change to the members or to the event bus's
+//! registrations, which each member serves from its own state ([`LearnerFeed::expedite_all`]):
+//! a consumer registered on one node is known to the others as soon as it was before;
+//!
 //! and held appends always leave before any other message to the same peer, so each peer sees
 //! raft's messages in raft's order, merely later. Delaying messages is safe in raft; merging two
 //! appends that follow each other is what raft-rs's own `batch_append` does within one Ready.
@@ -36,6 +40,8 @@ pub(super) struct LearnerFeed {
     waiting: HashMap<u64, u64>,
     /// Learners whose held appends leave at the end of this turn.
     expedited: Vec<u64>,
+    /// Everything held leaves at the end of this turn.
+    expedite_all: bool,
     /// The tick of the last heartbeat sent to each learner.
     heartbeats: HashMap<u64, u64>,
 }
@@ -155,10 +161,8 @@ impl LearnerFeed {
         if self.heartbeats.len() > learners.len() + 16 {
             self.heartbeats.retain(|id, _| learners.contains(id));
         }
-        self.expedited.clear();
-        let mut out: Vec<RaftMsg> = self.held.drain().map(|(_, (m, _))| m).collect();
-        out.sort_by_key(|m| m.to);
-        out
+        self.expedite_all = true;
+        self.take_expedited()
     }
 
     /// `learner` proposed a write that was appended at `index`.
@@ -176,9 +180,21 @@ impl LearnerFeed {
         }
     }
 
-    /// What [`LearnerFeed::expedite`] asked for.
+    /// Everything held leaves at the end of this turn: applying an entry here changed what every
+    /// member serves from its own state (the members, or the event bus's registrations, which
+    /// every node reads locally to route a message).
+    pub(super) fn expedite_all(&mut self) {
+        self.expedite_all |= !self.held.is_empty();
+    }
+
+    /// What [`LearnerFeed::expedite`] and [`LearnerFeed::expedite_all`] asked for.
     pub(super) fn take_expedited(&mut self) -> Vec<RaftMsg> {
         let ids = std::mem::take(&mut self.expedited);
+        if std::mem::take(&mut self.expedite_all) {
+            let mut out: Vec<RaftMsg> = self.held.drain().map(|(_, (m, _))| m).collect();
+            out.sort_by_key(|m| m.to);
+            return out;
+        }
         ids.into_iter().filter_map(|id| self.release(id)).collect()
     }
 
@@ -190,4 +206,110 @@ impl LearnerFeed {
 
 fn entry_bytes(e: &raft::prelude::Entry) -> usize {
     e.data.len() + e.context.len() + 24
+}
+
+#[cfg(test)]
+mod tests {
+    use raft::prelude::Entry;
+
+    use super::*;
+
+    fn append(to: u64, term: u64, index: u64, log_term: u64, entries: &[(u64, usize)]) -> RaftMsg {
+        let mut m = RaftMsg::default();
+        m.set_msg_type(MessageType::MsgAppend);
+        (m.to, m.term, m.index, m.log_term, m.commit) = (to, term, index, log_term, index);
+        let entries: Vec<Entry> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, &(t, size))| Entry {
+                index: index + 1 + i as u64,
+                term: t,
+                data: vec![0; size].into(),
+                ..Default::default()
+            })
+            .collect();
+        m.set_entries(entries.into());
+        m
+    }
+
+    fn kinds(out: &[RaftMsg]) -> Vec<(u64, MessageType, u64, usize)> {
+        out.iter()
+            .map(|m| (m.to, m.get_msg_type(), m.index, m.entries.len()))
+            .collect()
+    }
+
+    #[test]
+    fn appends_that_follow_each_other_merge_and_any_other_message_sends_them_first() {
+        let learners: HashSet<u64> = [4, 5].into();
+        let steady = |_: u64| true;
+        let peers = Peers {
+            learners: &learners,
+            steady: &steady,
+            tick: 10,
+            heartbeat_ticks: 2,
+        };
+        let mut feed = LearnerFeed::default();
+        let out = feed.route(
+            vec![
+                append(4, 2, 10, 2, &[(2, 10)]),
+                append(1, 2, 10, 2, &[(2, 10)]),
+                append(4, 2, 11, 2, &[(2, 10), (2, 10)]),
+            ],
+            &peers,
+        );
+        assert_eq!(kinds(&out), vec![(1, MessageType::MsgAppend, 10, 1)]);
+        let held = feed.held_for(4).unwrap();
+        assert_eq!((held.index, held.entries.len(), held.commit), (10, 3, 11));
+
+        // A resend from an earlier index does not follow: what is held goes first.
+        let out = feed.route(vec![append(4, 2, 9, 2, &[(2, 10)])], &peers);
+        assert_eq!(kinds(&out), vec![(4, MessageType::MsgAppend, 10, 3)]);
+        assert_eq!(feed.held_for(4).unwrap().index, 9);
+
+        // A heartbeat sends what is held before it; a second one in the same interval is dropped.
+        let mut beat = RaftMsg::default();
+        beat.set_msg_type(MessageType::MsgHeartbeat);
+        beat.to = 4;
+        let out = feed.route(vec![beat.clone(), beat], &peers);
+        assert_eq!(
+            kinds(&out),
+            vec![
+                (4, MessageType::MsgAppend, 9, 1),
+                (4, MessageType::MsgHeartbeat, 0, 0)
+            ]
+        );
+        assert!(feed.held_for(4).is_none());
+
+        // Held entries stay below the cap: the append that would pass it leaves what is held.
+        let big = MAX_HELD_BYTES / 2;
+        assert!(feed
+            .route(vec![append(5, 2, 20, 2, &[(2, big)])], &peers)
+            .is_empty());
+        let out = feed.route(vec![append(5, 2, 21, 2, &[(2, big)])], &peers);
+        assert_eq!(kinds(&out), vec![(5, MessageType::MsgAppend, 20, 1)]);
+        assert_eq!(feed.held_for(5).unwrap().index, 21);
+
+        // A learner waiting for its write gets its messages at once until one carries the commit.
+        feed.wait_for(4, 30);
+        let mut first = append(4, 2, 29, 2, &[(2, 10)]);
+        first.commit = 29;
+        let out = feed.route(vec![first], &peers);
+        assert_eq!(out.len(), 1);
+        let mut commit = append(4, 2, 30, 2, &[]);
+        commit.commit = 30;
+        assert_eq!(feed.route(vec![commit], &peers).len(), 1);
+        assert!(feed
+            .route(vec![append(4, 2, 30, 2, &[(2, 10)])], &peers)
+            .is_empty());
+
+        // A tick sends everything held.
+        let out = feed.release_all(30, &learners);
+        assert_eq!(
+            kinds(&out),
+            vec![
+                (4, MessageType::MsgAppend, 30, 1),
+                (5, MessageType::MsgAppend, 21, 1)
+            ]
+        );
+    }
 }

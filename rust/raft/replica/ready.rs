@@ -306,7 +306,7 @@ impl Replica {
             }
         }
         if self.is_leader() {
-            self.expedite_lock_answers(&applied.events);
+            self.expedite(&applied.events);
         }
         self.events.extend(applied.events);
         if c.origin != self.cfg.node_id {
@@ -329,19 +329,25 @@ impl Replica {
         }
     }
 
-    /// A lock granted to a learner, or its wait for one timed out, is answered by the learner's
-    /// own state machine: what is held for it leaves now rather than at the next tick.
-    fn expedite_lock_answers(&mut self, events: &[Event]) {
+    /// What is held for learners leaves now rather than at the next tick when an entry's events
+    /// concern them: a lock granted to a learner, or its wait for one timed out, is answered by
+    /// the learner's own state machine; members and registrations are read by every member from
+    /// its own state.
+    fn expedite(&mut self, events: &[Event]) {
         for event in events {
-            let (Event::LockGranted { node_id, .. } | Event::LockWaitExpired { node_id, .. }) =
-                event
-            else {
-                continue;
-            };
-            if node_id != &self.cfg.node_id {
-                if let Some(m) = self.fsm.members().iter().find(|m| &m.node_id == node_id) {
-                    self.feed.expedite(m.raft_id);
+            match event {
+                Event::LockGranted { node_id, .. } | Event::LockWaitExpired { node_id, .. } => {
+                    if node_id != &self.cfg.node_id {
+                        let member = self.fsm.members().iter().find(|m| &m.node_id == node_id);
+                        if let Some(m) = member {
+                            self.feed.expedite(m.raft_id);
+                        }
+                    }
                 }
+                Event::NodeAdded { .. }
+                | Event::NodeLeft { .. }
+                | Event::RegistrationsChanged { .. }
+                | Event::Rejoined { .. } => self.feed.expedite_all(),
             }
         }
     }

@@ -23,7 +23,8 @@ import java.util.concurrent.TimeUnit;
  * over child JVMs, at the manager's defaults (local discovery on this host). Prints one Markdown
  * table on stdout; progress on stderr.
  *
- * <p>Per cluster: formation (start of all nodes until every one lists N members), map put and get
+ * <p>Per cluster: formation (start of all nodes until every one lists N members; over child JVMs
+ * from their launch, and from the moment every child has loaded Vert.x), map put and get
  * latency from one member with one request in flight (p50, p99), registration fan-out (from
  * {@code consumer()} on one member until a request from every member reached it: first when no
  * member has an event-bus connection to it yet, then for a second address), memory per
@@ -109,6 +110,14 @@ public final class Scale {
       int count = others / jvms + (j < others % jvms ? 1 : 0);
       children.add(new Child(cluster, count, j));
     }
+    for (Child c : children) {
+      c.expect("LOADED");
+    }
+    long loaded = System.nanoTime();
+    log("spread: " + jvms + " JVMs launched and loaded Vert.x in " + ms(loaded - t0) + " ms");
+    for (Child c : children) {
+      c.send("GO");
+    }
     ScaleNodes here = ScaleNodes.start(cluster, 1);
     for (Child c : children) {
       c.expect("READY");
@@ -123,7 +132,8 @@ public final class Scale {
       }
       Thread.sleep(20);
     }
-    long formation = ms(System.nanoTime() - t0);
+    long formed = System.nanoTime();
+    String formation = ms(formed - t0) + " (" + ms(formed - loaded) + " once loaded)";
     log("spread: " + n + " members formed in " + formation + " ms");
     String latency = latency(here.nodes.get(0));
     String fan = fanOut(here.nodes.get(0), here, children);
@@ -135,7 +145,7 @@ public final class Scale {
       c.exit();
     }
     here.close();
-    return String.format("| %d JVMs (RSS counts each JVM's own overhead) | %d | %d | %s | %s | %.1f / - | - |",
+    return String.format("| %d JVMs (RSS counts each JVM's own overhead) | %d | %s | %s | %s | %.1f / - | - |",
       jvms + 1, n, formation, latency, fan, rss / (double) others / (1 << 20));
   }
 

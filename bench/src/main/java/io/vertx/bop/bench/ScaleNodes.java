@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Several clustered Vert.x nodes in one JVM, for {@link Scale}: in the benchmark's own JVM, or in a
  * child JVM driven over stdin/stdout ({@code main}: arguments {@code clusterName count}; answers
+ * {@code @@ LOADED} once Vert.x is loaded, starts its nodes on {@code GO} and answers
  * {@code @@ READY}, then one {@code @@} line per command: {@code MEMBERS} (the fewest members any
  * of its nodes sees), {@code FAN address} (every node requests {@code address} until answered;
  * the answer is the milliseconds until the last one was), {@code RSS} (this JVM's resident set in
@@ -112,9 +113,17 @@ public final class ScaleNodes {
   public static void main(String[] args) throws Exception {
     PrintStream proto = new PrintStream(new FileOutputStream(FileDescriptor.out), true, "UTF-8");
     System.setOut(System.err);
+    // Vert.x and Netty loaded before the clock starts: the parent times formation both from the
+    // launch of the JVMs and from GO.
+    ScaleNodes.get(Vertx.vertx().close(), 60_000);
+    proto.println("@@ LOADED");
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    String go = in.readLine();
+    if (!"GO".equals(go)) {
+      throw new IllegalStateException("expected GO, got " + go);
+    }
     ScaleNodes s = start(args[0], Integer.parseInt(args[1]));
     proto.println("@@ READY");
-    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     for (String line = in.readLine(); line != null; line = in.readLine()) {
       String[] c = line.trim().split(" ");
       try {
