@@ -17,6 +17,8 @@
 //! replaced by a learner (or the voter count shrinks) once it is declared dead, it survives any
 //! sequence of single failures, each detected before the next, down to one node.
 
+use std::collections::HashSet;
+
 use raft::prelude::{ConfChange, ConfChangeTransition, ConfChangeType, ConfChangeV2};
 
 use super::replica::Replica;
@@ -109,13 +111,21 @@ impl Replica {
         let Some(raw) = self.raw.as_ref() else {
             return;
         };
+        // What it looks at changes with what is applied, and with time (who was heard from
+        // recently, the hand-over's pace): once per applied index and tick is enough, and it
+        // costs in proportion to the members on every turn of a leader's loop otherwise.
+        let key = (raw.raft.raft_log.applied, self.ticks);
+        if self.reconciled == Some(key) {
+            return;
+        }
+        self.reconciled = Some(key);
         if raw.raft.has_pending_conf() {
             return;
         }
         let me = raw.raft.id;
         let conf = raw.raft.prs().conf();
         let voters: Vec<u64> = conf.voters().ids().iter().collect();
-        let learners: Vec<u64> = conf.learners().iter().copied().collect();
+        let learners = conf.learners();
         let members: Vec<u64> = self
             .fsm
             .members()
@@ -123,13 +133,14 @@ impl Replica {
             .map(|m| m.raft_id)
             .filter(|id| *id != 0)
             .collect();
-        let in_conf = |id: &u64| voters.contains(id) || learners.contains(id);
+        let in_conf = |id: &u64| conf.voters().contains(*id) || learners.contains(id);
 
         // 1. Raft nodes that are no longer members.
+        let member_set: HashSet<u64> = members.iter().copied().collect();
         if let Some(&gone) = voters
             .iter()
             .chain(learners.iter())
-            .find(|id| **id != me && !members.contains(id))
+            .find(|id| **id != me && !member_set.contains(id))
         {
             self.change(ConfChangeType::RemoveNode, gone);
             return;
@@ -158,7 +169,7 @@ impl Replica {
                 }
             }
         };
-        let leaving = !members.contains(&me);
+        let leaving = !member_set.contains(&me);
         let staying_voters: Vec<u64> = voters
             .iter()
             .copied()

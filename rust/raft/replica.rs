@@ -152,6 +152,8 @@ pub struct Replica {
     feed: LearnerFeed,
     /// The tick a peer's listen port first refused a connection since it was last heard from.
     pub(super) refused_since: HashMap<u64, u64>,
+    /// Leader: the applied index and tick of the last look at the membership (`membership.rs`).
+    pub(super) reconciled: Option<(u64, u64)>,
     /// The tick this replica became leader; `None` while it does not lead.
     pub(super) leader_since_tick: Option<u64>,
     /// Leader only: the anchor of its count of cluster time (the count, and its monotonic time
@@ -241,6 +243,7 @@ impl Replica {
             last_heard: HashMap::new(),
             feed: LearnerFeed::default(),
             refused_since: HashMap::new(),
+            reconciled: None,
             leader_since_tick: None,
             leader_contact_tick: 0,
             clock: None,

@@ -1,7 +1,7 @@
 //! The simulated cluster: nodes holding `Replica`s, the in-memory network of envelopes, the
 //! virtual clock, and the queries on who is live, a member, healthy, leader or converged.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use protobuf::Message as _;
 use raft::prelude::{Message as RaftMessage, MessageType};
@@ -38,6 +38,9 @@ pub(crate) struct Node {
     pub(crate) grants: Vec<SeenGrant>,
     /// Index ranges (lo, hi] this replica skipped by installing a snapshot.
     pub(crate) gaps: Vec<(u64, u64)>,
+    /// The raft id of each member (by a hash of its node id) in this replica's state machine at
+    /// the applied index given: computed again only once the replica has applied more.
+    member_ids: (u64, HashMap<u64, u64>),
 }
 
 #[derive(Clone)]
@@ -158,8 +161,16 @@ impl Node {
             last_applied: 0,
             grants: Vec::new(),
             gaps: Vec::new(),
+            member_ids: (u64::MAX, HashMap::new()),
         }
     }
+}
+
+fn id_hash(node_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    node_id.hash(&mut h);
+    h.finish()
 }
 
 /// The address (simulation name) of the process with this node id.
@@ -323,12 +334,15 @@ impl Sim {
         };
         let before = r.fsm().last_applied();
         // Which incarnation (raft id) of each member a `NodeLeft` applied in this step removes.
-        let ids_before: BTreeMap<String, u64> = r
-            .fsm()
-            .members()
-            .iter()
-            .map(|m| (m.node_id.clone(), m.raft_id))
-            .collect();
+        // (The same applied index holds the same members: the log is the same.)
+        if node.member_ids.0 != before {
+            let ids = r.fsm().members().iter();
+            node.member_ids = (
+                before,
+                ids.map(|m| (id_hash(&m.node_id), m.raft_id)).collect(),
+            );
+        }
+        let ids_before = std::mem::take(&mut node.member_ids.1);
         f(r, now);
         r.drive(now);
         let after = r.fsm().last_applied();
@@ -361,6 +375,7 @@ impl Sim {
                 });
             }
         }
+        node.member_ids.1 = ids_before;
         for (to, frame) in outbox {
             self.send(name, to, frame);
         }
@@ -377,7 +392,12 @@ impl Sim {
                         .filter(|n| n.node_id == *node_id)
                         .map(|n| n.raft_id);
                     if current.is_some()
-                        && ids_before.get(node_id).copied() == current
+                        && self.nodes[name]
+                            .member_ids
+                            .1
+                            .get(&id_hash(node_id))
+                            .copied()
+                            == current
                         && !self.removed_at.contains_key(&at)
                     {
                         self.clock += 1;
