@@ -115,6 +115,8 @@ pub struct StateMachine {
     /// The raft id the next `AddMemberRequest` assigns; ids are never reused.
     next_raft_id: u64,
     members: Vec<Member>,
+    /// Node id -> raft id of every member: `members` by node id, kept with it.
+    member_index: FastMap<String, u64>,
     registrations: FastMap<String, Vec<RegistrationInfo>>,
     maps: FastMap<String, TtlMap>,
     sets: FastMap<String, BTreeSet<Vec<u8>>>,
@@ -166,7 +168,20 @@ impl StateMachine {
     }
 
     pub fn is_member(&self, node_id: &str) -> bool {
-        self.members.iter().any(|m| m.node_id == node_id)
+        self.member_index.contains_key(node_id)
+    }
+
+    /// The raft id of the member with this node id (0 for one that takes no part in
+    /// replication).
+    pub fn raft_id_of(&self, node_id: &str) -> Option<u64> {
+        self.member_index.get(node_id).copied()
+    }
+
+    /// Adds a member at the end of the join order.
+    fn push_member(&mut self, member: Member) {
+        self.member_index
+            .insert(member.node_id.clone(), member.raft_id);
+        self.members.push(member);
     }
 
     /// The member with this raft id.
@@ -276,6 +291,9 @@ impl StateMachine {
     }
 
     fn member(&self, node_id: &str) -> Option<&Member> {
+        if !self.is_member(node_id) {
+            return None;
+        }
         self.members.iter().find(|m| m.node_id == node_id)
     }
 

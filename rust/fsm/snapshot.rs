@@ -175,7 +175,7 @@ impl StateMachine {
         }
 
         for _ in 0..r.len("members", 17)? {
-            sm.members.push(Member {
+            sm.push_member(Member {
                 node_id: r.get("node_id")?,
                 raft_id: r.get("raft_id")?,
                 address: r.get("address")?,

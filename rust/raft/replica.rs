@@ -111,6 +111,17 @@ struct PendingWrite {
     proposal: Proposal,
 }
 
+/// A join this replica proposed as leader, answered once applied.
+#[derive(Debug, Clone)]
+pub(super) struct PendingJoin {
+    node_id: String,
+    /// The term it was proposed in: a leader of a later term proposes a retried join again.
+    term: u64,
+    /// The joiner's listen address, where the answer goes.
+    pub(super) address: String,
+    pub(super) request_id: u32,
+}
+
 /// Where the replica is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -140,8 +151,8 @@ pub struct Replica {
     /// Writes waiting for a leader to forward them to.
     unsent: Vec<Unsent>,
     reads: ReadBatches,
-    /// Joins this replica proposed as leader: ticket -> (joiner's address, joiner's request id).
-    pub(super) joins: HashMap<u32, (String, u32)>,
+    /// Joins this replica proposed as leader, by ticket.
+    pub(super) joins: HashMap<u32, PendingJoin>,
     /// Tickets of this replica's own internal commands (expiry, declared dead, its own join).
     pub(super) internal: HashMap<u32, u64>,
     /// raft id -> listen address, from the member list and from raft messages received.
@@ -576,17 +587,30 @@ impl Replica {
 
     fn on_join_request(&mut self, request_id: u32, node_id: String, address: String, now_ms: u64) {
         if self.is_leader() {
-            if let Some(m) = self.fsm.members().iter().find(|m| m.node_id == node_id) {
+            if let Some(raft_id) = self.fsm.raft_id_of(&node_id) {
                 // A retried join whose first attempt was applied: answer again.
-                let reply = FramedMessage::response(
-                    request_id,
-                    Message::ClusterJoinResponse { raft_id: m.raft_id },
-                );
+                let reply =
+                    FramedMessage::response(request_id, Message::ClusterJoinResponse { raft_id });
                 self.outbox.push((address, reply));
                 return;
             }
+            let term = self.raw.as_ref().map_or(0, |r| r.raft.term);
+            let proposed = |j: &PendingJoin| j.node_id == node_id && j.term == term;
+            if self.joins.values().any(proposed) {
+                // Its admission is proposed already in this term and answered once applied.
+                // (A node that asks to be let in again asks every member it knows, and each
+                // forwards the request here: an entry each would flood the log after a
+                // partition heals.)
+                return;
+            }
             let ticket = self.next_ticket();
-            self.joins.insert(ticket, (address.clone(), request_id));
+            let join = PendingJoin {
+                node_id: node_id.clone(),
+                term,
+                address: address.clone(),
+                request_id,
+            };
+            self.joins.insert(ticket, join);
             self.internal
                 .insert(ticket, self.ticks + self.cfg.request_timeout_ticks);
             let add = Message::AddMemberRequest { node_id, address };

@@ -259,6 +259,29 @@ fn members_joining_together_all_become_learners_then_voters() {
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
 }
 
+#[test]
+fn a_join_asked_of_every_member_at_once_is_proposed_once() {
+    let mut c = Cluster::new();
+    c.settle();
+    c.add("n2");
+    c.add("n3");
+    c.tick(50);
+    let joiner = Replica::joining(cfg("n4"));
+    let join = joiner.join_request();
+    c.replicas.insert("n4".into(), joiner);
+    // A node that asks to be let in asks every member it knows; they forward to the leader.
+    for to in ["n1", "n2", "n3", "n1"] {
+        c.queue.push_back((to.to_string(), join.clone()));
+    }
+    let commit = |c: &Cluster| c.replicas["n1"].stats().commit_index;
+    let before = commit(&c);
+    c.settle();
+    assert!(c.replicas["n1"].fsm().is_member("n4"));
+    assert!(c.replicas["n1"].joins.is_empty());
+    // The admission, and the configuration change that makes n4 a learner.
+    assert_eq!(commit(&c) - before, 2);
+}
+
 /// A cluster of five (three voters), its leader and one of its learners.
 fn five_with_a_learner() -> (Cluster, String, String) {
     let mut c = Cluster::new();

@@ -20,7 +20,7 @@ impl StateMachine {
                     events.push(Event::NodeAdded {
                         node_id: node_id.clone(),
                     });
-                    self.members.push(Member {
+                    self.push_member(Member {
                         node_id,
                         raft_id: 0,
                         address: String::new(),
@@ -32,8 +32,8 @@ impl StateMachine {
                 }
             }
             AddMemberRequest { node_id, address } => {
-                if let Some(m) = self.members.iter().find(|m| m.node_id == node_id) {
-                    return Ok(AddMemberResponse { raft_id: m.raft_id });
+                if let Some(raft_id) = self.raft_id_of(&node_id) {
+                    return Ok(AddMemberResponse { raft_id });
                 }
                 let raft_id = self.next_raft_id.max(1);
                 self.next_raft_id = raft_id + 1;
@@ -44,7 +44,7 @@ impl StateMachine {
                 events.push(Event::NodeAdded {
                     node_id: node_id.clone(),
                 });
-                self.members.push(Member {
+                self.push_member(Member {
                     node_id,
                     raft_id,
                     address,
@@ -77,13 +77,10 @@ impl StateMachine {
         ctx: &ApplyContext<'_>,
         events: &mut Vec<Event>,
     ) -> bool {
-        let was_member = match self.members.iter().position(|m| m.node_id == node_id) {
-            Some(pos) => {
-                self.members.remove(pos);
-                true
-            }
-            None => false,
-        };
+        let was_member = self.member_index.remove(node_id).is_some();
+        if was_member {
+            self.members.retain(|m| m.node_id != node_id);
+        }
         let mut changed: Vec<(String, Vec<RegistrationInfo>)> = Vec::new();
         self.registrations.retain(|address, list| {
             let before = list.len();

@@ -135,9 +135,9 @@ impl Replica {
         origins.sort_unstable();
         origins.dedup();
         for origin in origins {
-            let member = self.fsm.members().iter().find(|m| m.node_id == origin);
-            if let Some(m) = member.filter(|m| learners.contains(&m.raft_id)) {
-                self.feed.wait_for(m.raft_id, index);
+            let raft_id = self.fsm.raft_id_of(origin);
+            if let Some(id) = raft_id.filter(|id| learners.contains(id)) {
+                self.feed.wait_for(id, index);
             }
         }
     }

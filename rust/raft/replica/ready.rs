@@ -312,9 +312,9 @@ impl Replica {
         if c.origin != self.cfg.node_id {
             return;
         }
-        if let Some((address, request_id)) = self.joins.remove(&c.request_id) {
-            let reply = FramedMessage::response(request_id, join_reply(&applied.response));
-            self.outbox.push((address, reply));
+        if let Some(join) = self.joins.remove(&c.request_id) {
+            let reply = FramedMessage::response(join.request_id, join_reply(&applied.response));
+            self.outbox.push((join.address, reply));
         }
         if self.internal.remove(&c.request_id).is_some() {
             return;
@@ -338,9 +338,8 @@ impl Replica {
             match event {
                 Event::LockGranted { node_id, .. } | Event::LockWaitExpired { node_id, .. } => {
                     if node_id != &self.cfg.node_id {
-                        let member = self.fsm.members().iter().find(|m| &m.node_id == node_id);
-                        if let Some(m) = member {
-                            self.feed.expedite(m.raft_id);
+                        if let Some(raft_id) = self.fsm.raft_id_of(node_id) {
+                            self.feed.expedite(raft_id);
                         }
                     }
                 }
