@@ -6,10 +6,9 @@
 # run is kept under target/tmp/simulation/, and the script exits non-zero.
 #
 #   scripts/simulate.sh [SEEDS] [TICKS]   SEEDS seeds (default 5000) of TICKS ticks (default 700)
-#   VERTX_CLUSTER_SIM_NODES=400 scripts/simulate.sh 1 300   one run of 400 members (3 to 5 by
-#     default): about 3 minutes and 0.6 GB (700 members for 120 ticks: 3.5 minutes, 1.3 GB);
-#     1000 members for 300 ticks did not finish in 18 minutes on 24 GiB
-#     (20 GB resident by then), see BENCHMARKS.md, "Scale"
+#   VERTX_CLUSTER_SIM_NODES=1000 scripts/simulate.sh 1 300   one run of 1000 members (3 to 5 by
+#     default) through the same faults and checks: about a minute and 3 GB (400 members: 10 s,
+#     0.5 GB), see BENCHMARKS.md, "Scale"
 #   VERTX_CLUSTER_SIM_SEED=<n> cargo test --test simulation -- --nocapture   replays one seed
 set -euo pipefail
 cd "$(dirname "$0")/.."
