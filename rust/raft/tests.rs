@@ -90,6 +90,18 @@ impl Cluster {
         }
     }
 
+    /// Submits `request` on `node` and delivers until the network is quiet, without a tick: the
+    /// answer, if it came by then.
+    fn call_untimed(&mut self, node: &str, request: Message) -> Option<Message> {
+        let ticket = self
+            .replicas
+            .get_mut(node)
+            .unwrap()
+            .submit(request, self.now_ms);
+        self.settle();
+        self.done.remove(&(node.to_string(), ticket))
+    }
+
     fn call(&mut self, node: &str, request: Message) -> Message {
         let ticket = self
             .replicas
@@ -340,22 +352,17 @@ fn learners_hear_of_others_writes_at_the_next_tick_merged_and_of_their_own_at_on
 
     // The learner's own write is answered without a tick, and so is its read of the leader's
     // writes held for it.
-    let t = c.replicas.get_mut(&learner).unwrap().submit(add("d"), 0);
-    c.settle();
     assert_eq!(
-        c.done.remove(&(learner.clone(), t)),
+        c.call_untimed(&learner, add("d")),
         Some(Message::CounterAddAndGetResponse { value: 1 })
     );
-    c.replicas.get_mut(&leader).unwrap().submit(add("c"), 0);
-    c.settle();
+    c.call_untimed(&leader, add("c"));
     assert_eq!(c.replicas[&leader].held_for(id), 1);
     let read = Message::CounterGetRequest {
         counter_name: "c".into(),
     };
-    let t = c.replicas.get_mut(&learner).unwrap().submit(read, 0);
-    c.settle();
     assert_eq!(
-        c.done.remove(&(learner.clone(), t)),
+        c.call_untimed(&learner, read),
         Some(Message::CounterGetResponse { value: 4 })
     );
 
