@@ -26,8 +26,8 @@ use std::hash::BuildHasher;
 
 use raft::prelude::{Message as RaftMsg, MessageType};
 
-/// Appends held for one learner stay below this many bytes of entries (a merged append must fit
-/// a frame, and held bytes are memory per learner).
+/// Appends held for one learner stay below this many bytes of entries (held bytes are memory per
+/// learner; a merged append must also fit a frame, see [`Peers::max_held_bytes`]).
 pub(super) const MAX_HELD_BYTES: usize = 256 * 1024;
 
 /// The leader's messages to its learners: held appends, waits, heartbeats sent.
@@ -54,6 +54,9 @@ pub(super) struct Peers<'a, S> {
     pub steady: &'a dyn Fn(u64) -> bool,
     pub tick: u64,
     pub heartbeat_ticks: u64,
+    /// Held entries stay below this many bytes: [`MAX_HELD_BYTES`], or less when a frame
+    /// must be smaller.
+    pub max_held_bytes: usize,
 }
 
 impl LearnerFeed {
@@ -91,10 +94,11 @@ impl LearnerFeed {
                     }
                 }
                 MessageType::MsgAppend if (peers.steady)(to) && !self.waiting.contains_key(&to) => {
-                    if let Some(m) = self.hold(m) {
+                    let cap = peers.max_held_bytes;
+                    if let Some(m) = self.hold(m, cap) {
                         // Not mergeable with what is held: that goes first, this is held.
                         out.extend(self.release(to));
-                        if let Some(m) = self.hold(m) {
+                        if let Some(m) = self.hold(m, cap) {
                             out.push(m);
                         }
                     }
@@ -118,10 +122,10 @@ impl LearnerFeed {
     /// Holds an append, merged into what is held for its learner; gives it back when it does
     /// not follow what is held (another term, a resend from an earlier index) or would make the
     /// held message too large.
-    fn hold(&mut self, mut m: RaftMsg) -> Option<RaftMsg> {
+    fn hold(&mut self, mut m: RaftMsg, cap: usize) -> Option<RaftMsg> {
         let bytes: usize = m.entries.iter().map(entry_bytes).sum();
         let Some((held, held_bytes)) = self.held.get_mut(&m.to) else {
-            if bytes >= MAX_HELD_BYTES {
+            if bytes >= cap {
                 return Some(m);
             }
             self.held.insert(m.to, (m, bytes));
@@ -132,7 +136,7 @@ impl LearnerFeed {
             .last()
             .map_or((held.index, held.log_term), |e| (e.index, e.term));
         let follows = m.term == held.term && m.index == last && m.log_term == last_term;
-        if !follows || *held_bytes + bytes >= MAX_HELD_BYTES {
+        if !follows || *held_bytes + bytes >= cap {
             return Some(m);
         }
         let entries: Vec<_> = m.take_entries().into();
@@ -247,6 +251,7 @@ mod tests {
             steady: &steady,
             tick: 10,
             heartbeat_ticks: 2,
+            max_held_bytes: MAX_HELD_BYTES,
         };
         let mut feed = LearnerFeed::default();
         let out = feed.route(
@@ -288,6 +293,26 @@ mod tests {
         let out = feed.route(vec![append(5, 2, 21, 2, &[(2, big)])], &peers);
         assert_eq!(kinds(&out), vec![(5, MessageType::MsgAppend, 20, 1)]);
         assert_eq!(feed.held_for(5).unwrap().index, 21);
+
+        // With frames smaller than that, the cap is smaller.
+        let small = Peers {
+            max_held_bytes: 1000,
+            ..peers
+        };
+        let mut narrow = LearnerFeed::default();
+        assert!(narrow
+            .route(vec![append(5, 2, 20, 2, &[(2, 500)])], &small)
+            .is_empty());
+        let out = narrow.route(vec![append(5, 2, 21, 2, &[(2, 500)])], &small);
+        assert_eq!(kinds(&out), vec![(5, MessageType::MsgAppend, 20, 1)]);
+        let out = narrow.route(vec![append(5, 2, 22, 2, &[(2, 2000)])], &small);
+        assert_eq!(
+            kinds(&out),
+            vec![
+                (5, MessageType::MsgAppend, 21, 1),
+                (5, MessageType::MsgAppend, 22, 1)
+            ]
+        );
 
         // A learner waiting for its write gets its messages at once until one carries the commit.
         feed.wait_for(4, 30);

@@ -12,7 +12,7 @@ use raft::{ProgressState, SnapshotStatus};
 use raft_proto::ConfChangeI;
 
 use super::super::command::{self, Command};
-use super::feed::Peers;
+use super::feed::{Peers, MAX_HELD_BYTES};
 use super::{Completion, Phase, Replica};
 use crate::fsm::{may_come_from_outside, ApplyContext, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, MessageRef};
@@ -74,6 +74,7 @@ impl Replica {
                     steady: &steady,
                     tick: self.ticks,
                     heartbeat_ticks: self.cfg.heartbeat_ticks as u64,
+                    max_held_bytes: MAX_HELD_BYTES.min(self.cfg.max_command_bytes),
                 };
                 self.feed.route(messages, &peers)
             }
