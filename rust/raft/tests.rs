@@ -16,6 +16,14 @@ struct Cluster {
     down: Vec<String>,
 }
 
+/// Adds one to `counter`.
+fn add(counter: &str) -> Message {
+    Message::CounterAddAndGetRequest {
+        counter_name: counter.into(),
+        delta: 1,
+    }
+}
+
 fn cfg(name: &str) -> ReplicaConfig {
     ReplicaConfig::new(name, name, 10, 2_000)
 }
@@ -37,6 +45,17 @@ impl Cluster {
             now_ms: 0,
             down: vec![],
         }
+    }
+
+    /// n1 and the nodes `others`, joined and settled into their configuration.
+    fn formed(others: &[&str]) -> Self {
+        let mut c = Self::new();
+        c.settle();
+        for name in others {
+            c.add(name);
+        }
+        c.tick(50);
+        c
     }
 
     fn add(&mut self, name: &str) {
@@ -121,11 +140,7 @@ impl Cluster {
 
 #[test]
 fn three_replicas_replicate_writes_and_serve_linearizable_reads() {
-    let mut c = Cluster::new();
-    c.settle();
-    c.add("n2");
-    c.add("n3");
-    c.tick(50);
+    let mut c = Cluster::formed(&["n2", "n3"]);
     let nodes = c.call("n3", Message::NodeListRequest {});
     assert_eq!(
         nodes,
@@ -154,12 +169,7 @@ fn three_replicas_replicate_writes_and_serve_linearizable_reads() {
 
 #[test]
 fn a_dead_leader_is_replaced_and_declared_dead() {
-    let mut c = Cluster::new();
-    c.settle();
-    for n in ["n2", "n3", "n4"] {
-        c.add(n);
-    }
-    c.tick(50);
+    let mut c = Cluster::formed(&["n2", "n3", "n4"]);
     assert_eq!(c.replicas["n1"].voters().len(), 3);
     c.down.push("n1".into());
     c.tick(400);
@@ -171,23 +181,13 @@ fn a_dead_leader_is_replaced_and_declared_dead() {
         }
     );
     assert_eq!(c.replicas["n2"].voters(), vec![2, 3, 4]);
-    let r = c.call(
-        "n4",
-        Message::CounterAddAndGetRequest {
-            counter_name: "c".into(),
-            delta: 1,
-        },
-    );
+    let r = c.call("n4", add("c"));
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
 }
 
 #[test]
 fn sync_map_reads_are_answered_locally_and_other_reads_wait_for_a_round() {
-    let mut c = Cluster::new();
-    c.settle();
-    c.add("n2");
-    c.add("n3");
-    c.tick(50);
+    let mut c = Cluster::formed(&["n2", "n3"]);
     let put = c.call(
         "n2",
         Message::SyncMapPutRequest {
@@ -261,23 +261,13 @@ fn members_joining_together_all_become_learners_then_voters() {
             "{name}"
         );
     }
-    let r = c.call(
-        "n7",
-        Message::CounterAddAndGetRequest {
-            counter_name: "c".into(),
-            delta: 1,
-        },
-    );
+    let r = c.call("n7", add("c"));
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
 }
 
 #[test]
 fn a_join_asked_of_every_member_at_once_is_proposed_once() {
-    let mut c = Cluster::new();
-    c.settle();
-    c.add("n2");
-    c.add("n3");
-    c.tick(50);
+    let mut c = Cluster::formed(&["n2", "n3"]);
     let joiner = Replica::joining(cfg("n4"));
     let join = joiner.join_request();
     c.replicas.insert("n4".into(), joiner);
@@ -296,12 +286,7 @@ fn a_join_asked_of_every_member_at_once_is_proposed_once() {
 
 /// A cluster of five (three voters), its leader and one of its learners.
 fn five_with_a_learner() -> (Cluster, String, String) {
-    let mut c = Cluster::new();
-    c.settle();
-    for n in ["n2", "n3", "n4", "n5"] {
-        c.add(n);
-    }
-    c.tick(50);
+    let c = Cluster::formed(&["n2", "n3", "n4", "n5"]);
     let voters = c.replicas["n1"].voters();
     assert_eq!(voters.len(), 3);
     let name = |pick: &dyn Fn(&Replica) -> bool| {
@@ -316,27 +301,15 @@ fn five_with_a_learner() -> (Cluster, String, String) {
     (c, leader, learner)
 }
 
-fn add(counter: &str) -> Message {
-    Message::CounterAddAndGetRequest {
-        counter_name: counter.into(),
-        delta: 1,
-    }
-}
-
 #[test]
 fn learners_hear_of_others_writes_at_the_next_tick_merged_and_of_their_own_at_once() {
     let (mut c, leader, learner) = five_with_a_learner();
     let id = c.replicas[&learner].raft_id();
     let applied = |c: &Cluster, n: &str| c.replicas[n].fsm().last_applied();
     let before = applied(&c, &learner);
-    let mut tickets = vec![];
     for _ in 0..3 {
-        tickets.push(c.replicas.get_mut(&leader).unwrap().submit(add("c"), 0));
-        c.settle();
-    }
-    for t in tickets {
         assert!(
-            c.done.contains_key(&(leader.clone(), t)),
+            c.call_untimed(&leader, add("c")).is_some(),
             "{leader} answered"
         );
     }
@@ -368,8 +341,7 @@ fn learners_hear_of_others_writes_at_the_next_tick_merged_and_of_their_own_at_on
 
     // A registration on the event bus, which every member routes by from its own state, reaches
     // the learner at once, with what was held for it.
-    c.replicas.get_mut(&leader).unwrap().submit(add("c"), 0);
-    c.settle();
+    c.call_untimed(&leader, add("c"));
     let _ = c.replicas.get_mut(&learner).unwrap().take_events();
     let registration = Message::AddRegistrationRequest {
         address: "a".into(),
@@ -379,8 +351,7 @@ fn learners_hear_of_others_writes_at_the_next_tick_merged_and_of_their_own_at_on
             local_only: false,
         },
     };
-    c.replicas.get_mut(&leader).unwrap().submit(registration, 0);
-    c.settle();
+    c.call_untimed(&leader, registration);
     assert_eq!(applied(&c, &learner), applied(&c, &leader));
     let events = c.replicas.get_mut(&learner).unwrap().take_events();
     assert!(
@@ -410,17 +381,12 @@ fn a_lock_released_to_a_waiting_learner_is_granted_without_waiting_for_a_tick() 
     c.tick(1);
     let _ = c.replicas.get_mut(&learner).unwrap().take_events();
     // A write the learner does not wait for is held for it, then the release.
-    c.replicas.get_mut(&leader).unwrap().submit(add("c"), 0);
-    c.settle();
-    let t = c.replicas.get_mut(&leader).unwrap().submit(
-        Message::LockReleaseRequest {
-            lock_name: "l".into(),
-        },
-        0,
-    );
-    c.settle();
+    c.call_untimed(&leader, add("c"));
+    let release = Message::LockReleaseRequest {
+        lock_name: "l".into(),
+    };
     assert_eq!(
-        c.done.remove(&(leader.clone(), t)),
+        c.call_untimed(&leader, release),
         Some(Message::LockReleaseResponse { released: true })
     );
     let events = c.replicas.get_mut(&learner).unwrap().take_events();
@@ -436,11 +402,7 @@ fn a_lock_released_to_a_waiting_learner_is_granted_without_waiting_for_a_tick() 
 /// round trip: the leader serves one pending read per context, so contexts must not collide.
 #[test]
 fn reads_from_two_followers_at_once_are_both_answered_without_a_retry() {
-    let mut c = Cluster::new();
-    c.settle();
-    c.add("n2");
-    c.add("n3");
-    c.tick(50);
+    let mut c = Cluster::formed(&["n2", "n3"]);
     let mut tickets = Vec::new();
     for node in ["n2", "n3"] {
         let ticket = c.replicas.get_mut(node).unwrap().submit(
@@ -491,11 +453,7 @@ fn a_node_that_just_joined_is_not_declared_dead_before_its_timeout() {
 /// still speaks (a stale report) is forgotten when it is heard.
 #[test]
 fn a_member_whose_port_refuses_connections_is_declared_dead_before_the_timeout() {
-    let mut c = Cluster::new();
-    c.settle();
-    c.add("n2");
-    c.add("n3");
-    c.tick(50);
+    let mut c = Cluster::formed(&["n2", "n3"]);
     let is_member = |c: &Cluster, n: &str| c.replicas["n1"].fsm().is_member(n);
     assert!(is_member(&c, "n2") && is_member(&c, "n3"));
     // 10 ms ticks: the failure timeout is 2 s, the refusal grace 250 ms.
@@ -522,13 +480,7 @@ fn a_member_whose_port_refuses_connections_is_declared_dead_before_the_timeout()
         is_member(&c, "n2"),
         "a member that speaks is never declared dead"
     );
-    let r = c.call(
-        "n2",
-        Message::CounterAddAndGetRequest {
-            counter_name: "c".into(),
-            delta: 1,
-        },
-    );
+    let r = c.call("n2", add("c"));
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
 }
 
@@ -563,13 +515,7 @@ fn a_snapshot_wanted_for_a_peer_raft_no_longer_tracks_is_not_sent() {
     assert!(store.snapshot(0, 99).is_err());
     leader.drive(now);
     c.settle();
-    let r = c.call(
-        "n2",
-        Message::CounterAddAndGetRequest {
-            counter_name: "c".into(),
-            delta: 1,
-        },
-    );
+    let r = c.call("n2", add("c"));
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
 }
 
