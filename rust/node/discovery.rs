@@ -6,12 +6,13 @@
 //!   `<sequence>-<pid>-<port>.node` holding its listen address in a directory shared by the
 //!   cluster name. Start-ups are serialised by an exclusive advisory lock on `<dir>/.lock`
 //!   (`flock` on Unix, which excludes other open handles of the same process too, so nodes
-//!   inside one JVM are serialised like separate processes). Under the lock a node keeps the
-//!   entries whose address accepts a TCP connection, deletes the rest, writes its own entry and
-//!   releases the lock; it bootstraps only if it found no live entry. Because the decision and
-//!   the write happen under one lock, exactly one of N simultaneous starters finds the directory
-//!   empty. Entries are written under a temporary name and renamed, so a reader never sees a
-//!   half-written file.
+//!   inside one JVM are serialised like separate processes). Under the lock a node reads the
+//!   entries and writes its own after them; once the lock is released it keeps the entries whose
+//!   address accepts a TCP connection, deletes the rest, and bootstraps only if it found no live
+//!   entry. Every starter sees the entries of all starters before it (its own listener is bound
+//!   before its entry is written, so an entry of a running node is live), so exactly one of N
+//!   simultaneous starters finds no live entry. Entries are written under a temporary name and
+//!   renamed, so a reader never sees a half-written file.
 //! - [`Discovery::Seeds`] and [`Discovery::Dns`]: a rule every node evaluates the same way, like
 //!   etcd's initial cluster: the node whose own address is the smallest resolved address
 //!   bootstraps (after briefly probing the others, in case a cluster already exists), every other
@@ -310,14 +311,26 @@ fn remove_quietly(path: &Path) {
 
 fn start_local(dir: &Path, own: Own) -> io::Result<(Plan, Registration)> {
     secret::prepare_directory(dir)?;
-    let lock = DirectoryLock::acquire(dir)?;
+    // Under the lock: the scan, and this node's entry after every entry scanned. Probing the
+    // entries (a connect each) happens after the lock is released: with a hundred nodes starting
+    // at once on a loaded host, probes under the lock serialised every start-up behind every
+    // earlier starter's probes.
+    let (scan, entry) = {
+        let _lock = DirectoryLock::acquire(dir)?;
+        let scan = scan_entries(dir)?;
+        // Under the lock no other node is writing, so any temporary file is a crashed writer's.
+        for path in scan.unusable.iter().chain(&scan.leftover_temporaries) {
+            log::debug!("discovery: deleting unusable entry {}", path.display());
+            remove_quietly(path);
+        }
+        let entry = write_entry(
+            dir,
+            scan.highest_sequence + 1,
+            connectable_address(own.advertised),
+        )?;
+        (scan, entry)
+    };
 
-    let scan = scan_entries(dir)?;
-    // Under the lock no other node is writing, so any temporary file is a crashed writer's.
-    for path in scan.unusable.iter().chain(&scan.leftover_temporaries) {
-        log::debug!("discovery: deleting unusable entry {}", path.display());
-        remove_quietly(path);
-    }
     let mut live = Vec::new();
     for entry in scan.entries {
         if is_own_address(entry.address, own) {
@@ -342,13 +355,6 @@ fn start_local(dir: &Path, own: Own) -> io::Result<(Plan, Registration)> {
         }
     }
 
-    let entry = write_entry(
-        dir,
-        scan.highest_sequence + 1,
-        connectable_address(own.advertised),
-    )?;
-    drop(lock);
-
     let plan = if live.is_empty() {
         log::info!(
             "discovery: no live node in {}: {own} bootstraps a new cluster",
@@ -367,7 +373,7 @@ fn start_local(dir: &Path, own: Own) -> io::Result<(Plan, Registration)> {
 
 /// The live nodes of `dir` other than `own`, oldest first. Reads without the lock: entries
 /// appear by rename, so each one read is whole. Dead entries are skipped but not deleted here:
-/// deleting is left to a starter holding the lock.
+/// deleting is left to starting nodes.
 fn live_local_nodes(dir: &Path, own: Own) -> io::Result<Vec<SocketAddr>> {
     let mut live = Vec::new();
     for entry in scan_entries(dir)?.entries {
