@@ -23,8 +23,9 @@ import java.util.concurrent.TimeUnit;
  * over child JVMs, at the manager's defaults (local discovery on this host). Prints one Markdown
  * table on stdout; progress on stderr.
  *
- * <p>Per cluster: formation (start of all nodes until every one lists N members; over child JVMs
- * from their launch, and from the moment every child has loaded Vert.x), map put and get
+ * <p>Per cluster: formation (from the start of all nodes until every one lists N members, and until
+ * every node's {@code buildClustered()} has completed, each timed in the JVM where it happens;
+ * over child JVMs from the moment every child has loaded Vert.x, and from their launch), map put and get
  * latency from one member with one request in flight (p50, p99), registration fan-out (from
  * {@code consumer()} on one member until a request from every member reached it: first when no
  * member has an event-bus connection to it yet, then for a second address), memory per
@@ -70,7 +71,7 @@ public final class Scale {
     if (spread > 0) {
       rows.add(multiJvm(spread, jvms));
     }
-    System.out.println("| setup | members | formation (ms) | put p50 / p99 (ms) | get p50 / p99 (ms) | fan-out, first contact (ms) | fan-out, connected (ms) "
+    System.out.println("| setup | members | formation: all list N / all started (ms) | put p50 / p99 (ms) | get p50 / p99 (ms) | fan-out, first contact (ms) | fan-out, connected (ms) "
       + "| memory per member: RSS / heap (MiB) | writes resume after the leader stops (ms) |");
     System.out.println("|---|---|---|---|---|---|---|---|---|");
     rows.forEach(System.out::println);
@@ -82,13 +83,11 @@ public final class Scale {
     long rssBefore = ScaleNodes.rss();
     long heapBefore = heapUsed();
     log("in-process: starting " + n + " members");
-    long t0 = System.nanoTime();
-    ScaleNodes s = ScaleNodes.start(cluster, n);
-    while (s.fewestMembers() < n) {
-      Thread.sleep(1);
-    }
-    long formation = ms(System.nanoTime() - t0);
-    log("in-process: " + n + " members formed in " + formation + " ms");
+    long t0 = System.currentTimeMillis();
+    ScaleNodes s = ScaleNodes.launch(cluster, n);
+    long[] formed = s.formed(n);
+    String formation = (formed[0] - t0) + " / " + (formed[1] - t0);
+    log("in-process: every member lists " + n + " / every Vert.x node started: " + formation + " ms");
     Vertx probe = s.nodes.get(n - 1);
     String latency = latency(probe);
     String fan = fanOut(s.nodes.get(0), s, new ArrayList<>());
@@ -97,7 +96,7 @@ public final class Scale {
     double heap = (heapUsed() - heapBefore) / (double) n / (1 << 20);
     long resume = writesResume(s);
     s.close();
-    return String.format("| one JVM | %d | %d | %s | %s | %.1f / %.1f | %d |", n, formation, latency, fan, rss, heap, resume);
+    return String.format("| one JVM | %d | %s | %s | %s | %.1f / %.1f | %d |", n, formation, latency, fan, rss, heap, resume);
   }
 
   private static String multiJvm(int n, int jvms) throws Exception {
@@ -108,33 +107,34 @@ public final class Scale {
     long t0 = System.nanoTime();
     for (int j = 0; j < jvms; j++) {
       int count = others / jvms + (j < others % jvms ? 1 : 0);
-      children.add(new Child(cluster, count, j));
+      children.add(new Child(cluster, count, n, j));
     }
     for (Child c : children) {
       c.expect("LOADED");
     }
     long loaded = System.nanoTime();
     log("spread: " + jvms + " JVMs launched and loaded Vert.x in " + ms(loaded - t0) + " ms");
+    long go = System.currentTimeMillis();
     for (Child c : children) {
       c.send("GO");
     }
-    ScaleNodes here = ScaleNodes.start(cluster, 1);
+    ScaleNodes here = ScaleNodes.launch(cluster, 1);
     for (Child c : children) {
-      c.expect("READY");
+      c.expect("LAUNCHED");
     }
-    while (true) {
-      boolean all = here.fewestMembers() >= n;
-      for (Child c : children) {
-        all &= Integer.parseInt(c.call("MEMBERS")) >= n;
-      }
-      if (all) {
-        break;
-      }
-      Thread.sleep(20);
+    // Each JVM times when its own nodes list n members and have started (one clock: one host).
+    long[] formed = here.formed(n);
+    long listed = formed[0];
+    long started = formed[1];
+    for (Child c : children) {
+      String[] f = c.call("FORMED").split(" ");
+      listed = Math.max(listed, Long.parseLong(f[0]));
+      started = Math.max(started, Long.parseLong(f[1]));
     }
-    long formed = System.nanoTime();
-    String formation = ms(formed - t0) + " (" + ms(formed - loaded) + " once loaded)";
-    log("spread: " + n + " members formed in " + formation + " ms");
+    long launch = ms(loaded - t0);
+    String formation = (listed - go) + " / " + (started - go) + " (from launch: "
+      + (launch + listed - go) + " / " + (launch + started - go) + ")";
+    log("spread: every member lists " + n + " / every Vert.x node started, from GO: " + formation + " ms");
     String latency = latency(here.nodes.get(0));
     String fan = fanOut(here.nodes.get(0), here, children);
     long rss = 0;
@@ -191,11 +191,16 @@ public final class Scale {
     for (Child c : children) {
       c.send("FAN " + address + " " + started);
     }
-    long last = local.fan(address, started);
+    List<Long> times = new ArrayList<>(local.fan(address, started));
     for (Child c : children) {
-      last = Math.max(last, Long.parseLong(c.reply()));
+      for (String t : c.reply().split(",")) {
+        times.add(Long.parseLong(t));
+      }
     }
-    log("fan-out to " + address + ": " + last + " ms");
+    times.sort(null);
+    long last = times.get(times.size() - 1);
+    log("fan-out to " + address + ": last member answered after " + last + " ms, median "
+      + times.get(times.size() / 2) + " ms");
     return last;
   }
 
@@ -259,12 +264,12 @@ public final class Scale {
     final BufferedReader out;
     final Writer in;
 
-    Child(String cluster, int count, int index) throws Exception {
+    Child(String cluster, int count, int size, int index) throws Exception {
       File logDir = new File(System.getProperty("bench.logDir", "target/bench-logs"));
       logDir.mkdirs();
       List<String> cmd = Arrays.asList(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-        ScaleNodes.class.getName(), cluster, Integer.toString(count));
+        ScaleNodes.class.getName(), cluster, Integer.toString(count), Integer.toString(size));
       process = new ProcessBuilder(cmd).redirectError(new File(logDir, "scale-" + index + ".log")).start();
       out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
       in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);

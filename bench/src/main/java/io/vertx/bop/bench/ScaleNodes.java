@@ -18,15 +18,18 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Several clustered Vert.x nodes in one JVM, for {@link Scale}: in the benchmark's own JVM, or in a
- * child JVM driven over stdin/stdout ({@code main}: arguments {@code clusterName count}; answers
- * {@code @@ LOADED} once Vert.x is loaded, starts its nodes on {@code GO} and answers
- * {@code @@ READY}, then one {@code @@} line per command: {@code MEMBERS} (the fewest members any
- * of its nodes sees), {@code FAN address} (every node requests {@code address} until answered;
- * the answer is the milliseconds until the last one was), {@code RSS} (this JVM's resident set in
+ * child JVM driven over stdin/stdout ({@code main}: arguments {@code clusterName count clusterSize};
+ * answers {@code @@ LOADED} once Vert.x is loaded, launches its nodes on {@code GO} and answers
+ * {@code @@ LAUNCHED}, then one {@code @@} line per command: {@code FORMED} (two wall-clock times
+ * in ms: when all its nodes first listed {@code clusterSize} members, and when the last of their
+ * Vert.x instances had started), {@code FAN address} (every node requests {@code address} until answered;
+ * the answer is each node's milliseconds until it was, comma-separated), {@code RSS} (this JVM's resident set in
  * bytes), {@code EXIT}).
  */
 public final class ScaleNodes {
@@ -34,19 +37,53 @@ public final class ScaleNodes {
   final List<Vertx> nodes = new ArrayList<>();
   final List<ClusterManager> managers = new ArrayList<>();
 
+  /** Nodes being started; {@link #awaitStarted} fills {@link #nodes}. */
+  private final List<Future<Vertx>> starting = new ArrayList<>();
+  /** The wall-clock time at which the last of {@link #starting} completed so far. */
+  private final AtomicLong lastStarted = new AtomicLong();
+
   /** Starts {@code count} nodes of {@code clusterName} together and waits until every one is up. */
   static ScaleNodes start(String clusterName, int count) throws Exception {
+    return launch(clusterName, count).awaitStarted();
+  }
+
+  /**
+   * Starts {@code count} nodes of {@code clusterName} together without waiting: their managers
+   * list the members as soon as each has joined, before Vert.x has finished starting the node.
+   */
+  static ScaleNodes launch(String clusterName, int count) {
     ScaleNodes s = new ScaleNodes();
-    List<Future<Vertx>> started = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       BopClusterManager manager = new BopClusterManager(new BopClusterOptions().setClusterName(clusterName));
       s.managers.add(manager);
-      started.add(Vertx.builder().withClusterManager(manager).buildClustered());
-    }
-    for (Future<Vertx> f : started) {
-      s.nodes.add(get(f, 300_000));
+      Future<Vertx> f = Vertx.builder().withClusterManager(manager).buildClustered();
+      f.onComplete(ar -> s.lastStarted.accumulateAndGet(System.currentTimeMillis(), Math::max));
+      s.starting.add(f);
     }
     return s;
+  }
+
+  /**
+   * Waits until every node of this JVM lists {@code n} members and every one has started; the
+   * wall-clock times (ms) of the first moment all listed {@code n}, and of the last start.
+   */
+  long[] formed(int n) throws Exception {
+    while (fewestMembers() < n) {
+      Thread.sleep(1);
+    }
+    long listed = System.currentTimeMillis();
+    awaitStarted();
+    return new long[] {listed, lastStarted.get()};
+  }
+
+  /** Waits until every node launched is up (its {@code buildClustered()} has completed). */
+  ScaleNodes awaitStarted() throws Exception {
+    if (nodes.isEmpty()) {
+      for (Future<Vertx> f : starting) {
+        nodes.add(get(f, 300_000));
+      }
+    }
+    return this;
   }
 
   /** The fewest members any node of this JVM sees. */
@@ -58,19 +95,19 @@ public final class ScaleNodes {
     return fewest;
   }
 
-  /** Every node requests {@code address} until it is answered; the milliseconds until the last answer. */
-  long fan(String address, long startedMillis) throws Exception {
+  /** Every node requests {@code address} until it is answered; each node's milliseconds until its answer. */
+  List<Long> fan(String address, long startedMillis) throws Exception {
     List<Future<Long>> answered = new ArrayList<>();
     for (Vertx vertx : nodes) {
       Promise<Long> p = Promise.promise();
       attempt(vertx, address, startedMillis, p);
       answered.add(p.future());
     }
-    long last = 0;
+    List<Long> times = new ArrayList<>();
     for (Future<Long> f : answered) {
-      last = Math.max(last, get(f, 120_000));
+      times.add(get(f, 120_000));
     }
-    return last;
+    return times;
   }
 
   private static void attempt(Vertx vertx, String address, long startedMillis, Promise<Long> done) {
@@ -122,17 +159,27 @@ public final class ScaleNodes {
     if (!"GO".equals(go)) {
       throw new IllegalStateException("expected GO, got " + go);
     }
-    ScaleNodes s = start(args[0], Integer.parseInt(args[1]));
-    proto.println("@@ READY");
+    ScaleNodes s = launch(args[0], Integer.parseInt(args[1]));
+    int clusterSize = Integer.parseInt(args[2]);
+    // Timed here, where it happens: the parent's polling of 20 busy JVMs would add its own delay.
+    CompletableFuture<long[]> formed = CompletableFuture.supplyAsync(() -> {
+      try {
+        return s.formed(clusterSize);
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    proto.println("@@ LAUNCHED");
     for (String line = in.readLine(); line != null; line = in.readLine()) {
       String[] c = line.trim().split(" ");
       try {
         switch (c[0]) {
-          case "MEMBERS":
-            proto.println("@@ " + s.fewestMembers());
+          case "FORMED":
+            long[] f = formed.get(300, TimeUnit.SECONDS);
+            proto.println("@@ " + f[0] + " " + f[1]);
             break;
           case "FAN":
-            proto.println("@@ " + s.fan(c[1], Long.parseLong(c[2])));
+            proto.println("@@ " + String.join(",", s.fan(c[1], Long.parseLong(c[2])).stream().map(String::valueOf).toArray(String[]::new)));
             break;
           case "RSS":
             proto.println("@@ " + rss());
