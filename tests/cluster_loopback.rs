@@ -346,12 +346,20 @@ fn four_nodes_survive_two_deaths_one_after_the_other() {
     });
     add_eventually(&nodes[0], "c");
     for expected in [3, 2] {
-        // Kill a voter each time (the leader first), so each death costs a vote.
+        // Kill a voter each time (the leader first), so each death costs a vote. Each death is
+        // healed before the next: the dead voter is out of the configuration and a learner has
+        // taken its place (two voters dying before that is two failures at once).
         let victim = leader_index(&nodes);
         nodes.remove(victim).close();
         let refs: Vec<&Node> = nodes.iter().collect();
         eventually(&format!("{expected} members"), || {
             same_members(&refs, expected)
+        });
+        let live: Vec<u64> = nodes.iter().map(|n| n.raft_id()).collect();
+        let target = if expected == 3 { 3 } else { 1 };
+        eventually(&format!("{target} live voters"), || {
+            let voters = nodes[0].voters();
+            voters.len() == target && voters.iter().all(|v| live.contains(v))
         });
         add_eventually(&nodes[0], "c");
     }
