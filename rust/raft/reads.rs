@@ -8,6 +8,14 @@
 //! pending read per context and drops a second request with a context it is already serving, so
 //! a context made of the batch number alone would let two members' batches collide (their
 //! numbers both count from 1), and the second would wait for its retry.
+//!
+//! The leader does not step other members' ReadIndex requests into raft one by one: raft-rs
+//! heartbeats every peer for each, with its own context, so a hundred members reading at once
+//! cost the leader a hundred rounds, and its voters a hundred answers each. It collects the
+//! requests that arrive before its next round ([`ReadRelay`]), adds its own batch, asks raft for
+//! one round for them all, and answers each asker itself with the index that round confirmed
+//! (what raft-rs's answer would carry). Confirming a later round for an earlier request is safe:
+//! the round starts after the request arrived, so its index covers every write committed then.
 
 use std::collections::BTreeMap;
 
@@ -120,6 +128,74 @@ impl ReadBatches {
     }
 }
 
+/// One ReadIndex request answered by a leader's round: the asker's raft id and its context.
+pub(crate) type Ask = (u64, Vec<u8>);
+
+struct Round {
+    asks: Vec<Ask>,
+    asked_tick: u64,
+}
+
+/// Leader only: the ReadIndex requests collected for its next round, and the rounds in flight.
+#[derive(Default)]
+pub(crate) struct ReadRelay {
+    next_round: u64,
+    forming: Vec<Ask>,
+    in_flight: BTreeMap<u64, Round>,
+}
+
+impl ReadRelay {
+    pub fn push(&mut self, asker: u64, context: Vec<u8>) {
+        if !self
+            .forming
+            .iter()
+            .any(|(a, c)| *a == asker && *c == context)
+        {
+            self.forming.push((asker, context));
+        }
+    }
+
+    /// Closes the forming round; returns the context to ask raft with, if there was one. A
+    /// round's context names raft id 0, which no member has, so it is never an asker's.
+    pub fn start_round(&mut self, tick: u64) -> Option<Vec<u8>> {
+        if self.forming.is_empty() {
+            return None;
+        }
+        self.next_round += 1;
+        let round = Round {
+            asks: std::mem::take(&mut self.forming),
+            asked_tick: tick,
+        };
+        self.in_flight.insert(self.next_round, round);
+        Some(context(0, self.next_round))
+    }
+
+    /// The asks of the round `context` names, once raft confirmed it; `None` for any other
+    /// context.
+    pub fn confirmed(&mut self, context: &[u8]) -> Option<Vec<Ask>> {
+        match parse_context(context)? {
+            (0, round) => self.in_flight.remove(&round).map(|r| r.asks),
+            _ => None,
+        }
+    }
+
+    /// Forgets rounds asked before `tick`: raft drops a round silently (a leader that has not
+    /// committed an entry of its term yet), and its askers ask again.
+    pub fn forget_asked_before(&mut self, tick: u64) {
+        self.in_flight.retain(|_, r| r.asked_tick >= tick);
+    }
+
+    /// Forgets everything (this replica no longer leads; the askers ask the next leader).
+    pub fn clear(&mut self) {
+        self.forming.clear();
+        self.in_flight.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.forming.is_empty() && self.in_flight.is_empty()
+    }
+}
+
 /// A batch's ReadIndex context: the asker's raft id, then the batch number (little-endian).
 fn context(asker: u64, batch: u64) -> Vec<u8> {
     let mut ctx = Vec::with_capacity(16);
@@ -193,5 +269,28 @@ mod tests {
         // Malformed contexts are ignored.
         b.confirmed(&[1, 2, 3], 9, 2);
         assert!(b.ready(9).is_empty());
+    }
+
+    #[test]
+    fn a_relay_round_answers_every_ask_collected_before_it() {
+        let mut r = ReadRelay::default();
+        assert!(r.start_round(0).is_none());
+        r.push(2, context(2, 1));
+        r.push(3, context(3, 1));
+        r.push(2, context(2, 1));
+        let round = r.start_round(0).unwrap();
+        r.push(4, context(4, 1));
+        let next = r.start_round(1).unwrap();
+        assert_ne!(round, next);
+        // A member's own batch context is not a round's.
+        assert_eq!(r.confirmed(&context(2, 1)), None);
+        assert_eq!(
+            r.confirmed(&round),
+            Some(vec![(2, context(2, 1)), (3, context(3, 1))])
+        );
+        assert_eq!(r.confirmed(&round), None, "answered once");
+        r.forget_asked_before(2);
+        assert_eq!(r.confirmed(&next), None, "forgotten");
+        assert!(r.is_empty());
     }
 }

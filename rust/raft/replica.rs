@@ -22,7 +22,7 @@ use raft::prelude::{Message as RaftMsg, MessageType};
 use raft::{RawNode, StateRole};
 
 use super::command;
-use super::reads::{Read, ReadBatches};
+use super::reads::{Read, ReadBatches, ReadRelay};
 use super::storage::LogStore;
 use crate::fsm::{is_local_read, is_read_only, Event, StateMachine};
 use crate::wire::{
@@ -34,6 +34,7 @@ mod feed;
 mod proposals;
 mod ready;
 mod rejoin;
+mod relay;
 mod stats;
 mod validate;
 
@@ -151,6 +152,8 @@ pub struct Replica {
     /// Writes waiting for a leader to forward them to.
     unsent: Vec<Unsent>,
     reads: ReadBatches,
+    /// Leader only: the read index requests of every member, asked a round at a time.
+    relay: ReadRelay,
     /// Joins this replica proposed as leader, by ticket.
     pub(super) joins: HashMap<u32, PendingJoin>,
     /// Tickets of this replica's own internal commands (expiry, declared dead, its own join).
@@ -248,6 +251,7 @@ impl Replica {
             known_leader: 0,
             unsent: Vec::new(),
             reads: ReadBatches::default(),
+            relay: ReadRelay::default(),
             joins: HashMap::new(),
             internal: HashMap::new(),
             peers: HashMap::new(),
@@ -535,6 +539,10 @@ impl Replica {
                 if msg.from == raw.raft.leader_id || msg.get_msg_type() == MessageType::MsgAppend {
                     self.leader_contact_tick = self.ticks;
                 }
+                if self.relay_read(&msg) {
+                    return Ok(());
+                }
+                let raw = self.raw.as_mut().expect("checked");
                 if let Err(e) = raw.step(msg) {
                     log::debug!("{}: raft step: {e}", self.cfg.node_id);
                 }
@@ -647,8 +655,9 @@ impl Replica {
         }
         self.send_unsent(now_ms);
         if let Some(ctx) = self.reads.start_batch(self.ticks, self.raft_id()) {
-            self.raw.as_mut().expect("checked").read_index(ctx);
+            self.ask_read_index(ctx);
         }
+        self.start_read_round();
         while self.raw.as_ref().is_some_and(|r| r.has_ready()) {
             self.handle_ready();
         }

@@ -2,6 +2,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use protobuf::Message as _;
+use raft::prelude::{Message as RaftMsg, MessageType};
+
 use super::*;
 use crate::fsm::Event;
 use crate::wire::{error_code, FramedMessage, Message, RegistrationInfo};
@@ -14,6 +17,9 @@ struct Cluster {
     done: BTreeMap<(String, u32), Message>,
     now_ms: u64,
     down: Vec<String>,
+    /// Every raft message delivered, with its sender's name, while `record` is set.
+    record: bool,
+    delivered: Vec<(String, RaftMsg)>,
 }
 
 /// Adds one to `counter`.
@@ -44,6 +50,8 @@ impl Cluster {
             done: BTreeMap::new(),
             now_ms: 0,
             down: vec![],
+            record: false,
+            delivered: vec![],
         }
     }
 
@@ -74,6 +82,11 @@ impl Cluster {
                 }
                 r.drive(self.now_ms);
                 for (to, frame) in r.take_outbox() {
+                    if let (true, Message::RaftMessage { data, .. }) = (self.record, &frame.payload)
+                    {
+                        let msg = RaftMsg::parse_from_bytes(data).unwrap();
+                        self.delivered.push((name.clone(), msg));
+                    }
                     self.queue.push_back((to, frame));
                 }
                 for c in r.take_completions() {
@@ -422,6 +435,60 @@ fn reads_from_two_followers_at_once_are_both_answered_without_a_retry() {
             "{key:?} unanswered"
         );
     }
+}
+
+/// Every other member reading at the same moment costs the leader one heartbeat round, not one
+/// per member: it asks raft once for all the requests that reached it, and answers each itself.
+#[test]
+fn reads_from_every_member_at_once_take_one_heartbeat_round() {
+    let mut c = Cluster::formed(&["n2", "n3", "n4", "n5", "n6", "n7"]);
+    let leader = c
+        .replicas
+        .iter()
+        .find(|(_, r)| r.is_leader())
+        .unwrap()
+        .0
+        .clone();
+    let voters = c.replicas[&leader].voters();
+    c.call(&leader, add("c"));
+    c.record = true;
+    let mut tickets = Vec::new();
+    for (name, r) in c.replicas.iter_mut().filter(|(n, _)| **n != leader) {
+        let read = Message::CounterGetRequest {
+            counter_name: "c".into(),
+        };
+        tickets.push((name.clone(), r.submit(read, c.now_ms)));
+    }
+    c.settle();
+    for key in tickets {
+        assert_eq!(
+            c.done.remove(&key),
+            Some(Message::CounterGetResponse { value: 1 }),
+            "{key:?} unanswered"
+        );
+    }
+    let round_heartbeats: Vec<u64> = c
+        .delivered
+        .iter()
+        .filter(|(from, m)| {
+            *from == leader
+                && m.get_msg_type() == MessageType::MsgHeartbeat
+                && !m.context.is_empty()
+                && voters.contains(&m.to)
+        })
+        .map(|(_, m)| m.to)
+        .collect();
+    assert_eq!(
+        round_heartbeats.len(),
+        voters.len() - 1,
+        "{round_heartbeats:?}"
+    );
+    let answers = c
+        .delivered
+        .iter()
+        .filter(|(_, m)| m.get_msg_type() == MessageType::MsgReadIndexResp)
+        .count();
+    assert_eq!(answers, c.replicas.len() - 1, "one answer per asker");
 }
 
 /// A leader that has led for longer than the failure timeout admits a node and must give it the

@@ -98,10 +98,9 @@ impl Replica {
         let retry = 2 * self.cfg.heartbeat_ticks as u64;
         let asker = self.raft_id();
         for ctx in self.reads.due_for_retry(self.ticks, retry, asker) {
-            if let Some(raw) = self.raw.as_mut() {
-                raw.read_index(ctx);
-            }
+            self.ask_read_index(ctx);
         }
+        self.forget_stale_rounds();
         if self.is_leader() {
             self.detect_failures(now_ms);
             self.propose_expiry(now_ms);

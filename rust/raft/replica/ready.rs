@@ -39,8 +39,7 @@ impl Replica {
             raw.mut_store().set_hard_state(hs.clone());
         }
         for rs in rd.take_read_states() {
-            self.reads
-                .confirmed(&rs.request_ctx, rs.index, self.raft_id());
+            self.read_confirmed(&rs.request_ctx, rs.index);
         }
         let persisted = rd.take_persisted_messages();
         self.send_raft(persisted);
@@ -61,7 +60,7 @@ impl Replica {
 
     /// Sends raft's messages, voters' first (a commit waits for them only); what goes to
     /// learners is coalesced (see `feed.rs`).
-    fn send_raft(&mut self, messages: Vec<RaftMsg>) {
+    pub(super) fn send_raft(&mut self, messages: Vec<RaftMsg>) {
         let messages = match self.raw.as_ref() {
             Some(raw) => {
                 let prs = raw.raft.prs();
