@@ -1,9 +1,25 @@
 //! Reads: answering a read-only command from the current state.
 
-use super::{not_a_member, StateMachine};
+use super::{is_local_read, not_a_member, StateMachine};
 use crate::wire::{error_code, MapEntry, Message};
 
 impl StateMachine {
+    /// Whether this node answers `command` from its own applied state, without a round with the
+    /// leader: a local read (see `Role::LocalRead`), or the node info of a member whose info this
+    /// state holds. A member sets its info before it registers a consumer or sends a message
+    /// (Vert.x starts its event bus so), so a node that learned of the member from registrations
+    /// it read holds the info already, and does not wait for the leader to open a connection.
+    /// One that learned of it otherwise (a message from it that came first) and does not hold
+    /// it yet asks the leader, as for any read.
+    pub fn answers_locally(&self, command: &Message) -> bool {
+        match command {
+            Message::GetNodeInfoRequest { node_id } => {
+                self.member(node_id).is_some_and(|m| m.info.is_some())
+            }
+            other => is_local_read(other),
+        }
+    }
+
     /// Answers a read-only command from the current state at time `now_ms`.
     pub fn query(&self, command: &Message, now_ms: u64) -> Message {
         use Message::*;

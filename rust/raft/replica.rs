@@ -24,7 +24,7 @@ use raft::{RawNode, StateRole};
 use super::command;
 use super::reads::{Read, ReadBatches, ReadRelay};
 use super::storage::LogStore;
-use crate::fsm::{is_local_read, is_read_only, Event, StateMachine};
+use crate::fsm::{is_read_only, Event, StateMachine};
 use crate::wire::{
     error_code, FramedMessage, Message, MessageFlags, Proposal, DEFAULT_MAX_FRAME_SIZE,
 };
@@ -472,7 +472,7 @@ impl Replica {
             self.leaving = Some(ticket);
             self.forget_restore();
         }
-        if is_local_read(&request) {
+        if self.fsm.answers_locally(&request) {
             let response = self.fsm.query(&request, self.read_time());
             self.completions.push(Completion { ticket, response });
         } else if is_read_only(&request) {

@@ -491,6 +491,53 @@ fn reads_from_every_member_at_once_take_one_heartbeat_round() {
     assert_eq!(answers, c.replicas.len() - 1, "one answer per asker");
 }
 
+/// A member's node info, once applied here, is answered without a round with the leader (a
+/// node opening its first connection to a member asks for it); a member whose info this node
+/// does not hold yet is asked of the leader.
+#[test]
+fn node_info_held_here_is_answered_at_once_and_other_node_info_waits_for_a_round() {
+    let mut c = Cluster::formed(&["n2", "n3"]);
+    let set = Message::SetNodeInfoRequest {
+        node_id: "n2".into(),
+        info: vec![7],
+    };
+    c.call("n2", set);
+    c.tick(1);
+    let ask = |c: &mut Cluster, node_id: &str| {
+        let r = c.replicas.get_mut("n3").unwrap();
+        let ticket = r.submit(
+            Message::GetNodeInfoRequest {
+                node_id: node_id.into(),
+            },
+            0,
+        );
+        let done = r.take_completions();
+        (ticket, done)
+    };
+    let (_, done) = ask(&mut c, "n2");
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        done[0].response,
+        Message::GetNodeInfoResponse {
+            info: Some(vec![7])
+        }
+    );
+    // n1 has no info set, and n9 is no member: both wait for a round.
+    for node_id in ["n1", "n9"] {
+        let (ticket, done) = ask(&mut c, node_id);
+        assert!(done.is_empty(), "{node_id} answered without a round");
+        c.settle();
+        let answer = c.done.remove(&("n3".to_string(), ticket)).unwrap();
+        let expected = match node_id {
+            "n1" => matches!(answer, Message::GetNodeInfoResponse { info: None }),
+            _ => {
+                matches!(answer, Message::ErrorResponse { code, .. } if code == error_code::NOT_A_MEMBER)
+            }
+        };
+        assert!(expected, "{node_id}: {answer:?}");
+    }
+}
+
 /// A leader that has led for longer than the failure timeout admits a node and must give it the
 /// whole timeout to speak, not declare it dead at once because it was never heard from.
 #[test]
