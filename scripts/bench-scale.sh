@@ -7,4 +7,7 @@
 # bench/target/bench-logs/. About 3 minutes on 2 cores.
 set -euo pipefail
 . "$(dirname "$0")/bench-build.sh"
-exec java -Xmx4g -cp "$BENCH_CP" -Dbench.logDir="$ROOT/bench/target/bench-logs" io.vertx.bop.bench.Scale "$@"
+# BENCH_JAVA_OPTS: JVM options for this JVM and every child JVM (the defaults are a new user's:
+# none), e.g. BENCH_JAVA_OPTS=-Dio.netty.jfr.enabled=false (see BENCHMARKS.md, "Scale").
+# shellcheck disable=SC2086
+exec java -Xmx4g ${BENCH_JAVA_OPTS:-} -Dbench.childOpts="${BENCH_JAVA_OPTS:-}" -cp "$BENCH_CP" -Dbench.logDir="$ROOT/bench/target/bench-logs" io.vertx.bop.bench.Scale "$@"

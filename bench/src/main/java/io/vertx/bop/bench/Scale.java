@@ -33,7 +33,8 @@ import java.util.concurrent.TimeUnit;
  * writes resume after the leader stops abruptly.
  *
  * <p>Arguments: {@code [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]};
- * {@code --spread 0} skips the multi-JVM run.
+ * {@code --spread 0} skips the multi-JVM run. The system property {@code bench.childOpts} (JVM
+ * options separated by spaces) is passed on to every child JVM.
  */
 public final class Scale {
 
@@ -267,9 +268,15 @@ public final class Scale {
     Child(String cluster, int count, int size, int index) throws Exception {
       File logDir = new File(System.getProperty("bench.logDir", "target/bench-logs"));
       logDir.mkdirs();
-      List<String> cmd = Arrays.asList(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xmx256m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-        ScaleNodes.class.getName(), cluster, Integer.toString(count), Integer.toString(size));
+      List<String> cmd = new ArrayList<>(Arrays.asList(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xmx256m", "-XX:+UseSerialGC"));
+      for (String opt : System.getProperty("bench.childOpts", "").trim().split("\\s+")) {
+        if (!opt.isEmpty()) {
+          cmd.add(opt);
+        }
+      }
+      cmd.addAll(Arrays.asList("-cp", System.getProperty("java.class.path"),
+        ScaleNodes.class.getName(), cluster, Integer.toString(count), Integer.toString(size)));
       process = new ProcessBuilder(cmd).redirectError(new File(logDir, "scale-" + index + ".log")).start();
       out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
       in = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
