@@ -168,6 +168,16 @@ fn hostile(leader: u64, peer: u64) -> Vec<(&'static str, RaftMsg)> {
         m,
     ));
 
+    let mut m = message(MessageType::MsgReadIndex, peer, leader, 0);
+    let mut context = entry(0, 0);
+    context.data = vec![7; 4096].into();
+    m.set_entries(vec![context].into());
+    cases.push(("a read index with a context of 4 KiB", m));
+
+    let mut m = message(MessageType::MsgHeartbeat, peer, leader, term);
+    m.context = vec![7; 4096].into();
+    cases.push(("a heartbeat with a context of 4 KiB", m));
+
     let m = message(MessageType::MsgTransferLeader, peer, leader, term);
     cases.push((
         "a leadership transfer (a follower would forward it and panic)",

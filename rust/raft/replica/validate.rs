@@ -29,7 +29,10 @@
 //! - `MsgAppendResponse`: `index` at most this node's last index (a leader would record a
 //!   follower as holding entries it does not have);
 //! - `MsgReadIndex` and `MsgReadIndexResp`: exactly one entry, the read's context (a leader
-//!   indexes `entries[0]`).
+//!   indexes `entries[0]`), of at most [`MAX_CONTEXT`] bytes;
+//! - any message: a `context` of at most [`MAX_CONTEXT`] bytes. Members' contexts are 16 bytes
+//!   (a read's: asker and batch; raft-rs's campaign transfer marker); a larger one would be held
+//!   with the pending read and sent back with every answer.
 //!
 //! A refused message is counted, logged and the connection that carried it closed by the node.
 
@@ -40,6 +43,9 @@ use raft::{Changer, ProgressTracker, Raft};
 
 use crate::fsm::StateMachine;
 use crate::raft::storage::LogStore;
+
+/// The largest context, of a read or of a message, accepted from a peer.
+pub(crate) const MAX_CONTEXT: usize = 64;
 
 /// The largest term or index a peer may name: far beyond any real log, and far enough below
 /// `u64::MAX` that raft-rs's arithmetic on it cannot overflow.
@@ -72,6 +78,16 @@ pub(crate) fn check(
     m: &RaftMsg,
 ) -> Result<Option<CheckedSnapshot>, Refused> {
     check_envelope(raft, m)?;
+    if m.context.len() > MAX_CONTEXT {
+        refuse(
+            "oversized context",
+            format!(
+                "{:?} with a context of {} bytes",
+                m.get_msg_type(),
+                m.context.len()
+            ),
+        )?;
+    }
     if m.term != 0 && m.term < raft.term {
         // raft-rs answers or drops it on its term alone.
         return Ok(None);
@@ -84,6 +100,18 @@ pub(crate) fn check(
             refuse(
                 "malformed read index",
                 format!("{:?} with {} entries", m.get_msg_type(), m.entries.len()),
+            )?;
+        }
+        MessageType::MsgReadIndex | MessageType::MsgReadIndexResp
+            if m.entries[0].data.len() > MAX_CONTEXT =>
+        {
+            refuse(
+                "oversized context",
+                format!(
+                    "{:?} with a context of {} bytes",
+                    m.get_msg_type(),
+                    m.entries[0].data.len()
+                ),
             )?;
         }
         MessageType::MsgSnapshot => return check_snapshot(raft, m),
