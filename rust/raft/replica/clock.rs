@@ -100,7 +100,7 @@ impl Replica {
         for ctx in self.reads.due_for_retry(self.ticks, retry, asker) {
             self.ask_read_index(ctx);
         }
-        self.forget_stale_rounds();
+        self.forget_stale_rounds(retry);
         if self.is_leader() {
             self.detect_failures(now_ms);
             self.propose_expiry(now_ms);

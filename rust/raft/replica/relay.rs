@@ -41,9 +41,9 @@ impl Replica {
         }
     }
 
-    /// Forgets rounds raft dropped (at a tick): their askers have asked again by then.
-    pub(super) fn forget_stale_rounds(&mut self) {
-        let retry = 2 * self.cfg.heartbeat_ticks as u64;
+    /// Forgets rounds raft dropped (at a tick): asked over two retries ago (`retry` ticks each),
+    /// their askers have asked again since.
+    pub(super) fn forget_stale_rounds(&mut self, retry: u64) {
         self.relay
             .forget_asked_before(self.ticks.saturating_sub(2 * retry));
     }

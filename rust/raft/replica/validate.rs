@@ -64,6 +64,18 @@ fn refuse(reason: &'static str, detail: String) -> Result<(), Refused> {
     Err(Refused { reason, detail })
 }
 
+/// A context of `len` bytes carried by `m` (its `context`, or a read's entry).
+fn check_context(m: &RaftMsg, len: usize) -> Result<(), Refused> {
+    if len > MAX_CONTEXT {
+        let kind = m.get_msg_type();
+        refuse(
+            "oversized context",
+            format!("{kind:?} with a context of {len} bytes"),
+        )?;
+    }
+    Ok(())
+}
+
 /// A snapshot that passed the checks, decoded, to install without decoding it again.
 pub(crate) struct CheckedSnapshot {
     pub index: u64,
@@ -78,16 +90,7 @@ pub(crate) fn check(
     m: &RaftMsg,
 ) -> Result<Option<CheckedSnapshot>, Refused> {
     check_envelope(raft, m)?;
-    if m.context.len() > MAX_CONTEXT {
-        refuse(
-            "oversized context",
-            format!(
-                "{:?} with a context of {} bytes",
-                m.get_msg_type(),
-                m.context.len()
-            ),
-        )?;
-    }
+    check_context(m, m.context.len())?;
     if m.term != 0 && m.term < raft.term {
         // raft-rs answers or drops it on its term alone.
         return Ok(None);
@@ -102,17 +105,8 @@ pub(crate) fn check(
                 format!("{:?} with {} entries", m.get_msg_type(), m.entries.len()),
             )?;
         }
-        MessageType::MsgReadIndex | MessageType::MsgReadIndexResp
-            if m.entries[0].data.len() > MAX_CONTEXT =>
-        {
-            refuse(
-                "oversized context",
-                format!(
-                    "{:?} with a context of {} bytes",
-                    m.get_msg_type(),
-                    m.entries[0].data.len()
-                ),
-            )?;
+        MessageType::MsgReadIndex | MessageType::MsgReadIndexResp => {
+            check_context(m, m.entries[0].data.len())?;
         }
         MessageType::MsgSnapshot => return check_snapshot(raft, m),
         _ => {}
