@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The scale benchmark: clusters of 10, 30 and 100 members in one JVM, and 100 members
-# spread over 20 child JVMs plus this one, at the manager's defaults on one host.
+# spread over 20 child JVMs (this one drives them), at the manager's defaults on one host.
 #   scripts/bench-scale.sh [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]
 # Installs the product jar (cargo + maven), builds bench/, then runs io.vertx.bop.bench.Scale,
 # which prints one Markdown table on stdout. Progress goes to stderr; child logs to

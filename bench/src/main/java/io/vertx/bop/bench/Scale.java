@@ -1,7 +1,6 @@
 package io.vertx.bop.bench;
 
 import io.vertx.core.Vertx;
-import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 
 import java.io.BufferedReader;
@@ -29,8 +28,9 @@ import java.util.concurrent.TimeUnit;
  * latency from one member with one request in flight (p50, p99), registration fan-out (from
  * {@code consumer()} on one member until a request from every member reached it: first when no
  * member has an event-bus connection to it yet, then for a second address), memory per
- * member (resident set growth, and heap after GC, divided by N), and, in this JVM, the time until
- * writes resume after the leader stops abruptly.
+ * member (resident set growth, and heap after GC, divided by N), and the time until writes resume
+ * after the leader stops abruptly: in this JVM its node is closed without leaving; over child JVMs
+ * (this JVM then holds no member and only drives them) the leader's JVM is killed (SIGKILL).
  *
  * <p>Arguments: {@code [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]};
  * {@code --spread 0} skips the multi-JVM run. The system property {@code bench.childOpts} (JVM
@@ -90,8 +90,9 @@ public final class Scale {
     String formation = (formed[0] - t0) + " / " + (formed[1] - t0);
     log("in-process: every member lists " + n + " / every Vert.x node started: " + formation + " ms");
     Vertx probe = s.nodes.get(n - 1);
-    String latency = latency(probe);
-    String fan = fanOut(s.nodes.get(0), s, new ArrayList<>());
+    String latency = ScaleNodes.latency(probe, ops);
+    Vertx owner = s.nodes.get(0);
+    String fan = fanOut(address -> owner.eventBus().<String>consumer(address, m -> m.reply("ok")), s, new ArrayList<>());
     gc();
     double rss = (ScaleNodes.rss() - rssBefore) / (double) n / (1 << 20);
     double heap = (heapUsed() - heapBefore) / (double) n / (1 << 20);
@@ -100,14 +101,18 @@ public final class Scale {
     return String.format("| one JVM | %d | %s | %s | %s | %.1f / %.1f | %d |", n, formation, latency, fan, rss, heap, resume);
   }
 
+  /**
+   * {@code n} members spread over {@code jvms} child JVMs; this JVM holds none and only drives
+   * them, so the leader is always in a child whose JVM can be killed, and the put and get probe
+   * is a member of a JVM that does not hold the leader.
+   */
   private static String multiJvm(int n, int jvms) throws Exception {
     String cluster = "scale-jvms-" + n + "-" + UUID.randomUUID();
-    int others = n - 1;
-    log("spread: starting " + others + " members over " + jvms + " JVMs and one here");
+    log("spread: starting " + n + " members over " + jvms + " JVMs");
     List<Child> children = new ArrayList<>();
     long t0 = System.nanoTime();
     for (int j = 0; j < jvms; j++) {
-      int count = others / jvms + (j < others % jvms ? 1 : 0);
+      int count = n / jvms + (j < n % jvms ? 1 : 0);
       children.add(new Child(cluster, count, n, j));
     }
     for (Child c : children) {
@@ -119,14 +124,12 @@ public final class Scale {
     for (Child c : children) {
       c.send("GO");
     }
-    ScaleNodes here = ScaleNodes.launch(cluster, 1);
     for (Child c : children) {
       c.expect("LAUNCHED");
     }
     // Each JVM times when its own nodes list n members and have started (one clock: one host).
-    long[] formed = here.formed(n);
-    long listed = formed[0];
-    long started = formed[1];
+    long listed = 0;
+    long started = 0;
     for (Child c : children) {
       String[] f = c.call("FORMED").split(" ");
       listed = Math.max(listed, Long.parseLong(f[0]));
@@ -136,63 +139,70 @@ public final class Scale {
     String formation = (listed - go) + " / " + (started - go) + " (from launch: "
       + (launch + listed - go) + " / " + (launch + started - go) + ")";
     log("spread: every member lists " + n + " / every Vert.x node started, from GO: " + formation + " ms");
-    String latency = latency(here.nodes.get(0));
-    String fan = fanOut(here.nodes.get(0), here, children);
+    Child leader = null;
+    Child probe = null;
+    for (Child c : children) {
+      if (Boolean.parseBoolean(c.call("LEADS"))) {
+        leader = c;
+      } else if (probe == null) {
+        probe = c;
+      }
+    }
+    Child owner = probe;
+    String latency = probe.call("LATENCY " + ops);
+    String fan = fanOut(address -> owner.call("CONSUME " + address), null, children);
     long rss = 0;
     for (Child c : children) {
       rss += Long.parseLong(c.call("RSS"));
     }
+    String resume = "- (no member led)";
+    if (leader != null) {
+      long killedAt = System.currentTimeMillis();
+      leader.process.destroyForcibly();
+      children.remove(leader);
+      long resumed = Long.parseLong(probe.call("RESUME " + killedAt));
+      if (resumed < 0) {
+        log("spread: no write accepted within " + ScaleNodes.RESUME_LIMIT_MS + " ms after the leader's JVM was killed");
+        resume = "none within " + ScaleNodes.RESUME_LIMIT_MS + " (its JVM killed)";
+      } else {
+        log("spread: writes resumed " + resumed + " ms after the leader's JVM was killed");
+        resume = resumed + " (its JVM killed)";
+      }
+      leader.process.waitFor(60, TimeUnit.SECONDS);
+    }
     for (Child c : children) {
       c.exit();
     }
-    here.close();
-    return String.format("| %d JVMs (RSS counts each JVM's own overhead) | %d | %s | %s | %s | %.1f / - | - |",
-      jvms + 1, n, formation, latency, fan, rss / (double) others / (1 << 20));
+    return String.format("| %d JVMs of %d members (RSS counts each JVM's own overhead) | %d | %s | %s | %s | %.1f / - | %s |",
+      jvms, n / jvms, n, formation, latency, fan, rss / (double) n / (1 << 20), resume);
   }
 
-  /** Put then get latency, one request in flight, from {@code vertx}: "p50 / p99 | p50 / p99". */
-  private static String latency(Vertx vertx) throws Exception {
-    AsyncMap<String, String> map = ScaleNodes.get(vertx.sharedData().<String, String>getAsyncMap("scale"), 30_000);
-    String value = "v".repeat(100);
-    for (int i = 0; i < 200; i++) {
-      ScaleNodes.get(map.put("warm" + i, value), 30_000);
-      ScaleNodes.get(map.get("warm" + i), 30_000);
-    }
-    long[] puts = new long[ops];
-    long[] gets = new long[ops];
-    for (int i = 0; i < ops; i++) {
-      long t = System.nanoTime();
-      ScaleNodes.get(map.put("k" + i, value), 30_000);
-      puts[i] = System.nanoTime() - t;
-    }
-    for (int i = 0; i < ops; i++) {
-      long t = System.nanoTime();
-      ScaleNodes.get(map.get("k" + i), 30_000);
-      gets[i] = System.nanoTime() - t;
-    }
-    return pct(puts) + " | " + pct(gets);
+  /** Registers a consumer for an address on the member that owns a fan-out. */
+  private interface Registrar {
+    void register(String address) throws Exception;
   }
 
   /**
-   * Registers a consumer on {@code owner} and has every member request it until answered; twice:
-   * first while no member has talked to {@code owner} yet (each request also opens the event
-   * bus's connection), then for a second address once the first is answered everywhere.
+   * Registers a consumer on the owning member and has every member request it until answered;
+   * twice: first while no member has talked to the owner yet (each request also opens the event
+   * bus's connection), then for a second address once the first is answered everywhere. The
+   * members are those of {@code local} (null when this JVM holds none) and of {@code children}.
    * Returns "first | second" in milliseconds.
    */
-  private static String fanOut(Vertx owner, ScaleNodes local, List<Child> children) throws Exception {
+  private static String fanOut(Registrar owner, ScaleNodes local, List<Child> children) throws Exception {
     long first = fanOutOnce(owner, local, children);
     long second = fanOutOnce(owner, local, children);
     return first + " | " + second;
   }
 
-  private static long fanOutOnce(Vertx owner, ScaleNodes local, List<Child> children) throws Exception {
+  private static long fanOutOnce(Registrar owner, ScaleNodes local, List<Child> children) throws Exception {
     String address = "fan." + UUID.randomUUID();
     long started = System.currentTimeMillis();
-    owner.eventBus().<String>consumer(address, m -> m.reply("ok"));
+    owner.register(address);
     for (Child c : children) {
       c.send("FAN " + address + " " + started);
     }
-    List<Long> times = new ArrayList<>(local.fan(address, started));
+    List<Long> times = local == null ? new ArrayList<>() : new ArrayList<>(local.fan(address, started));
     for (Child c : children) {
       for (String t : c.reply().split(",")) {
         times.add(Long.parseLong(t));
@@ -217,27 +227,11 @@ public final class Scale {
       return -1;
     }
     Vertx writer = s.nodes.get(leader == 0 ? 1 : 0);
-    AsyncMap<String, String> map = ScaleNodes.get(writer.sharedData().<String, String>getAsyncMap("scale"), 30_000);
-    long t0 = System.nanoTime();
+    long t0 = System.currentTimeMillis();
     ((BopClusterManager) s.managers.get(leader)).node().close();
-    for (int i = 0; ; i++) {
-      try {
-        ScaleNodes.get(map.put("after-kill-" + i, "v"), 30_000);
-        long resumed = ms(System.nanoTime() - t0);
-        log("writes resumed " + resumed + " ms after the leader stopped");
-        return resumed;
-      } catch (Exception failedWhileElecting) {
-        if (System.nanoTime() - t0 > TimeUnit.SECONDS.toNanos(120)) {
-          return -1;
-        }
-      }
-    }
-  }
-
-  private static String pct(long[] nanos) {
-    long[] sorted = nanos.clone();
-    Arrays.sort(sorted);
-    return String.format("%.2f / %.2f", sorted[sorted.length / 2] / 1e6, sorted[(int) (sorted.length * 0.99)] / 1e6);
+    long resumed = ScaleNodes.putUntilAccepted(writer, t0);
+    log("writes resumed " + resumed + " ms after the leader stopped");
+    return resumed;
   }
 
   private static long heapUsed() {

@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
@@ -17,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -30,12 +32,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * in ms: when all its nodes first listed {@code clusterSize} members, and when the last of their
  * Vert.x instances had started), {@code FAN address} (every node requests {@code address} until answered;
  * the answer is each node's milliseconds until it was, comma-separated), {@code RSS} (this JVM's resident set in
- * bytes), {@code EXIT}).
+ * bytes), {@code CONSUME address} (its first node registers a consumer that answers "ok"),
+ * {@code LATENCY ops} (put and get latency from its last node, as "p50 / p99 | p50 / p99" in ms),
+ * {@code LEADS} ({@code true} when one of its nodes leads the cluster), {@code RESUME since}
+ * (puts from its last node until one is accepted; the answer is the wall-clock milliseconds from
+ * {@code since} until then), {@code EXIT}).
  */
 public final class ScaleNodes {
 
   final List<Vertx> nodes = new ArrayList<>();
   final List<ClusterManager> managers = new ArrayList<>();
+
+  /** How long {@link #putUntilAccepted} tries. */
+  static final long RESUME_LIMIT_MS = 30_000;
 
   /** Nodes being started; {@link #awaitStarted} fills {@link #nodes}. */
   private final List<Future<Vertx>> starting = new ArrayList<>();
@@ -120,6 +129,64 @@ public final class ScaleNodes {
     });
   }
 
+  /** Put then get latency, one request in flight, from {@code vertx}: "p50 / p99 | p50 / p99" in ms. */
+  static String latency(Vertx vertx, int ops) throws Exception {
+    AsyncMap<String, String> map = get(vertx.sharedData().<String, String>getAsyncMap("scale"), 30_000);
+    String value = "v".repeat(100);
+    for (int i = 0; i < 200; i++) {
+      get(map.put("warm" + i, value), 30_000);
+      get(map.get("warm" + i), 30_000);
+    }
+    long[] puts = new long[ops];
+    long[] gets = new long[ops];
+    for (int i = 0; i < ops; i++) {
+      long t = System.nanoTime();
+      get(map.put("k" + i, value), 30_000);
+      puts[i] = System.nanoTime() - t;
+    }
+    for (int i = 0; i < ops; i++) {
+      long t = System.nanoTime();
+      get(map.get("k" + i), 30_000);
+      gets[i] = System.nanoTime() - t;
+    }
+    return pct(puts) + " | " + pct(gets);
+  }
+
+  private static String pct(long[] nanos) {
+    long[] sorted = nanos.clone();
+    Arrays.sort(sorted);
+    return String.format("%.2f / %.2f", sorted[sorted.length / 2] / 1e6, sorted[(int) (sorted.length * 0.99)] / 1e6);
+  }
+
+  /** True when one of this JVM's nodes leads the cluster. */
+  boolean leads() {
+    for (ClusterManager m : managers) {
+      if (((BopClusterManager) m).node().status().isLeader()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Puts from {@code writer} until a put is accepted (each attempt waits up to 30 s; a failed one is
+   * retried at once); the wall-clock milliseconds from {@code sinceMillis} until then, or -1 when
+   * none is within {@link #RESUME_LIMIT_MS} (the cluster lost its quorum).
+   */
+  static long putUntilAccepted(Vertx writer, long sinceMillis) throws Exception {
+    AsyncMap<String, String> map = get(writer.sharedData().<String, String>getAsyncMap("scale"), 30_000);
+    for (int i = 0; ; i++) {
+      try {
+        get(map.put("after-kill-" + i, "v"), RESUME_LIMIT_MS);
+        return System.currentTimeMillis() - sinceMillis;
+      } catch (Exception failedWhileElecting) {
+        if (System.currentTimeMillis() - sinceMillis > RESUME_LIMIT_MS) {
+          return -1;
+        }
+      }
+    }
+  }
+
   void close() throws Exception {
     List<Future<Void>> closed = new ArrayList<>();
     for (Vertx vertx : nodes) {
@@ -183,6 +250,19 @@ public final class ScaleNodes {
             break;
           case "RSS":
             proto.println("@@ " + rss());
+            break;
+          case "CONSUME":
+            s.nodes.get(0).eventBus().<String>consumer(c[1], m -> m.reply("ok"));
+            proto.println("@@ OK");
+            break;
+          case "LATENCY":
+            proto.println("@@ " + latency(s.nodes.get(s.nodes.size() - 1), Integer.parseInt(c[1])));
+            break;
+          case "LEADS":
+            proto.println("@@ " + s.leads());
+            break;
+          case "RESUME":
+            proto.println("@@ " + putUntilAccepted(s.nodes.get(s.nodes.size() - 1), Long.parseLong(c[1])));
             break;
           case "EXIT":
             s.close();
