@@ -171,9 +171,9 @@ fn vectors() -> Vec<Vector> {
         v("sync_map_entries_response", RESP, 73, M::SyncMapEntriesResponse { entries: vec![entry(b"node-1", b"{\"verticles\":[]}"), entry(&[0xff], &[])] }),
         // ---- between nodes ----
         v("raft_message", NONE, 0, M::RaftMessage { from_address: s("127.0.0.1:5701"), data: all_bytes() }),
-        v("add_member_request", REQ, 80, M::AddMemberRequest { node_id: s("node-2"), address: s("127.0.0.2:5702") }),
+        v("add_member_request", REQ, 80, M::AddMemberRequest { node_id: s("node-2"), address: s("127.0.0.2:5702"), domain: s("host-b/4242") }),
         v("add_member_response", RESP, 80, M::AddMemberResponse { raft_id: 2 }),
-        v("cluster_join_request", REQ, 81, M::ClusterJoinRequest { node_id: s(UNICODE), address: s("[::1]:5703") }),
+        v("cluster_join_request", REQ, 81, M::ClusterJoinRequest { node_id: s(UNICODE), address: s("[::1]:5703"), domain: s("") }),
         v("cluster_join_response", RESP, 81, M::ClusterJoinResponse { raft_id: u64::MAX }),
         v("forward_proposals", NONE, 0, M::ForwardProposals { proposals: vec![
             Proposal { origin: s("node-1"), request_id: 7, settled_below: 5, kind: 0x0303, payload: b(&[1, 0, 0, 0, b'm']) },
@@ -505,8 +505,17 @@ fn describe(message: &Message) -> Vec<(&'static str, Json)> {
             fields!(entries)
         }
         M::RaftMessage { from_address, data } => fields!(from_address, data),
-        M::AddMemberRequest { node_id, address } | M::ClusterJoinRequest { node_id, address } => {
-            fields!(node_id, address)
+        M::AddMemberRequest {
+            node_id,
+            address,
+            domain,
+        }
+        | M::ClusterJoinRequest {
+            node_id,
+            address,
+            domain,
+        } => {
+            fields!(node_id, address, domain)
         }
         M::AddMemberResponse { raft_id } | M::ClusterJoinResponse { raft_id } => fields!(raft_id),
         M::ForwardProposals { proposals } => fields!(proposals),

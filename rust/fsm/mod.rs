@@ -105,6 +105,9 @@ pub struct Member {
     pub raft_id: u64,
     /// Where the member's node listens; empty when `raft_id` is 0.
     pub address: String,
+    /// What fails together with the member (its process, by default; see
+    /// `raft::process_domain`); empty when unknown (`raft_id` 0, or a snapshot of format 1 or 2).
+    pub domain: String,
     pub info: Option<Vec<u8>>,
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Layout: magic `VXCS`, format version u16, CRC32 of the body u32, then the body in the wire
 //! codec's field encoding. Version 2 adds the state's clock (`time_ms`) after `next_raft_id`;
-//! version 1 snapshots (without it) are still read, at time 0. Every collection is written in sorted order (lock queues and
+//! version 1 snapshots (without it) are still read, at time 0. Version 3 adds each member's
+//! failure domain after its node info; older snapshots are read with the domains unknown. Every collection is written in sorted order (lock queues and
 //! registration lists in their own order, which is part of the state), so two replicas with the
 //! same state produce the same bytes. Restoring decodes into a fresh state and swaps it in only
 //! when everything decoded, so a corrupt or foreign snapshot leaves the current state untouched.
@@ -16,7 +17,7 @@ use crate::wire::codec::{Reader, Writer};
 use crate::wire::{RegistrationInfo, WireError};
 
 const MAGIC: &[u8; 4] = b"VXCS";
-const FORMAT_VERSION: u16 = 2;
+pub(crate) const FORMAT_VERSION: u16 = 3;
 const PREAMBLE: usize = 10;
 
 /// Why snapshot bytes were refused.
@@ -53,6 +54,7 @@ impl StateMachine {
             w.put(&m.raft_id);
             w.put(&m.address);
             w.put(&m.info);
+            w.put(&m.domain);
         }
 
         let regs = sorted(self.registrations.iter());
@@ -156,7 +158,7 @@ impl StateMachine {
             return Err(SnapshotError::NotASnapshot);
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if version != FORMAT_VERSION && version != 1 {
+        if !(1..=FORMAT_VERSION).contains(&version) {
             return Err(SnapshotError::UnsupportedVersion(version));
         }
         let checksum = u32::from_le_bytes(bytes[6..10].try_into().expect("4 bytes"));
@@ -175,11 +177,21 @@ impl StateMachine {
         }
 
         for _ in 0..r.len("members", 17)? {
+            let node_id = r.get("node_id")?;
+            let raft_id = r.get("raft_id")?;
+            let address = r.get("address")?;
+            let info = r.get("info")?;
+            let domain = if version >= 3 {
+                r.get("domain")?
+            } else {
+                String::new()
+            };
             sm.push_member(Member {
-                node_id: r.get("node_id")?,
-                raft_id: r.get("raft_id")?,
-                address: r.get("address")?,
-                info: r.get("info")?,
+                node_id,
+                raft_id,
+                address,
+                domain,
+                info,
             });
         }
         for _ in 0..r.len("registrations", 8)? {

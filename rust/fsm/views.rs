@@ -97,6 +97,7 @@ mod tests {
         let add = Message::AddMemberRequest {
             node_id: node.into(),
             address: format!("{node}:1"),
+            domain: String::new(),
         };
         apply(fsm, index, add);
     }

@@ -9,19 +9,27 @@
 //!    joint change that raft-rs leaves by itself, so that a hundred members starting together
 //!    do not wait for a hundred commit rounds one after the other);
 //! 3. voters are promoted or demoted to reach the target count: one voter while the cluster
-//!    has one or two members, else `voters` (odd), capped by the member count. Promotion takes the
-//!    earliest-joined learner that has caught up with the log (raft replicates to it normally) and
-//!    that the leader heard from recently; demotion the latest-joined voter.
+//!    has one or two members, else `voters` (odd), capped by the member count. Promotion takes a
+//!    learner that has caught up with the log (raft replicates to it normally) and that the
+//!    leader heard from recently; demotion a voter other than the leader.
+//! 4. voters are spread over failure domains: the host of a member's address, then its domain
+//!    (its process by default, see [`process_domain`]). Promotion prefers the learner that shares
+//!    the fewest hosts, then domains, with the voters (the earliest joined among equals), and
+//!    demotion the voter that shares the most (the latest joined among equals). When a learner
+//!    would share less than the voter demotion would pick, it is promoted (one voter too many)
+//!    and that voter demoted next: several members of one process, started first, no longer
+//!    keep the majority of the votes in that process once members of other processes join.
 //!
 //! With 2f+1 voters the cluster survives f simultaneous failures; because a dead voter is
 //! replaced by a learner (or the voter count shrinks) once it is declared dead, it survives any
 //! sequence of single failures, each detected before the next, down to one node.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use raft::prelude::{ConfChange, ConfChangeTransition, ConfChangeType, ConfChangeV2};
 
 use super::replica::Replica;
+use crate::fsm::Member;
 use crate::wire::Message;
 
 /// The most members added as learners by one configuration change.
@@ -175,35 +183,64 @@ impl Replica {
             .copied()
             .filter(|v| *v != me || !leaving)
             .collect();
-        if staying_voters.len() < target {
-            let recent = self.ticks.saturating_sub(self.cfg.dead_after_ticks / 2);
-            let raw = self.raw.as_ref().expect("checked");
-            let caught_up = |id: &u64| {
-                raw.raft
-                    .prs()
-                    .get(*id)
-                    .is_some_and(|pr| pr.state == raft::ProgressState::Replicate && pr.matched > 0)
-            };
-            let candidate = members.iter().copied().find(|id| {
+        let recent = self.ticks.saturating_sub(self.cfg.dead_after_ticks / 2);
+        let raw = self.raw.as_ref().expect("checked");
+        let eligible =
+            |id: &u64| {
                 learners.contains(id)
-                    && caught_up(id)
+                    && raw.raft.prs().get(*id).is_some_and(|pr| {
+                        pr.state == raft::ProgressState::Replicate && pr.matched > 0
+                    })
                     && self.last_heard.get(id).is_some_and(|t| *t >= recent)
-            });
-            if let Some(id) = candidate {
+            };
+        let places = Places::of(self.fsm.members());
+        // The voter a demotion takes: the most crowded other than this leader, the latest joined
+        // among equals (`max_by_key` keeps the last of equal keys; members are in join order).
+        let demoted = |voters: &[u64]| {
+            members
+                .iter()
+                .copied()
+                .filter(|id| *id != me && voters.contains(id))
+                .max_by_key(|id| places.crowding(*id, voters))
+        };
+        // The learner a promotion takes: the least crowded, the earliest joined among equals.
+        let promoted = |voters: &[u64]| {
+            members
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, id)| eligible(id))
+                .min_by_key(|(at, id)| (places.crowding(*id, voters), *at))
+                .map(|(_, id)| id)
+        };
+        if staying_voters.len() < target {
+            if let Some(id) = promoted(&staying_voters) {
                 self.change(ConfChangeType::AddNode, id);
                 return;
             }
         } else if staying_voters.len() > target {
-            if let Some(&id) = members
-                .iter()
-                .rev()
-                .find(|id| **id != me && voters.contains(id))
-            {
+            if let Some(id) = demoted(&staying_voters) {
                 self.change(ConfChangeType::AddLearnerNode, id);
                 return;
             }
+        } else if let Some(victim) = demoted(&staying_voters) {
+            let rest: Vec<u64> = staying_voters
+                .iter()
+                .copied()
+                .filter(|v| *v != victim)
+                .collect();
+            if let Some(better) = promoted(&rest)
+                .filter(|l| places.crowding(*l, &rest) < places.crowding(victim, &rest))
+            {
+                log::debug!(
+                    "{}: promoting {better} to spread the voters; {victim} goes next",
+                    self.cfg.node_id
+                );
+                self.change(ConfChangeType::AddNode, better);
+                return;
+            }
         }
-        // 4. A leader that is no longer a member hands over to another voter.
+        // 5. A leader that is no longer a member hands over to another voter.
         if leaving && self.ticks >= self.next_transfer_tick {
             if let Some(&to) = voters.iter().find(|v| **v != me) {
                 log::info!(
@@ -247,5 +284,58 @@ impl Replica {
                 self.cfg.node_id
             );
         }
+    }
+}
+
+/// This process's failure domain, a node's default: `<host name>/<process id>`. Nodes in one
+/// process fail together (the process dies, or its machine); nodes in separate processes of one
+/// host fail together only with the host, which the members' addresses tell apart.
+pub fn process_domain() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_default();
+    format!("{}/{}", host.trim(), std::process::id())
+}
+
+/// Where each member runs: the host of its address and its failure domain.
+struct Places<'a> {
+    of: HashMap<u64, (&'a str, &'a str)>,
+}
+
+impl<'a> Places<'a> {
+    fn of(members: &'a [Member]) -> Places<'a> {
+        let of = members
+            .iter()
+            .map(|m| {
+                let host = m.address.rsplit_once(':').map_or(&*m.address, |(h, _)| h);
+                (m.raft_id, (host, &*m.domain))
+            })
+            .collect();
+        Places { of }
+    }
+
+    /// How many of `voters` other than `id` share its host, and how many its domain (an unknown
+    /// host or domain shares with none).
+    fn crowding(&self, id: u64, voters: &[u64]) -> (usize, usize) {
+        let Some(&(host, domain)) = self.of.get(&id) else {
+            return (0, 0);
+        };
+        let others = || {
+            voters
+                .iter()
+                .filter(move |v| **v != id)
+                .filter_map(|v| self.of.get(v))
+        };
+        let hosts = match host {
+            "" => 0,
+            _ => others().filter(|p| p.0 == host).count(),
+        };
+        let domains = match domain {
+            "" => 0,
+            _ => others().filter(|p| p.1 == domain).count(),
+        };
+        (hosts, domains)
     }
 }

@@ -9,6 +9,7 @@ mod reads;
 mod replica;
 mod storage;
 
+pub use membership::process_domain;
 pub use replica::{Completion, Phase, Replica, ReplicaConfig, ReplicaStats, REPLICATION_HEADROOM};
 
 #[cfg(test)]

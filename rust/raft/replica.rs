@@ -22,6 +22,7 @@ use raft::prelude::{Message as RaftMsg, MessageType};
 use raft::{RawNode, StateRole};
 
 use super::command;
+use super::membership::process_domain;
 use super::reads::{Read, ReadBatches, ReadRelay};
 use super::storage::LogStore;
 use crate::fsm::{is_read_only, Event, StateMachine};
@@ -63,6 +64,9 @@ pub struct ReplicaConfig {
     pub node_id: String,
     /// Where this node listens, as other nodes reach it.
     pub address: String,
+    /// What fails together with this node (see [`process_domain`]): the leader keeps voters in
+    /// different domains where members allow it.
+    pub domain: String,
     /// The most voters the cluster keeps (odd); the rest are learners.
     pub voters: usize,
     pub election_ticks: usize,
@@ -220,6 +224,7 @@ impl ReplicaConfig {
         ReplicaConfig {
             node_id: node_id.into(),
             address: address.into(),
+            domain: process_domain(),
             voters: 3,
             election_ticks: 10,
             heartbeat_ticks: 2,
@@ -314,6 +319,7 @@ impl Replica {
         let add_self = Message::AddMemberRequest {
             node_id: r.cfg.node_id.clone(),
             address: r.cfg.address.clone(),
+            domain: r.cfg.domain.clone(),
         };
         let ticket = r.next_ticket();
         r.internal.insert(ticket, u64::MAX);
@@ -421,6 +427,7 @@ impl Replica {
             Message::ClusterJoinRequest {
                 node_id: self.cfg.node_id.clone(),
                 address: self.cfg.address.clone(),
+                domain: self.cfg.domain.clone(),
             },
         )
     }
@@ -559,8 +566,12 @@ impl Replica {
                     self.outbox.push((addr, frame));
                 }
             }
-            Message::ClusterJoinRequest { node_id, address } => {
-                self.on_join_request(frame.request_id, node_id, address, now_ms);
+            Message::ClusterJoinRequest {
+                node_id,
+                address,
+                domain,
+            } => {
+                self.on_join_request(frame.request_id, node_id, address, domain, now_ms);
             }
             Message::ClusterJoinResponse { raft_id } => self.admitted(raft_id),
             other => {
@@ -593,7 +604,14 @@ impl Replica {
         stale
     }
 
-    fn on_join_request(&mut self, request_id: u32, node_id: String, address: String, now_ms: u64) {
+    fn on_join_request(
+        &mut self,
+        request_id: u32,
+        node_id: String,
+        address: String,
+        domain: String,
+        now_ms: u64,
+    ) {
         if self.is_leader() {
             if let Some(raft_id) = self.fsm.raft_id_of(&node_id) {
                 // A retried join whose first attempt was applied: answer again.
@@ -621,14 +639,22 @@ impl Replica {
             self.joins.insert(ticket, join);
             self.internal
                 .insert(ticket, self.ticks + self.cfg.request_timeout_ticks);
-            let add = Message::AddMemberRequest { node_id, address };
+            let add = Message::AddMemberRequest {
+                node_id,
+                address,
+                domain,
+            };
             let proposal = self.proposal(ticket, &add);
             self.propose_or_forward(proposal, now_ms);
         } else if let Some(leader) = self.leader_address() {
             let frame = FramedMessage::new(
                 MessageFlags::REQUEST,
                 request_id,
-                Message::ClusterJoinRequest { node_id, address },
+                Message::ClusterJoinRequest {
+                    node_id,
+                    address,
+                    domain,
+                },
             );
             self.outbox.push((leader, frame));
         }

@@ -9,6 +9,8 @@ use super::*;
 use crate::fsm::Event;
 use crate::wire::{error_code, FramedMessage, Message, RegistrationInfo};
 
+mod placement;
+
 struct Cluster {
     /// Every replica's settings.
     cfg: fn(&str) -> ReplicaConfig,

@@ -298,12 +298,13 @@ macro_rules! for_each_message {
     /// node learns where to answer before its replica knows the sender. One-way.
     0x0901 => RaftMessage { from_address: String, data: Vec<u8> }
     /// A state-machine command: adds a node of the replicated cluster with its listen address
-    /// and assigns it the next raft id (the member's existing id when it is already a member).
-    0x0902 => AddMemberRequest { node_id: String, address: String }
+    /// and its failure domain (what fails together with it: its process, by default), and
+    /// assigns it the next raft id (the member's existing id when it is already a member).
+    0x0902 => AddMemberRequest { node_id: String, address: String, domain: String }
     0x8902 => AddMemberResponse { raft_id: u64 }
     /// A node asks any member to be let into the cluster; the leader answers, with the same
-    /// request id, at `address`.
-    0x0903 => ClusterJoinRequest { node_id: String, address: String }
+    /// request id, at `address`. `domain` as in `AddMemberRequest`.
+    0x0903 => ClusterJoinRequest { node_id: String, address: String, domain: String }
     0x8903 => ClusterJoinResponse { raft_id: u64 }
     /// Requests a follower forwards to the leader, in the order they arrived. One-way: each
     /// requester learns its outcome when the command is applied on its own node.

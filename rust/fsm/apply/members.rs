@@ -24,6 +24,7 @@ impl StateMachine {
                         node_id,
                         raft_id: 0,
                         address: String::new(),
+                        domain: String::new(),
                         info: None,
                     });
                 }
@@ -31,7 +32,11 @@ impl StateMachine {
                     members: self.members.iter().map(|m| m.node_id.clone()).collect(),
                 }
             }
-            AddMemberRequest { node_id, address } => {
+            AddMemberRequest {
+                node_id,
+                address,
+                domain,
+            } => {
                 if let Some(raft_id) = self.raft_id_of(&node_id) {
                     return Ok(AddMemberResponse { raft_id });
                 }
@@ -48,6 +53,7 @@ impl StateMachine {
                     node_id,
                     raft_id,
                     address,
+                    domain,
                     info: None,
                 });
                 AddMemberResponse { raft_id }
