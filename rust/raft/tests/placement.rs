@@ -29,6 +29,17 @@ fn voter_domains(c: &Cluster) -> Vec<String> {
     domains
 }
 
+/// n1 - n6 (see [`in_processes`]) joined together and settled.
+fn six_started_together() -> Cluster {
+    let mut c = Cluster::with(in_processes);
+    c.settle();
+    for name in ["n2", "n3", "n4", "n5", "n6"] {
+        c.add(name);
+    }
+    c.tick(50);
+    c
+}
+
 #[test]
 fn voters_of_one_process_make_way_for_other_processes_as_they_join() {
     let mut c = Cluster::with(in_processes);
@@ -62,23 +73,13 @@ fn voters_of_one_process_make_way_for_other_processes_as_they_join() {
 
 #[test]
 fn members_joining_together_get_voters_in_separate_processes() {
-    let mut c = Cluster::with(in_processes);
-    c.settle();
-    for name in ["n2", "n3", "n4", "n5", "n6"] {
-        c.add(name);
-    }
-    c.tick(50);
+    let c = six_started_together();
     assert_eq!(voter_domains(&c), ["host/1", "host/2", "host/3"]);
 }
 
 #[test]
 fn the_first_process_can_die_with_its_three_nodes_and_the_others_keep_writing() {
-    let mut c = Cluster::with(in_processes);
-    c.settle();
-    for name in ["n2", "n3", "n4", "n5", "n6"] {
-        c.add(name);
-    }
-    c.tick(50);
+    let mut c = six_started_together();
     // The process that started the cluster, its leader and two more nodes with it, dies.
     c.down.extend(["n1", "n2", "n3"].map(String::from));
     let r = c.call("n5", add("c"));
