@@ -32,6 +32,7 @@ fn seeds_with_secret() -> NodeOptions {
     o.max_frame_size = 8 * 1024 * 1024;
     o.secret = Some(b"0123456789abcdef-secret".to_vec());
     o.insecure = false;
+    o.failure_domain = "zone-eu-1b".into();
     o
 }
 
@@ -147,7 +148,7 @@ fn malformed_or_out_of_range_settings_name_the_problem() {
     wrong_version[0] = 9;
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (wrong_version, "layout 9"),
-        (good[..good.len() - 1].to_vec(), "insecure"),
+        (good[..good.len() - 1].to_vec(), "failure_domain"),
         ([good.clone(), vec![0]].concat(), "unexpected bytes"),
         (
             {

@@ -64,6 +64,10 @@ pub struct NodeOptions {
     /// Without a secret, run with no authentication at all: anyone who reaches the port can
     /// join. Logged as a warning at start.
     pub insecure: bool,
+    /// What fails together with this node, for the leader's placement of the voters (a rack, a
+    /// zone: members naming the same domain are kept apart as one process would be); empty:
+    /// this process (`raft::process_domain`).
+    pub failure_domain: String,
     /// Once the log holds this many applied entries, its older half is dropped.
     pub compact_after_entries: u64,
     /// Once the log holds this many bytes of entries, it is compacted to half of them.
@@ -102,6 +106,7 @@ impl NodeOptions {
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             secret: None,
             insecure: false,
+            failure_domain: String::new(),
             compact_after_entries: 50_000,
             compact_after_bytes: 64 * 1024 * 1024,
             faults: None,
@@ -181,7 +186,7 @@ impl NodeOptions {
 pub const MIN_MAX_FRAME_SIZE: usize = 4096;
 
 /// The layout version of [`NodeOptions::encode_settings`].
-const SETTINGS_VERSION: u8 = 2;
+const SETTINGS_VERSION: u8 = 3;
 const DISCOVERY_LOCAL: u8 = 0;
 const DISCOVERY_SEEDS: u8 = 1;
 const DISCOVERY_DNS: u8 = 2;
@@ -223,6 +228,7 @@ impl NodeOptions {
         w.u64(self.max_frame_size as u64);
         w.put(&self.secret);
         w.put(&self.insecure);
+        w.put(&self.failure_domain);
         out
     }
 
@@ -289,6 +295,7 @@ impl NodeOptions {
             })?;
         options.secret = r.get("secret").map_err(bad)?;
         options.insecure = r.get("insecure").map_err(bad)?;
+        options.failure_domain = r.get("failure_domain").map_err(bad)?;
         r.finish().map_err(bad)?;
         Ok(options)
     }

@@ -217,6 +217,9 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         options.failure_timeout.as_millis() as u64,
     );
     cfg.voters = options.voters;
+    if !options.failure_domain.is_empty() {
+        cfg.domain = options.failure_domain.clone();
+    }
     cfg.compact_after_entries = options.compact_after_entries;
     cfg.compact_after_bytes = options.compact_after_bytes;
     cfg.max_command_bytes = options.max_frame_size - REPLICATION_HEADROOM;

@@ -45,6 +45,9 @@ import io.vertx.core.json.JsonObject;
  *   <tr><td>secret</td><td>vertx.bop.secret / VERTX_CLUSTER_SECRET</td><td>none</td></tr>
  *   <tr><td>secretFile</td><td>vertx.bop.secretFile</td><td>none</td></tr>
  *   <tr><td>insecure</td><td>vertx.bop.insecure</td><td>false</td></tr>
+ *   <tr><td>failureDomain</td><td>vertx.bop.failureDomain / VERTX_CLUSTER_FAILURE_DOMAIN</td><td>none:
+ *   this JVM (the leader keeps the voters on separate hosts, then in separate JVMs, then in
+ *   separate failure domains where members name one, such as a rack or a zone)</td></tr>
  * </table>
  *
  * <p>The cluster secret (at least 16 bytes) is what members authenticate each other with. It is
@@ -83,6 +86,7 @@ public class BopClusterOptions {
   private String secret;
   private String secretFile;
   private Boolean insecure;
+  private String failureDomain;
 
   public BopClusterOptions() {
   }
@@ -119,10 +123,11 @@ public class BopClusterOptions {
           }
           insecure = (Boolean) value;
           break;
+        case "failureDomain": failureDomain = jsonText(key, value); break;
         default:
           throw new IllegalArgumentException("Unknown cluster option " + key + " (known: clusterName, host, port, publicHost, publicPort, seeds, dnsName, "
             + "dnsPort, failureTimeout, pingInterval, voters, requestTimeout, joinTimeout, tick, maxFrameSize, "
-            + "serializableAllowList, secret, secretFile, insecure)");
+            + "serializableAllowList, secret, secretFile, insecure, failureDomain)");
       }
     }
   }
@@ -141,7 +146,7 @@ public class BopClusterOptions {
     if (serializableAllowList != null) {
       json.put("serializableAllowList", new JsonArray(new ArrayList<Object>(serializableAllowList)));
     }
-    json.put("secretFile", secretFile).put("insecure", insecure);
+    json.put("secretFile", secretFile).put("insecure", insecure).put("failureDomain", failureDomain);
     json.fieldNames().removeIf(key -> json.getValue(key) == null);
     return json;
   }
@@ -203,6 +208,7 @@ public class BopClusterOptions {
     this.secret = other.secret;
     this.secretFile = other.secretFile;
     this.insecure = other.insecure;
+    this.failureDomain = other.failureDomain;
   }
 
   public BopClusterOptions setClusterName(String clusterName) { this.clusterName = clusterName; return this; }
@@ -228,6 +234,11 @@ public class BopClusterOptions {
   public BopClusterOptions setSecretFile(String path) { this.secretFile = path; return this; }
   /** Without a secret, run with no authentication at all: anyone reaching the port can join. */
   public BopClusterOptions setInsecure(boolean insecure) { this.insecure = insecure; return this; }
+  /**
+   * What fails together with this node, such as a rack or a zone: the leader keeps the voters in
+   * separate domains where the members allow it. Unset, a node's domain is its JVM.
+   */
+  public BopClusterOptions setFailureDomain(String failureDomain) { this.failureDomain = failureDomain; return this; }
 
   public String getClusterName() { return text(clusterName, "clusterName", null, "vertx-bop"); }
   public String getHost() { return text(host, "host", "VERTX_CLUSTER_HOST", "127.0.0.1"); }
@@ -247,6 +258,8 @@ public class BopClusterOptions {
   public long getMaxFrameSize() { return number(maxFrameSize, "maxFrameSize", null, 16L * 1024 * 1024, Long::parseLong, 4096L, (long) Integer.MAX_VALUE); }
   public List<String> getSerializableAllowList() { return list(serializableAllowList, "serializableAllowList"); }
   public boolean isInsecure() { return flag(insecure, "insecure"); }
+  /** The failure domain set, or null: this JVM. */
+  public String getFailureDomain() { return text(failureDomain, "failureDomain", "VERTX_CLUSTER_FAILURE_DOMAIN", null); }
 
   /** The cluster secret's bytes (UTF-8), or null when none is configured at any level. */
   public byte[] getSecret() {
@@ -396,7 +409,8 @@ public class BopClusterOptions {
       && Objects.equals(voters, that.voters) && Objects.equals(requestTimeout, that.requestTimeout)
       && Objects.equals(joinTimeout, that.joinTimeout) && Objects.equals(tick, that.tick)
       && Objects.equals(maxFrameSize, that.maxFrameSize) && Objects.equals(serializableAllowList, that.serializableAllowList)
-      && Objects.equals(secret, that.secret) && Objects.equals(secretFile, that.secretFile) && Objects.equals(insecure, that.insecure);
+      && Objects.equals(secret, that.secret) && Objects.equals(secretFile, that.secretFile) && Objects.equals(insecure, that.insecure)
+      && Objects.equals(failureDomain, that.failureDomain);
   }
 
   @Override

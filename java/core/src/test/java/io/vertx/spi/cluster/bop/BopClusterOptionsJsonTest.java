@@ -29,7 +29,7 @@ public class BopClusterOptionsJsonTest {
       .put("failureTimeout", 5000).put("pingInterval", 1000).put("voters", 5)
       .put("requestTimeout", 3000).put("joinTimeout", 9000).put("tick", 20).put("maxFrameSize", 65536)
       .put("serializableAllowList", "com.acme.*, com.other.Type").put("secretFile", "/run/secret")
-      .put("insecure", false);
+      .put("insecure", false).put("failureDomain", "zone-b");
     BopClusterOptions options = new BopClusterOptions(json);
     assertEquals("orders", options.getClusterName());
     assertEquals("10.0.0.5", options.getHost());
@@ -48,6 +48,7 @@ public class BopClusterOptionsJsonTest {
     assertEquals(65536, options.getMaxFrameSize());
     assertEquals(Arrays.asList("com.acme.*", "com.other.Type"), options.getSerializableAllowList());
     assertFalse(options.isInsecure());
+    assertEquals("zone-b", options.getFailureDomain());
     JsonObject back = options.toJson();
     assertEquals(new JsonArray().add("com.acme.*").add("com.other.Type"), back.getJsonArray("serializableAllowList"));
     back.put("serializableAllowList", json.getValue("serializableAllowList"));

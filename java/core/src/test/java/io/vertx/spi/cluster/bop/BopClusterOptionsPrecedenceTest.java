@@ -61,6 +61,19 @@ public class BopClusterOptionsPrecedenceTest {
     assertEquals(25L, options.getTick());
     assertEquals(16L * 1024 * 1024, options.getMaxFrameSize());
     assertEquals(Collections.emptyList(), options.getSerializableAllowList());
+    assertNull(options.getFailureDomain());
+  }
+
+  @Test
+  public void the_failure_domain_comes_from_the_object_then_the_property_then_the_variable() {
+    environment.put("VERTX_CLUSTER_FAILURE_DOMAIN", "zone-from-variable");
+    assertEquals("zone-from-variable", new BopClusterOptions().getFailureDomain());
+    properties.put("vertx.bop.failureDomain", " rack-7 ");
+    assertEquals("rack-7", new BopClusterOptions().getFailureDomain());
+    assertEquals("zone-a", new BopClusterOptions().setFailureDomain("zone-a").getFailureDomain());
+    properties.put("vertx.bop.failureDomain", " ");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new BopClusterOptions().getFailureDomain());
+    assertTrue(e.getMessage(), e.getMessage().contains("vertx.bop.failureDomain"));
   }
 
   @Test

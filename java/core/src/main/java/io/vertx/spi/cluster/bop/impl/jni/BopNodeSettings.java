@@ -14,7 +14,7 @@ import java.util.List;
 public final class BopNodeSettings {
 
   /** The layout version; the native library refuses any other. */
-  static final int VERSION = 2;
+  static final int VERSION = 3;
   private static final int DISCOVERY_LOCAL = 0;
   private static final int DISCOVERY_SEEDS = 1;
   private static final int DISCOVERY_DNS = 2;
@@ -50,6 +50,7 @@ public final class BopNodeSettings {
     w.u64(options.getMaxFrameSize());
     w.optionalBytes(options.getSecret());
     w.bool(options.isInsecure());
+    w.string(options.getFailureDomain() == null ? "" : options.getFailureDomain());
     return w.toByteArray();
   }
 }

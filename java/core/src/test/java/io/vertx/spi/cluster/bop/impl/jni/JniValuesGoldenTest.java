@@ -35,7 +35,7 @@ public class JniValuesGoldenTest {
       .setSeeds(Arrays.asList("10.0.0.7:5701", "10.0.0.8:5701"))
       .setFailureTimeout(15_000).setPingInterval(5_000).setTick(30).setVoters(5)
       .setRequestTimeout(12_000).setJoinTimeout(45_000).setMaxFrameSize(8 * 1024 * 1024)
-      .setSecret("0123456789abcdef-secret").setInsecure(false);
+      .setSecret("0123456789abcdef-secret").setInsecure(false).setFailureDomain("zone-eu-1b");
     assertArrayEquals(vector("settings_seeds_secret.bin"),
       BopNodeSettings.encode("0b7e5b8e-1f0a-4c3b-9d2e-6a5f4e3d2c1b", options));
   }
