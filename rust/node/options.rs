@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::discovery::{local_secret, Discovery};
 use crate::error::{Error, Result};
 use crate::fsm::Event;
+use crate::raft::{ReplicaConfig, REPLICATION_HEADROOM};
 use crate::transport::secure::MAX_CLUSTER_NAME_BYTES;
 use crate::transport::{Auth, ClusterKey, Faults};
 use crate::wire::codec::{Reader, Writer};
@@ -230,6 +231,29 @@ impl NodeOptions {
         w.put(&self.insecure);
         w.put(&self.failure_domain);
         out
+    }
+
+    /// The replica's settings for this node, `node_id` listening at `address`.
+    pub(crate) fn replica_config(&self, node_id: &str, address: &str) -> ReplicaConfig {
+        let tick = self.tick;
+        let ticks = |d: Duration| (d.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64).max(1);
+        let mut cfg = ReplicaConfig::new(
+            node_id,
+            address,
+            tick.as_millis().max(1) as u64,
+            self.failure_timeout.as_millis() as u64,
+        );
+        cfg.voters = self.voters;
+        if !self.failure_domain.is_empty() {
+            cfg.domain = self.failure_domain.clone();
+        }
+        cfg.compact_after_entries = self.compact_after_entries;
+        cfg.compact_after_bytes = self.compact_after_bytes;
+        cfg.max_command_bytes = self.max_frame_size - REPLICATION_HEADROOM;
+        cfg.dead_after_ticks = ticks(self.failure_timeout);
+        cfg.request_timeout_ticks = ticks(self.request_timeout);
+        cfg.no_quorum_after_ticks = ticks(Duration::from_secs(2).max(tick * 40));
+        cfg
     }
 
     /// Options from [`Self::encode_settings`]'s bytes, the rest at their defaults. Every value is

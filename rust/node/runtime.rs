@@ -23,7 +23,7 @@ use mio::{Events, Poll, Token, Waker};
 use super::discovery::{Discovery, Own, Plan, Registration};
 use super::{Node, NodeOptions};
 use crate::error::{Error, Result};
-use crate::raft::{Replica, ReplicaConfig, ReplicaStats, REPLICATION_HEADROOM};
+use crate::raft::{Replica, ReplicaConfig, ReplicaStats};
 use crate::transport::{Auth, Faults, Transport, TransportConfig, TransportStats};
 use crate::wire::{error_code, Message};
 
@@ -157,10 +157,6 @@ fn advertised_address(
     Ok(SocketAddr::new(ip, port))
 }
 
-fn ticks(d: Duration, tick: Duration) -> u64 {
-    (d.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64).max(1)
-}
-
 pub(super) fn start(options: NodeOptions) -> Result<Node> {
     options.validate()?;
     let discovery = options.discovery();
@@ -209,23 +205,8 @@ pub(super) fn start(options: NodeOptions) -> Result<Node> {
         .start(own)
         .map_err(|e| Error::io("discovering the cluster", e))?;
 
+    let cfg = options.replica_config(&node_id, &address);
     let tick = options.tick;
-    let mut cfg = ReplicaConfig::new(
-        node_id.clone(),
-        address.clone(),
-        tick.as_millis().max(1) as u64,
-        options.failure_timeout.as_millis() as u64,
-    );
-    cfg.voters = options.voters;
-    if !options.failure_domain.is_empty() {
-        cfg.domain = options.failure_domain.clone();
-    }
-    cfg.compact_after_entries = options.compact_after_entries;
-    cfg.compact_after_bytes = options.compact_after_bytes;
-    cfg.max_command_bytes = options.max_frame_size - REPLICATION_HEADROOM;
-    cfg.dead_after_ticks = ticks(options.failure_timeout, tick);
-    cfg.request_timeout_ticks = ticks(options.request_timeout, tick);
-    cfg.no_quorum_after_ticks = ticks(Duration::from_secs(2).max(tick * 40), tick);
 
     let (commands_tx, commands_rx) = mpsc::channel();
     let (deliveries_tx, deliveries_rx) = mpsc::channel::<Delivery>();

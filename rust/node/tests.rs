@@ -268,3 +268,16 @@ fn raft_messages_out_of_range_are_refused_and_the_leader_keeps_serving() {
         cases.len() as u64
     );
 }
+
+#[test]
+fn the_failure_domain_is_this_process_unless_the_options_name_one() {
+    let mut options = NodeOptions::new("domains");
+    let own = options.replica_config("n", "127.0.0.1:1").domain;
+    assert_eq!(own, crate::raft::process_domain());
+    assert!(own.ends_with(&format!("/{}", std::process::id())), "{own}");
+    options.failure_domain = "zone-eu-1b".into();
+    assert_eq!(
+        options.replica_config("n", "127.0.0.1:1").domain,
+        "zone-eu-1b"
+    );
+}
