@@ -12,13 +12,14 @@
 //!    has one or two members, else `voters` (odd), capped by the member count. Promotion takes a
 //!    learner that has caught up with the log (raft replicates to it normally) and that the
 //!    leader heard from recently; demotion a voter other than the leader.
-//! 4. voters are spread over failure domains: the host of a member's address, then its domain
-//!    (its process by default, see [`process_domain`]). Promotion prefers the learner that shares
-//!    the fewest hosts, then domains, with the voters (the earliest joined among equals), and
-//!    demotion the voter that shares the most (the latest joined among equals). When a learner
-//!    would share less than the voter demotion would pick, it is promoted (one voter too many)
-//!    and that voter demoted next: several members of one process, started first, no longer
-//!    keep the majority of the votes in that process once members of other processes join.
+//! 4. voters are spread over failure domains (a member's process by default, see
+//!    [`process_domain`], or the rack or zone its options name), then over hosts (the host of a
+//!    member's address). Promotion prefers the learner that shares the fewest domains, then
+//!    hosts, with the voters (the earliest joined among equals), and demotion the voter that
+//!    shares the most (the latest joined among equals). When a learner would share less than the
+//!    voter a demotion would pick, the two swap in one joint change: several members of one
+//!    process, started first, no longer keep the majority of the votes once members of other
+//!    processes join.
 //!
 //! With 2f+1 voters the cluster survives f simultaneous failures; because a dead voter is
 //! replaced by a learner (or the voter count shrinks) once it is declared dead, it survives any
@@ -232,11 +233,7 @@ impl Replica {
             if let Some(better) = promoted(&rest)
                 .filter(|l| places.crowding(*l, &rest) < places.crowding(victim, &rest))
             {
-                log::debug!(
-                    "{}: promoting {better} to spread the voters; {victim} goes next",
-                    self.cfg.node_id
-                );
-                self.change(ConfChangeType::AddNode, better);
+                self.swap_voter(better, victim);
                 return;
             }
         }
@@ -250,6 +247,32 @@ impl Replica {
                 self.next_transfer_tick = self.ticks + self.cfg.election_ticks as u64;
                 self.raw.as_mut().expect("checked").transfer_leader(to);
             }
+        }
+    }
+
+    /// Makes learner `promote` a voter and voter `demote` a learner in one joint change that
+    /// raft-rs leaves by itself: the voter count never passes the target, and while the change
+    /// is in flight a commit needs majorities of both the old voters and the new.
+    fn swap_voter(&mut self, promote: u64, demote: u64) {
+        let mut cc = ConfChangeV2::default();
+        cc.set_transition(ConfChangeTransition::Implicit);
+        cc.set_changes(
+            vec![
+                raft_proto::new_conf_change_single(promote, ConfChangeType::AddNode),
+                raft_proto::new_conf_change_single(demote, ConfChangeType::AddLearnerNode),
+            ]
+            .into(),
+        );
+        log::debug!(
+            "{}: spreading the voters: {promote} takes the vote of {demote}",
+            self.cfg.node_id
+        );
+        let raw = self.raw.as_mut().expect("checked by the caller");
+        if let Err(e) = raw.propose_conf_change(vec![], cc) {
+            log::debug!(
+                "{}: swapping voter {demote} for {promote} dropped: {e}",
+                self.cfg.node_id
+            );
         }
     }
 
@@ -316,8 +339,10 @@ impl<'a> Places<'a> {
         Places { of }
     }
 
-    /// How many of `voters` other than `id` share its host, and how many its domain (an unknown
-    /// host or domain shares with none).
+    /// How many of `voters` other than `id` share its failure domain, and how many its host (an
+    /// unknown domain or host shares with none). Domains first: a domain named in the options (a
+    /// rack, a zone) holds hosts, and the default one (a process) is held by a host, so two
+    /// members of one process share a host as well.
     fn crowding(&self, id: u64, voters: &[u64]) -> (usize, usize) {
         let Some(&(host, domain)) = self.of.get(&id) else {
             return (0, 0);
@@ -336,6 +361,6 @@ impl<'a> Places<'a> {
             "" => 0,
             _ => others().filter(|p| p.1 == domain).count(),
         };
-        (hosts, domains)
+        (domains, hosts)
     }
 }

@@ -53,7 +53,12 @@ fn voters_of_one_process_make_way_for_other_processes_as_they_join() {
         "one process: its three nodes vote"
     );
     c.add("n4");
-    c.tick(50);
+    for _ in 0..50 {
+        c.tick(1);
+        // The vote moves in one joint change: never a fourth voter, even for one commit.
+        let incoming = c.replicas["n1"].conf_state().voters;
+        assert!(incoming.len() <= 3, "{incoming:?}");
+    }
     assert_eq!(voter_domains(&c), ["host/1", "host/1", "host/2"]);
     c.add("n5");
     c.add("n6");
@@ -84,4 +89,34 @@ fn the_first_process_can_die_with_its_three_nodes_and_the_others_keep_writing() 
     c.down.extend(["n1", "n2", "n3"].map(String::from));
     let r = c.call("n5", add("c"));
     assert_eq!(r, Message::CounterAddAndGetResponse { value: 1 });
+}
+
+/// Members in three zones, two of them on one host in zone C (`host:port` addresses).
+fn in_zones(name: &str) -> ReplicaConfig {
+    let mut cfg = cfg(name);
+    cfg.voters = 5;
+    cfg.domain = match name {
+        "n1" | "h2:1" | "h5:1" => "zone-a",
+        "h3:1" => "zone-b",
+        _ => "zone-c",
+    }
+    .into();
+    cfg
+}
+
+#[test]
+fn zones_come_before_hosts() {
+    let mut c = Cluster::with(in_zones);
+    c.settle();
+    for name in ["h2:1", "h5:1", "h3:1", "h4:1", "h4:2"] {
+        c.add(name);
+    }
+    c.tick(100);
+    let domains = voter_domains(&c);
+    assert_eq!(domains.len(), 5);
+    // Any one zone may go: none holds three of the five votes.
+    for zone in ["zone-a", "zone-b", "zone-c"] {
+        let held = domains.iter().filter(|d| *d == zone).count();
+        assert!(held <= 2, "{zone} holds {held} votes: {domains:?}");
+    }
 }
