@@ -18,7 +18,7 @@ use std::ops::{BitAnd, BitOr, BitOrAssign};
 use super::{Message, MessageRef, WireError};
 
 /// The protocol version this build speaks. A frame of any other version is refused.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Bytes before the payload.
 pub const HEADER_SIZE: usize = 16;
 /// The default largest frame accepted or produced: 16 MiB.

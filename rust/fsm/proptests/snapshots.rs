@@ -69,8 +69,14 @@ proptest! {
         prop_assert!(sm.restore_from_snapshot(truncated).is_err());
         prop_assert_eq!(&sm.create_snapshot(), &before);
 
+        // Any byte but the format version's (the checksum does not cover it, and formats 2 and
+        // 3 read a state without members alike): a changed version is the case below.
         let mut flipped = good.clone();
-        flipped[position.index(good.len())] ^= xor;
+        let mut at = position.index(good.len() - 2);
+        if at >= 4 {
+            at += 2;
+        }
+        flipped[at] ^= xor;
         prop_assert!(sm.restore_from_snapshot(&flipped).is_err());
         prop_assert_eq!(&sm.create_snapshot(), &before);
 

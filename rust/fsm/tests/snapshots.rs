@@ -53,3 +53,23 @@ fn snapshot_restores_the_same_state_and_rejects_corrupt_bytes() {
         "a refused snapshot leaves the state untouched"
     );
 }
+
+#[test]
+fn members_keep_their_failure_domains_through_a_snapshot() {
+    let mut log = Log::new();
+    log.apply(AddMemberRequest {
+        node_id: "a".into(),
+        address: "10.0.0.1:5701".into(),
+        domain: "zone-b".into(),
+    });
+    let snapshot = log.sm.create_snapshot();
+    let mut copy = StateMachine::new();
+    copy.restore_from_snapshot(&snapshot).unwrap();
+    let members = copy.members();
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        (&*members[0].address, &*members[0].domain),
+        ("10.0.0.1:5701", "zone-b")
+    );
+    assert_eq!(copy.create_snapshot(), snapshot);
+}

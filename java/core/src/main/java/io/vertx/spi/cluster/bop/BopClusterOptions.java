@@ -46,8 +46,8 @@ import io.vertx.core.json.JsonObject;
  *   <tr><td>secretFile</td><td>vertx.bop.secretFile</td><td>none</td></tr>
  *   <tr><td>insecure</td><td>vertx.bop.insecure</td><td>false</td></tr>
  *   <tr><td>failureDomain</td><td>vertx.bop.failureDomain / VERTX_CLUSTER_FAILURE_DOMAIN</td><td>none:
- *   this JVM (the leader keeps the voters on separate hosts, then in separate JVMs, then in
- *   separate failure domains where members name one, such as a rack or a zone)</td></tr>
+ *   this JVM (the leader keeps the voters in separate failure domains, such as racks or zones,
+ *   then on separate hosts, where the members allow it)</td></tr>
  * </table>
  *
  * <p>The cluster secret (at least 16 bytes) is what members authenticate each other with. It is

@@ -26,7 +26,7 @@ public final class BopFrame {
   /** Bytes before the payload. */
   public static final int HEADER_SIZE = 16;
   /** The protocol version this codec speaks; frames of any other version are refused. */
-  public static final int PROTOCOL_VERSION = 1;
+  public static final int PROTOCOL_VERSION = 2;
   /** The largest frame the Rust side accepts by default: 16 MiB. */
   public static final int DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
 

@@ -175,15 +175,15 @@ public class GoldenVectorsTest {
     byte[] badCrc = good.clone();
     badCrc[good.length - 1] ^= 1;
     assertError("bad checksum", () -> BopFrame.decode(badCrc));
-    byte[] v2 = good.clone();
-    v2[8] = 2;
-    // re-seal the version-2 frame so only the version is wrong
-    int crc = crc(v2);
-    v2[0] = (byte) crc;
-    v2[1] = (byte) (crc >>> 8);
-    v2[2] = (byte) (crc >>> 16);
-    v2[3] = (byte) (crc >>> 24);
-    assertError("unsupported protocol version 2", () -> BopFrame.decode(v2));
+    byte[] v1 = good.clone();
+    v1[8] = 1;
+    // re-seal the version-1 frame (an earlier build's) so only the version is wrong
+    int crc = crc(v1);
+    v1[0] = (byte) crc;
+    v1[1] = (byte) (crc >>> 8);
+    v1[2] = (byte) (crc >>> 16);
+    v1[3] = (byte) (crc >>> 24);
+    assertError("unsupported protocol version 1", () -> BopFrame.decode(v1));
     assertEquals(BopFrame.HEADER_SIZE, BopFrame.encode(0, 0, 0, new byte[0]).length);
   }
 
