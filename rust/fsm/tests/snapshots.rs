@@ -73,3 +73,49 @@ fn members_keep_their_failure_domains_through_a_snapshot() {
     );
     assert_eq!(copy.create_snapshot(), snapshot);
 }
+
+#[test]
+fn a_format_2_snapshot_is_read_with_the_members_domains_unknown() {
+    let mut log = Log::new();
+    log.apply(AddMemberRequest {
+        node_id: "a".into(),
+        address: "10.0.0.1:5701".into(),
+        domain: String::new(),
+    });
+    let v3 = log.sm.create_snapshot();
+    // Format 2 is format 3 without the domain after each member's node info.
+    let m = &log.sm.members()[0];
+    let mut prefix = Vec::new();
+    let mut w = crate::wire::codec::Writer::new(&mut prefix);
+    w.u64(log.sm.last_applied);
+    w.u64(log.sm.next_raft_id);
+    w.u64(log.sm.time_ms);
+    w.len(1);
+    w.put(&m.node_id);
+    w.put(&m.raft_id);
+    w.put(&m.address);
+    w.put(&m.info);
+    let mut domain = Vec::new();
+    crate::wire::codec::Writer::new(&mut domain).put(&m.domain);
+    let body = &v3[10..];
+    assert_eq!(
+        &body[prefix.len()..prefix.len() + domain.len()],
+        &domain[..]
+    );
+    let v2_body = [&body[..prefix.len()], &body[prefix.len() + domain.len()..]].concat();
+    let mut v2 = b"VXCS".to_vec();
+    v2.extend_from_slice(&2u16.to_le_bytes());
+    v2.extend_from_slice(&crc32fast::hash(&v2_body).to_le_bytes());
+    v2.extend_from_slice(&v2_body);
+
+    let mut copy = StateMachine::new();
+    copy.restore_from_snapshot(&v2).unwrap();
+    assert_eq!(copy.members()[0].address, "10.0.0.1:5701");
+    assert_eq!(copy.members()[0].domain, "");
+    // Read as format 3, the same bytes lack a field.
+    let mut as_v3 = v2.clone();
+    as_v3[4..6].copy_from_slice(&3u16.to_le_bytes());
+    assert!(copy.restore_from_snapshot(&as_v3).is_err());
+    // Written again, it is the format 3 snapshot of the same state.
+    assert_eq!(copy.create_snapshot(), v3);
+}

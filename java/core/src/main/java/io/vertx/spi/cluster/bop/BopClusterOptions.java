@@ -258,8 +258,13 @@ public class BopClusterOptions {
   public long getMaxFrameSize() { return number(maxFrameSize, "maxFrameSize", null, 16L * 1024 * 1024, Long::parseLong, 4096L, (long) Integer.MAX_VALUE); }
   public List<String> getSerializableAllowList() { return list(serializableAllowList, "serializableAllowList"); }
   public boolean isInsecure() { return flag(insecure, "insecure"); }
-  /** The failure domain set, or null: this JVM. */
-  public String getFailureDomain() { return text(failureDomain, "failureDomain", "VERTX_CLUSTER_FAILURE_DOMAIN", null); }
+  /** The failure domain set, or null: this JVM. A blank one is an error, as in a property or a variable. */
+  public String getFailureDomain() {
+    if (failureDomain != null && failureDomain.trim().isEmpty()) {
+      throw new IllegalArgumentException("Empty value for failureDomain (leave it unset for this JVM)");
+    }
+    return text(failureDomain, "failureDomain", "VERTX_CLUSTER_FAILURE_DOMAIN", null);
+  }
 
   /** The cluster secret's bytes (UTF-8), or null when none is configured at any level. */
   public byte[] getSecret() {

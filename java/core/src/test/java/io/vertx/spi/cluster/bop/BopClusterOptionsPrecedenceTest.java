@@ -74,6 +74,8 @@ public class BopClusterOptionsPrecedenceTest {
     properties.put("vertx.bop.failureDomain", " ");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new BopClusterOptions().getFailureDomain());
     assertTrue(e.getMessage(), e.getMessage().contains("vertx.bop.failureDomain"));
+    e = assertThrows(IllegalArgumentException.class, () -> new BopClusterOptions().setFailureDomain(" ").getFailureDomain());
+    assertTrue(e.getMessage(), e.getMessage().contains("failureDomain"));
   }
 
   @Test
