@@ -127,6 +127,8 @@ impl Replica {
         if self.reconciled == Some(key) {
             return;
         }
+        // Moving a vote for a better spread waits for nothing a write changes: once per tick.
+        let new_tick = self.reconciled.is_none_or(|(_, tick)| tick != self.ticks);
         self.reconciled = Some(key);
         if raw.raft.has_pending_conf() {
             return;
@@ -166,7 +168,7 @@ impl Replica {
             [one] => return self.change(ConfChangeType::AddLearnerNode, one),
             _ => return self.add_learners(&new),
         }
-        // 3. The voter count.
+        // 3. The voter count, and (module doc, 4) where the voters are.
         let target = match members.len() {
             0..=2 => 1,
             n => {
@@ -184,57 +186,60 @@ impl Replica {
             .copied()
             .filter(|v| *v != me || !leaving)
             .collect();
-        let recent = self.ticks.saturating_sub(self.cfg.dead_after_ticks / 2);
-        let raw = self.raw.as_ref().expect("checked");
-        let eligible =
-            |id: &u64| {
+        // At the target count only a better spread is left to look for, once per tick.
+        if staying_voters.len() != target || new_tick {
+            let recent = self.ticks.saturating_sub(self.cfg.dead_after_ticks / 2);
+            let raw = self.raw.as_ref().expect("checked");
+            let eligible = |id: &u64| {
                 learners.contains(id)
                     && raw.raft.prs().get(*id).is_some_and(|pr| {
                         pr.state == raft::ProgressState::Replicate && pr.matched > 0
                     })
                     && self.last_heard.get(id).is_some_and(|t| *t >= recent)
             };
-        let places = Places::of(self.fsm.members());
-        // The voter a demotion takes: the most crowded other than this leader, the latest joined
-        // among equals (`max_by_key` keeps the last of equal keys; members are in join order).
-        let demoted = |voters: &[u64]| {
-            members
-                .iter()
-                .copied()
-                .filter(|id| *id != me && voters.contains(id))
-                .max_by_key(|id| places.crowding(*id, voters))
-        };
-        // The learner a promotion takes: the least crowded, the earliest joined among equals.
-        let promoted = |voters: &[u64]| {
-            members
-                .iter()
-                .copied()
-                .enumerate()
-                .filter(|(_, id)| eligible(id))
-                .min_by_key(|(at, id)| (places.crowding(*id, voters), *at))
-                .map(|(_, id)| id)
-        };
-        if staying_voters.len() < target {
-            if let Some(id) = promoted(&staying_voters) {
-                self.change(ConfChangeType::AddNode, id);
-                return;
-            }
-        } else if staying_voters.len() > target {
-            if let Some(id) = demoted(&staying_voters) {
-                self.change(ConfChangeType::AddLearnerNode, id);
-                return;
-            }
-        } else if let Some(victim) = demoted(&staying_voters) {
-            let rest: Vec<u64> = staying_voters
-                .iter()
-                .copied()
-                .filter(|v| *v != victim)
-                .collect();
-            if let Some(better) = promoted(&rest)
-                .filter(|l| places.crowding(*l, &rest) < places.crowding(victim, &rest))
-            {
-                self.swap_voter(better, victim);
-                return;
+            let places = Places::of(self.fsm.members());
+            // The voter a demotion takes: the most crowded other than this leader, the latest
+            // joined among equals (`max_by_key` keeps the last of equal keys; members are in join
+            // order).
+            let demoted = |voters: &[u64]| {
+                members
+                    .iter()
+                    .copied()
+                    .filter(|id| *id != me && voters.contains(id))
+                    .max_by_key(|id| places.crowding(*id, voters))
+            };
+            // The learner a promotion takes: the least crowded, the earliest joined among equals.
+            let promoted = |voters: &[u64]| {
+                members
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .filter(|(_, id)| eligible(id))
+                    .min_by_key(|(at, id)| (places.crowding(*id, voters), *at))
+                    .map(|(_, id)| id)
+            };
+            if staying_voters.len() < target {
+                if let Some(id) = promoted(&staying_voters) {
+                    self.change(ConfChangeType::AddNode, id);
+                    return;
+                }
+            } else if staying_voters.len() > target {
+                if let Some(id) = demoted(&staying_voters) {
+                    self.change(ConfChangeType::AddLearnerNode, id);
+                    return;
+                }
+            } else if let Some(victim) = demoted(&staying_voters) {
+                let rest: Vec<u64> = staying_voters
+                    .iter()
+                    .copied()
+                    .filter(|v| *v != victim)
+                    .collect();
+                if let Some(better) = promoted(&rest)
+                    .filter(|l| places.crowding(*l, &rest) < places.crowding(victim, &rest))
+                {
+                    self.swap_voter(better, victim);
+                    return;
+                }
             }
         }
         // 5. A leader that is no longer a member hands over to another voter.
@@ -250,48 +255,45 @@ impl Replica {
         }
     }
 
-    /// Makes learner `promote` a voter and voter `demote` a learner in one joint change that
-    /// raft-rs leaves by itself: the voter count never passes the target, and while the change
-    /// is in flight a commit needs majorities of both the old voters and the new.
+    /// Makes learner `promote` a voter and voter `demote` a learner in one joint change: the
+    /// voter count never passes the target, and while the change is in flight a commit needs
+    /// majorities of both the old voters and the new.
     fn swap_voter(&mut self, promote: u64, demote: u64) {
+        self.joint_change(&[
+            (promote, ConfChangeType::AddNode),
+            (demote, ConfChangeType::AddLearnerNode),
+        ]);
+    }
+
+    /// Adds several learners in one joint change: two configuration entries for the lot, where
+    /// one change each would cost a commit round per joining member. Voters stay as they are, so
+    /// both halves of the joint configuration have the same majority.
+    fn add_learners(&mut self, ids: &[u64]) {
+        let changes: Vec<_> = ids
+            .iter()
+            .map(|&id| (id, ConfChangeType::AddLearnerNode))
+            .collect();
+        self.joint_change(&changes);
+    }
+
+    /// Proposes `changes` as one joint change that raft-rs leaves by itself once it is applied
+    /// (`auto_leave`).
+    fn joint_change(&mut self, changes: &[(u64, ConfChangeType)]) {
         let mut cc = ConfChangeV2::default();
         cc.set_transition(ConfChangeTransition::Implicit);
         cc.set_changes(
-            vec![
-                raft_proto::new_conf_change_single(promote, ConfChangeType::AddNode),
-                raft_proto::new_conf_change_single(demote, ConfChangeType::AddLearnerNode),
-            ]
-            .into(),
+            changes
+                .iter()
+                .map(|&(id, change)| raft_proto::new_conf_change_single(id, change))
+                .collect(),
         );
-        log::debug!(
-            "{}: spreading the voters: {promote} takes the vote of {demote}",
-            self.cfg.node_id
-        );
+        log::debug!("{}: proposing {changes:?}", self.cfg.node_id);
         let raw = self.raw.as_mut().expect("checked by the caller");
         if let Err(e) = raw.propose_conf_change(vec![], cc) {
             log::debug!(
-                "{}: swapping voter {demote} for {promote} dropped: {e}",
+                "{}: joint change {changes:?} dropped: {e}",
                 self.cfg.node_id
             );
-        }
-    }
-
-    /// Adds several learners in one joint change that raft-rs leaves by itself once it is applied
-    /// (`auto_leave`): two configuration entries for the lot, where one change each would cost a
-    /// commit round per joining member. Voters stay as they are, so both halves of the joint
-    /// configuration have the same majority.
-    fn add_learners(&mut self, ids: &[u64]) {
-        let mut cc = ConfChangeV2::default();
-        cc.set_transition(ConfChangeTransition::Implicit);
-        cc.set_changes(
-            ids.iter()
-                .map(|&id| raft_proto::new_conf_change_single(id, ConfChangeType::AddLearnerNode))
-                .collect(),
-        );
-        log::debug!("{}: proposing learners {ids:?}", self.cfg.node_id);
-        let raw = self.raw.as_mut().expect("checked by the caller");
-        if let Err(e) = raw.propose_conf_change(vec![], cc) {
-            log::debug!("{}: adding learners {ids:?} dropped: {e}", self.cfg.node_id);
         }
     }
 

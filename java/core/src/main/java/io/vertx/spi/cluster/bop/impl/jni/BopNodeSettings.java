@@ -50,7 +50,8 @@ public final class BopNodeSettings {
     w.u64(options.getMaxFrameSize());
     w.optionalBytes(options.getSecret());
     w.bool(options.isInsecure());
-    w.string(options.getFailureDomain() == null ? "" : options.getFailureDomain());
+    String failureDomain = options.getFailureDomain();
+    w.string(failureDomain == null ? "" : failureDomain);
     return w.toByteArray();
   }
 }
