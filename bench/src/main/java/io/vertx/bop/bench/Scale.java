@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -34,7 +35,13 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Arguments: {@code [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]};
  * {@code --spread 0} skips the multi-JVM run. The system property {@code bench.childOpts} (JVM
- * options separated by spaces) is passed on to every child JVM.
+ * options separated by spaces) is passed on to every child JVM; {@code scripts/bench-scale.sh}
+ * passes {@code BENCH_JAVA_OPTS} as both. Diagnostics, off by default (logged on stderr, or in
+ * the child JVMs' logs): {@code -Dbench.idleMs=N} measures the CPU the cluster uses over N ms of
+ * doing nothing once formed (in all, and in the node loops); {@code -Dbench.fanRetryMs=N} sets
+ * how long a member waits before it requests an unanswered fan-out address again (1 ms);
+ * {@code -Dbench.probeVisible=true} also logs when each member's cluster manager first lists a
+ * fan-out's registration, apart from Vert.x's sending.
  */
 public final class Scale {
 
@@ -89,6 +96,7 @@ public final class Scale {
     long[] formed = s.formed(n);
     String formation = (formed[0] - t0) + " / " + (formed[1] - t0);
     log("in-process: every member lists " + n + " / every Vert.x node started: " + formation + " ms");
+    idleCpu("in-process, " + n + " members", Collections.singletonList(ProcessHandle.current().pid()));
     Vertx probe = s.nodes.get(n - 1);
     String latency = ScaleNodes.latency(probe, ops);
     Vertx owner = s.nodes.get(0);
@@ -139,10 +147,16 @@ public final class Scale {
     String formation = (listed - go) + " / " + (started - go) + " (from launch: "
       + (launch + listed - go) + " / " + (launch + started - go) + ")";
     log("spread: every member lists " + n + " / every Vert.x node started, from GO: " + formation + " ms");
+    List<Long> pids = new ArrayList<>();
+    for (Child c : children) {
+      pids.add(c.process.pid());
+    }
+    idleCpu("spread", pids);
     Child leader = null;
     Child probe = null;
     for (Child c : children) {
       if (Boolean.parseBoolean(c.call("LEADS"))) {
+        log("JVM " + children.indexOf(c) + " holds the leader");
         leader = c;
       } else if (probe == null) {
         probe = c;
@@ -204,7 +218,9 @@ public final class Scale {
     }
     List<Long> times = local == null ? new ArrayList<>() : new ArrayList<>(local.fan(address, started));
     for (Child c : children) {
-      for (String t : c.reply().split(",")) {
+      String reply = c.reply();
+      log("fan-out to " + address + ": JVM " + children.indexOf(c) + " answered after " + reply + " ms");
+      for (String t : reply.split(",")) {
         times.add(Long.parseLong(t));
       }
     }
@@ -254,6 +270,53 @@ public final class Scale {
   }
 
   /** A child JVM running {@link ScaleNodes}. */
+  /**
+   * User and system CPU ticks (1/100 s) used so far by the processes {@code pids}: in all, and by
+   * their node loops' threads alone ("vertx-cluster-loop-...", named by the native core).
+   */
+  static long[] cpuTicks(List<Long> pids) throws Exception {
+    long all = 0;
+    long loops = 0;
+    for (long pid : pids) {
+      File[] tasks = new File("/proc/" + pid + "/task").listFiles();
+      if (tasks == null) {
+        continue;
+      }
+      for (File task : tasks) {
+        try {
+          String stat = new String(java.nio.file.Files.readAllBytes(new File(task, "stat").toPath()), StandardCharsets.UTF_8);
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          long used = Long.parseLong(f[11]) + Long.parseLong(f[12]);
+          all += used;
+          if (stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith("vertx-cluster-l")) {
+            loops += used;
+          }
+        } catch (java.io.IOException threadEnded) {
+          // Gone between the listing and the read.
+        }
+      }
+    }
+    return new long[] {all, loops};
+  }
+
+  /**
+   * With {@code -Dbench.idleMs=N}: waits 2 s once the cluster formed, then logs the CPU the
+   * processes {@code pids} used over N ms of doing nothing: in all, and in the node loops.
+   */
+  static void idleCpu(String setup, List<Long> pids) throws Exception {
+    long idleMs = Long.getLong("bench.idleMs", 0);
+    if (idleMs <= 0) {
+      return;
+    }
+    Thread.sleep(2_000);
+    long[] before = cpuTicks(pids);
+    Thread.sleep(idleMs);
+    long[] after = cpuTicks(pids);
+    double perCore = idleMs / 10.0;
+    log(String.format("%s: idle for %d ms, used %.1f%% of one core, %.1f%% in the node loops", setup, idleMs,
+      (after[0] - before[0]) * 100.0 / perCore, (after[1] - before[1]) * 100.0 / perCore));
+  }
+
   private static final class Child {
     final Process process;
     final BufferedReader out;

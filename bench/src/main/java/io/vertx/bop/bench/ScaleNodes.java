@@ -6,6 +6,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.core.spi.cluster.RegistrationInfo;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
 
@@ -106,6 +107,11 @@ public final class ScaleNodes {
 
   /** Every node requests {@code address} until it is answered; each node's milliseconds until its answer. */
   List<Long> fan(String address, long startedMillis) throws Exception {
+    System.err.println("[scale] FAN " + address + " received " + (System.currentTimeMillis() - startedMillis)
+      + " ms after the consumer was asked for");
+    if (Boolean.getBoolean("bench.probeVisible")) {
+      probeVisible(address, startedMillis);
+    }
     List<Future<Long>> answered = new ArrayList<>();
     for (Vertx vertx : nodes) {
       Promise<Long> p = Promise.promise();
@@ -119,12 +125,70 @@ public final class ScaleNodes {
     return times;
   }
 
+  /**
+   * With {@code -Dbench.probeVisible=true}: beside the event-bus requests of a fan-out, each
+   * member also asks its cluster manager for the address's registrations (the read Vert.x makes
+   * before each send) every {@link #FAN_RETRY_MS} ms until it lists one, and logs when it did
+   * and how long that read took: the time the registration took to be seen, apart from
+   * Vert.x's own sending.
+   */
+  private void probeVisible(String address, long startedMillis) {
+    List<CompletableFuture<long[]>> seen = new ArrayList<>();
+    for (int i = 0; i < managers.size(); i++) {
+      CompletableFuture<long[]> done = new CompletableFuture<>();
+      probe(nodes.get(i), managers.get(i), address, startedMillis, done);
+      seen.add(done);
+    }
+    CompletableFuture.allOf(seen.toArray(new CompletableFuture[0])).thenRun(() -> {
+      StringBuilder line = new StringBuilder("[scale] registration of " + address + " seen (ms after the consumer was asked for / that read's ms):");
+      for (CompletableFuture<long[]> f : seen) {
+        long[] t = f.join();
+        line.append(' ').append(t[0]).append('/').append(t[1]);
+      }
+      System.err.println(line);
+    });
+  }
+
+  private static void probe(Vertx vertx, ClusterManager m, String address, long startedMillis, CompletableFuture<long[]> done) {
+    long asked = System.currentTimeMillis();
+    Promise<List<RegistrationInfo>> read = Promise.promise();
+    m.getRegistrations(address, read);
+    read.future().onComplete(ar -> {
+      long now = System.currentTimeMillis();
+      if ((ar.succeeded() && !ar.result().isEmpty()) || now - startedMillis > 120_000) {
+        done.complete(new long[] {now - startedMillis, now - asked});
+      } else {
+        vertx.setTimer(FAN_RETRY_MS, t -> probe(vertx, m, address, startedMillis, done));
+      }
+    });
+  }
+
+  /** Transport counters of the connections refused or failed, summed over this JVM's members. */
+  String transportCounters() {
+    String[] names = {"connections_over_limit", "handshakes_refused", "handshakes_timed_out", "handshakes_failed", "handshakes_accepted", "connects"};
+    long[] sums = new long[names.length];
+    for (ClusterManager m : managers) {
+      io.vertx.spi.cluster.bop.impl.jni.BopNodeStatus status = ((BopClusterManager) m).node().status();
+      for (int i = 0; i < names.length; i++) {
+        sums[i] += status.counter(names[i]);
+      }
+    }
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < names.length; i++) {
+      b.append(i == 0 ? "" : ", ").append(names[i]).append(' ').append(sums[i]);
+    }
+    return b.toString();
+  }
+
+  /** How long a member waits before it asks again for an address nobody answered yet. */
+  private static final long FAN_RETRY_MS = Long.getLong("bench.fanRetryMs", 1);
+
   private static void attempt(Vertx vertx, String address, long startedMillis, Promise<Long> done) {
     vertx.eventBus().request(address, "fan", new DeliveryOptions().setSendTimeout(5_000)).onComplete(ar -> {
       if (ar.succeeded()) {
         done.complete(System.currentTimeMillis() - startedMillis);
       } else {
-        vertx.setTimer(1, t -> attempt(vertx, address, startedMillis, done));
+        vertx.setTimer(FAN_RETRY_MS, t -> attempt(vertx, address, startedMillis, done));
       }
     });
   }
@@ -243,6 +307,7 @@ public final class ScaleNodes {
         switch (c[0]) {
           case "FORMED":
             long[] f = formed.get(300, TimeUnit.SECONDS);
+            System.err.println("[scale] formed; " + s.transportCounters());
             proto.println("@@ " + f[0] + " " + f[1]);
             break;
           case "FAN":
@@ -252,7 +317,10 @@ public final class ScaleNodes {
             proto.println("@@ " + rss());
             break;
           case "CONSUME":
-            s.nodes.get(0).eventBus().<String>consumer(c[1], m -> m.reply("ok"));
+            long asked = System.currentTimeMillis();
+            s.nodes.get(0).eventBus().<String>consumer(c[1], m -> m.reply("ok")).completion().onComplete(ar ->
+              System.err.println("[scale] consumer of " + c[1] + " registered (" + ar.succeeded() + ") after "
+                + (System.currentTimeMillis() - asked) + " ms"));
             proto.println("@@ OK");
             break;
           case "LATENCY":
