@@ -39,7 +39,7 @@ mod stats;
 mod tests;
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -434,11 +434,14 @@ impl Transport {
             };
             match listener.accept() {
                 Ok((mut stream, remote)) => {
-                    if self.over_limits() {
+                    if let Some(limit) = self.over_limits() {
                         self.stats.connections_over_limit += 1;
-                        log::debug!(
-                            "closing the connection from {remote} at once: too many connections"
-                        );
+                        log::debug!("closing the connection from {remote} at once: {limit}");
+                        // One write, best effort: the connecting node then says why it
+                        // retries, instead of a handshake cut short.
+                        if let Some(refusal) = HandshakeError::Busy(limit).refusal() {
+                            let _ = stream.write(&refusal);
+                        }
                         continue;
                     }
                     if let Err(error) = stream.set_nodelay(true) {
@@ -477,17 +480,18 @@ impl Transport {
         }
     }
 
-    /// Whether accepting one more connection would exceed a limit.
-    fn over_limits(&self) -> bool {
+    /// The limit that accepting one more connection would exceed, if any.
+    fn over_limits(&self) -> Option<&'static str> {
         if self.inbound.len() >= self.config.max_inbound_connections {
-            return true;
+            return Some("as many connections as it accepts are open");
         }
         let pending = self
             .inbound
             .values()
             .filter(|connection| !connection.is_authenticated())
             .count();
-        pending >= self.config.max_pending_handshakes
+        (pending >= self.config.max_pending_handshakes)
+            .then_some("as many handshakes as it takes at once are in progress")
     }
 
     fn read_inbound(

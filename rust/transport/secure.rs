@@ -167,6 +167,9 @@ pub(crate) enum HandshakeError {
     /// A record above the limit before authentication.
     #[error("a handshake record of {0} bytes exceeds the limit of {HANDSHAKE_RECORD_LIMIT}")]
     TooLarge(usize),
+    /// The listener holds as many connections as it takes: sent to the one over the limit.
+    #[error("the node is busy: {0}; try again later")]
+    Busy(&'static str),
 }
 
 impl HandshakeError {
@@ -179,6 +182,7 @@ impl HandshakeError {
             HandshakeError::Unauthenticated(_) => "secret",
             HandshakeError::RefusedByPeer(_) => "refused",
             HandshakeError::TooLarge(_) => "too large",
+            HandshakeError::Busy(_) => "busy",
         }
     }
 

@@ -458,11 +458,23 @@ fn strangers_hold_a_handshake_place_only_briefly_and_only_a_few_of_them() {
     let mut net = Net::new();
     let b = net.add(config(), None);
     let to = net.addr(b);
-    let silent: Vec<StdStream> = (0..3).map(|_| StdStream::connect(to).unwrap()).collect();
+    let mut silent: Vec<StdStream> = (0..3).map(|_| StdStream::connect(to).unwrap()).collect();
     net.pump_until("the third to be closed at once", |net| {
         net.nodes[b].stats().connections_over_limit == 1
     });
     assert_eq!(net.nodes[b].inbound.len(), 2);
+    // It is told why, in a refusal record, before the close.
+    let third = &mut silent[2];
+    third
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut told = Vec::new();
+    let _ = third.read_to_end(&mut told);
+    let reason = String::from_utf8_lossy(&told[RECORD_HEADER + 1..]);
+    assert!(
+        reason.contains("busy") && reason.contains("handshakes"),
+        "{reason:?}"
+    );
     net.pump_until("the silent ones to time out", |net| {
         net.nodes[b].stats().handshakes_timed_out == 2
     });
