@@ -269,7 +269,6 @@ public final class Scale {
     System.err.println("[scale] " + s);
   }
 
-  /** A child JVM running {@link ScaleNodes}. */
   /**
    * User and system CPU ticks (1/100 s) used so far by the processes {@code pids}: in all, and by
    * their node loops' threads alone ("vertx-cluster-loop-...", named by the native core).
@@ -317,6 +316,7 @@ public final class Scale {
       (after[0] - before[0]) * 100.0 / perCore, (after[1] - before[1]) * 100.0 / perCore));
   }
 
+  /** A child JVM running {@link ScaleNodes}. */
   private static final class Child {
     final Process process;
     final BufferedReader out;

@@ -9,6 +9,7 @@ import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.core.spi.cluster.RegistrationInfo;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
+import io.vertx.spi.cluster.bop.impl.jni.BopNodeStatus;
 
 import java.io.BufferedReader;
 import java.io.FileDescriptor;
@@ -168,7 +169,7 @@ public final class ScaleNodes {
     String[] names = {"connections_over_limit", "handshakes_refused", "handshakes_timed_out", "handshakes_failed", "handshakes_accepted", "connects"};
     long[] sums = new long[names.length];
     for (ClusterManager m : managers) {
-      io.vertx.spi.cluster.bop.impl.jni.BopNodeStatus status = ((BopClusterManager) m).node().status();
+      BopNodeStatus status = ((BopClusterManager) m).node().status();
       for (int i = 0; i < names.length; i++) {
         sums[i] += status.counter(names[i]);
       }

@@ -114,7 +114,6 @@ public class TrustTest {
     return Clusters.options(name).setHost("127.0.0.1").setPort(port).setSeeds(seeds);
   }
 
-  /** A follower's forwarded put, in the name of a member, as a plain frame. */
   /**
    * A follower's forwarded put in the name of {@code origin}. A frame's first two bytes, the low
    * half of its CRC, read as a handshake record's length; the request id is chosen so that the
