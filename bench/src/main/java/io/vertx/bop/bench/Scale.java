@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -34,14 +35,16 @@ import java.util.concurrent.TimeUnit;
  * (this JVM then holds no member and only drives them) the leader's JVM is killed (SIGKILL).
  *
  * <p>Arguments: {@code [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]};
- * {@code --spread 0} skips the multi-JVM run. The system property {@code bench.childOpts} (JVM
+ * {@code --spread 0} skips the multi-JVM run, {@code --sizes ''} the one-JVM runs. The system property {@code bench.childOpts} (JVM
  * options separated by spaces) is passed on to every child JVM; {@code scripts/bench-scale.sh}
  * passes {@code BENCH_JAVA_OPTS} as both. Diagnostics, off by default (logged on stderr, or in
  * the child JVMs' logs): {@code -Dbench.idleMs=N} measures the CPU the cluster uses over N ms of
  * doing nothing once formed (in all, and in the node loops); {@code -Dbench.fanRetryMs=N} sets
  * how long a member waits before it requests an unanswered fan-out address again (1 ms);
  * {@code -Dbench.probeVisible=true} also logs when each member's cluster manager first lists a
- * fan-out's registration, apart from Vert.x's sending.
+ * fan-out's registration, apart from Vert.x's sending; {@code -Dbench.joinTimes=true} logs, in
+ * each child JVM at formation, when each of its members was handed its Vert.x instance, asked to
+ * join, and joined (ms after GO).
  */
 public final class Scale {
 
@@ -56,7 +59,9 @@ public final class Scale {
         case "--sizes":
           sizes = new ArrayList<>();
           for (String s : args[++i].split(",")) {
-            sizes.add(Integer.parseInt(s));
+            if (!s.isEmpty()) {
+              sizes.add(Integer.parseInt(s));
+            }
           }
           break;
         case "--jvms":
@@ -128,6 +133,12 @@ public final class Scale {
     }
     long loaded = System.nanoTime();
     log("spread: " + jvms + " JVMs launched and loaded Vert.x in " + ms(loaded - t0) + " ms");
+    List<Long> pids = new ArrayList<>();
+    for (Child c : children) {
+      pids.add(c.process.pid());
+    }
+    CompletableFuture<Void> formed = new CompletableFuture<>();
+    sampleCpu("spread", pids, formed);
     long go = System.currentTimeMillis();
     for (Child c : children) {
       c.send("GO");
@@ -146,11 +157,8 @@ public final class Scale {
     long launch = ms(loaded - t0);
     String formation = (listed - go) + " / " + (started - go) + " (from launch: "
       + (launch + listed - go) + " / " + (launch + started - go) + ")";
+    formed.complete(null);
     log("spread: every member lists " + n + " / every Vert.x node started, from GO: " + formation + " ms");
-    List<Long> pids = new ArrayList<>();
-    for (Child c : children) {
-      pids.add(c.process.pid());
-    }
     idleCpu("spread", pids);
     Child leader = null;
     Child probe = null;
@@ -276,6 +284,7 @@ public final class Scale {
   static long[] cpuTicks(List<Long> pids) throws Exception {
     long all = 0;
     long loops = 0;
+    long native_ = 0;
     for (long pid : pids) {
       File[] tasks = new File("/proc/" + pid + "/task").listFiles();
       if (tasks == null) {
@@ -287,15 +296,53 @@ public final class Scale {
           String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
           long used = Long.parseLong(f[11]) + Long.parseLong(f[12]);
           all += used;
-          if (stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')')).startsWith("vertx-cluster-l")) {
+          String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+          if (name.startsWith("vertx-cluster-l")) {
             loops += used;
+          }
+          if (name.startsWith("vertx-cluster-")) {
+            native_ += used;
           }
         } catch (java.io.IOException threadEnded) {
           // Gone between the listing and the read.
         }
       }
     }
-    return new long[] {all, loops};
+    return new long[] {all, loops, native_};
+  }
+
+  /**
+   * With {@code -Dbench.joinTimes=true}: samples the CPU of {@code pids} about every 500 ms from now
+   * until {@code done} completes, then logs each interval's use (in cores: all / the native
+   * core's threads / its node loops alone), to see who holds the CPU while a cluster forms.
+   */
+  static void sampleCpu(String setup, List<Long> pids, CompletableFuture<?> done) {
+    if (!ScaleNodes.JOIN_TIMES) {
+      return;
+    }
+    Thread t = new Thread(() -> {
+      StringBuilder line = new StringBuilder(setup + ": CPU in cores every 500 ms from GO (all / native / node loops):");
+      try {
+        long[] before = cpuTicks(pids);
+        long since = System.nanoTime();
+        while (!done.isDone()) {
+          Thread.sleep(500);
+          long[] now = cpuTicks(pids);
+          long at = System.nanoTime();
+          // Ticks are 1/100 s; the interval is measured, as a busy machine oversleeps.
+          double ticks = (at - since) / 1e7;
+          line.append(String.format(" %.2f/%.2f/%.2f", (now[0] - before[0]) / ticks, (now[2] - before[2]) / ticks,
+            (now[1] - before[1]) / ticks));
+          before = now;
+          since = at;
+        }
+      } catch (Exception e) {
+        line.append(" (stopped: ").append(e).append(')');
+      }
+      log(line.toString());
+    }, "scale-cpu-sampler");
+    t.setDaemon(true);
+    t.start();
   }
 
   /**

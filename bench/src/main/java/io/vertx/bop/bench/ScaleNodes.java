@@ -1,5 +1,6 @@
 package io.vertx.bop.bench;
 
+import io.vertx.core.Completable;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -65,7 +66,8 @@ public final class ScaleNodes {
   static ScaleNodes launch(String clusterName, int count) {
     ScaleNodes s = new ScaleNodes();
     for (int i = 0; i < count; i++) {
-      BopClusterManager manager = new BopClusterManager(new BopClusterOptions().setClusterName(clusterName));
+      BopClusterOptions options = new BopClusterOptions().setClusterName(clusterName);
+      BopClusterManager manager = JOIN_TIMES ? new TimedManager(options) : new BopClusterManager(options);
       s.managers.add(manager);
       Future<Vertx> f = Vertx.builder().withClusterManager(manager).buildClustered();
       f.onComplete(ar -> s.lastStarted.accumulateAndGet(System.currentTimeMillis(), Math::max));
@@ -85,6 +87,47 @@ public final class ScaleNodes {
     long listed = System.currentTimeMillis();
     awaitStarted();
     return new long[] {listed, lastStarted.get()};
+  }
+
+  /** With {@code -Dbench.joinTimes=true}: each member's join is timed (see {@link TimedManager}). */
+  static final boolean JOIN_TIMES = Boolean.getBoolean("bench.joinTimes");
+
+  /**
+   * A manager that records when Vert.x handed it its instance ({@code init}), asked it to join, and
+   * when the join completed (wall-clock ms): how much of a formation is the JVM's and Vert.x's
+   * start before the join, and how much the join itself.
+   */
+  static final class TimedManager extends BopClusterManager {
+    final long[] times = new long[3];
+
+    TimedManager(BopClusterOptions options) {
+      super(options);
+    }
+
+    @Override
+    public void init(Vertx vertx) {
+      times[0] = System.currentTimeMillis();
+      super.init(vertx);
+    }
+
+    @Override
+    public void join(Completable<Void> promise) {
+      times[1] = System.currentTimeMillis();
+      super.join((v, err) -> {
+        times[2] = System.currentTimeMillis();
+        promise.complete(v, err);
+      });
+    }
+  }
+
+  /** With {@code bench.joinTimes}: "init / join asked / joined" of each member, in ms after {@code go}. */
+  String joinTimeline(long go) {
+    StringBuilder b = new StringBuilder();
+    for (ClusterManager m : managers) {
+      long[] t = ((TimedManager) m).times;
+      b.append(b.length() == 0 ? "" : " ").append(t[0] - go).append('/').append(t[1] - go).append('/').append(t[2] - go);
+    }
+    return b.toString();
   }
 
   /** Waits until every node launched is up (its {@code buildClustered()} has completed). */
@@ -291,6 +334,7 @@ public final class ScaleNodes {
     if (!"GO".equals(go)) {
       throw new IllegalStateException("expected GO, got " + go);
     }
+    long goMillis = System.currentTimeMillis();
     ScaleNodes s = launch(args[0], Integer.parseInt(args[1]));
     int clusterSize = Integer.parseInt(args[2]);
     // Timed here, where it happens: the parent's polling of 20 busy JVMs would add its own delay.
@@ -309,6 +353,10 @@ public final class ScaleNodes {
           case "FORMED":
             long[] f = formed.get(300, TimeUnit.SECONDS);
             System.err.println("[scale] formed; " + s.transportCounters());
+            if (JOIN_TIMES) {
+              System.err.println("[scale] GO at " + goMillis + "; formed " + (f[0] - goMillis) + " / " + (f[1] - goMillis)
+                + " ms after it; init / join asked / joined (ms after GO): " + s.joinTimeline(goMillis));
+            }
             proto.println("@@ " + f[0] + " " + f[1]);
             break;
           case "FAN":
