@@ -99,6 +99,8 @@ public final class ScaleNodes {
    */
   static final class TimedManager extends BopClusterManager {
     final long[] times = new long[3];
+    /** Per fan-out address: when Vert.x first asked for its registrations, and when that read was answered. */
+    final java.util.Map<String, long[]> reads = new java.util.concurrent.ConcurrentHashMap<>();
 
     TimedManager(BopClusterOptions options) {
       super(options);
@@ -108,6 +110,36 @@ public final class ScaleNodes {
     public void init(Vertx vertx) {
       times[0] = System.currentTimeMillis();
       super.init(vertx);
+    }
+
+    @Override
+    public void getRegistrations(String address, Completable<List<RegistrationInfo>> promise) {
+      if (!address.startsWith("fan.")) {
+        super.getRegistrations(address, promise);
+        return;
+      }
+      long[] t = reads.computeIfAbsent(address, a -> new long[] {System.currentTimeMillis(), 0, 0});
+      super.getRegistrations(address, (list, err) -> {
+        if (t[1] == 0) {
+          t[1] = System.currentTimeMillis();
+          t[2] = list == null ? -1 : list.size();
+        }
+        promise.complete(list, err);
+      });
+    }
+
+    /** Vert.x's node info reads (it reads a member's before it connects to it): asked / answered (ms) / 1 if it succeeded. */
+    final List<long[]> nodeInfoReads = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public void getNodeInfo(String id, Completable<io.vertx.core.spi.cluster.NodeInfo> promise) {
+      long[] t = {System.currentTimeMillis(), 0, 0};
+      nodeInfoReads.add(t);
+      super.getNodeInfo(id, (info, err) -> {
+        t[1] = System.currentTimeMillis();
+        t[2] = err == null ? 1 : 0;
+        promise.complete(info, err);
+      });
     }
 
     @Override
@@ -165,6 +197,28 @@ public final class ScaleNodes {
     List<Long> times = new ArrayList<>();
     for (Future<Long> f : answered) {
       times.add(get(f, 120_000));
+    }
+    if (JOIN_TIMES) {
+      StringBuilder line = new StringBuilder("[scale] " + address + ": Vert.x's first registrations read asked / answered (registrations listed), then answered, ms after the consumer was asked for:");
+      for (int i = 0; i < managers.size(); i++) {
+        long[] t = ((TimedManager) managers.get(i)).reads.getOrDefault(address, new long[] {startedMillis, startedMillis, -2});
+        line.append(' ').append(t[0] - startedMillis).append('/').append(t[1] - startedMillis).append('(').append(t[2]).append(")/").append(times.get(i));
+      }
+      System.err.println(line);
+      for (int i = 0; i < managers.size(); i++) {
+        List<long[]> infos = ((TimedManager) managers.get(i)).nodeInfoReads;
+        synchronized (infos) {
+          if (infos.isEmpty()) {
+            continue;
+          }
+          StringBuilder l = new StringBuilder("[scale] member " + i + ": node info reads asked / answered (ok), ms after the consumer was asked for:");
+          for (long[] t : infos) {
+            l.append(' ').append(t[0] - startedMillis).append('/').append(t[1] - startedMillis).append('(').append(t[2]).append(')');
+          }
+          infos.clear();
+          System.err.println(l);
+        }
+      }
     }
     return times;
   }
