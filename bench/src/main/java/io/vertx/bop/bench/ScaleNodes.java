@@ -70,7 +70,13 @@ public final class ScaleNodes {
       BopClusterManager manager = JOIN_TIMES ? new TimedManager(options) : new BopClusterManager(options);
       s.managers.add(manager);
       Future<Vertx> f = Vertx.builder().withClusterManager(manager).buildClustered();
-      f.onComplete(ar -> s.lastStarted.accumulateAndGet(System.currentTimeMillis(), Math::max));
+      f.onComplete(ar -> {
+        long now = System.currentTimeMillis();
+        s.lastStarted.accumulateAndGet(now, Math::max);
+        if (manager instanceof TimedManager) {
+          ((TimedManager) manager).started = now;
+        }
+      });
       s.starting.add(f);
     }
     return s;
@@ -98,7 +104,10 @@ public final class ScaleNodes {
    * start before the join, and how much the join itself.
    */
   static final class TimedManager extends BopClusterManager {
-    final long[] times = new long[3];
+    /** init, join asked, joined, node info set asked, node info set (wall-clock ms). */
+    final long[] times = new long[5];
+    /** When its {@code buildClustered()} completed (wall-clock ms). */
+    volatile long started;
     /** Per fan-out address: when Vert.x first asked for its registrations, and when that read was answered. */
     final java.util.Map<String, long[]> reads = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -143,6 +152,15 @@ public final class ScaleNodes {
     }
 
     @Override
+    public void setNodeInfo(io.vertx.core.spi.cluster.NodeInfo nodeInfo, Completable<Void> promise) {
+      times[3] = System.currentTimeMillis();
+      super.setNodeInfo(nodeInfo, (v, err) -> {
+        times[4] = System.currentTimeMillis();
+        promise.complete(v, err);
+      });
+    }
+
+    @Override
     public void join(Completable<Void> promise) {
       times[1] = System.currentTimeMillis();
       super.join((v, err) -> {
@@ -152,12 +170,16 @@ public final class ScaleNodes {
     }
   }
 
-  /** With {@code bench.joinTimes}: "init / join asked / joined" of each member, in ms after {@code go}. */
+  /**
+   * With {@code bench.joinTimes}: "init / join asked / joined / node info asked / node info set /
+   * started" of each member, in ms after {@code go}.
+   */
   String joinTimeline(long go) {
     StringBuilder b = new StringBuilder();
     for (ClusterManager m : managers) {
       long[] t = ((TimedManager) m).times;
-      b.append(b.length() == 0 ? "" : " ").append(t[0] - go).append('/').append(t[1] - go).append('/').append(t[2] - go);
+      b.append(b.length() == 0 ? "" : " ").append(t[0] - go).append('/').append(t[1] - go).append('/').append(t[2] - go)
+        .append('/').append(t[3] - go).append('/').append(t[4] - go).append('/').append(((TimedManager) m).started - go);
     }
     return b.toString();
   }
@@ -409,7 +431,7 @@ public final class ScaleNodes {
             System.err.println("[scale] formed; " + s.transportCounters());
             if (JOIN_TIMES) {
               System.err.println("[scale] GO at " + goMillis + "; formed " + (f[0] - goMillis) + " / " + (f[1] - goMillis)
-                + " ms after it; init / join asked / joined (ms after GO): " + s.joinTimeline(goMillis));
+                + " ms after it; init / join asked / joined / node info asked / set / started (ms after GO): " + s.joinTimeline(goMillis));
             }
             proto.println("@@ " + f[0] + " " + f[1]);
             break;
