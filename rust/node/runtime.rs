@@ -374,7 +374,15 @@ impl Loop {
         let mut spin_until = Instant::now() + spin_time();
         loop {
             let now = Instant::now();
-            let mut due_at = self.next_tick;
+            // An idle learner's ticks wait for the next frame that wakes it (the leader's
+            // heartbeat, every other tick), or LAZY_TICKS - 1 ticks at most: a hundred idle
+            // members then wake about 20 times a second each instead of 60.
+            let lazy = self.ticks_may_wait();
+            let mut due_at = if lazy {
+                self.next_tick + self.tick * (polling::LAZY_TICKS - 1)
+            } else {
+                self.next_tick
+            };
             if let Some(t) = self.join_due() {
                 due_at = due_at.min(t);
             }
@@ -423,6 +431,10 @@ impl Loop {
                     self.transport
                         .handle_event(self.poll.registry(), event, &mut inbox);
                 }
+            }
+            if lazy {
+                // Before anything that reads the tick count (a request's deadline).
+                self.count_waiting_ticks();
             }
             let mut next = early.or_else(|| self.commands.try_recv().ok());
             if events.is_empty()

@@ -45,6 +45,11 @@ impl ReadBatches {
         self.forming.push(read);
     }
 
+    /// No read forming or waiting for its index.
+    pub fn is_empty(&self) -> bool {
+        self.forming.is_empty() && self.in_flight.is_empty()
+    }
+
     /// Closes the forming batch; returns the context to ask ReadIndex with, if there was one.
     /// `asker` is this node's raft id.
     pub fn start_batch(&mut self, tick: u64, asker: u64) -> Option<Vec<u8>> {

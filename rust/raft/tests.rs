@@ -316,6 +316,48 @@ fn five_with_a_learner() -> (Cluster, String, String) {
     (c, leader, learner)
 }
 
+/// Only a learner with nothing of its own in flight, and a leader it hears from, may let its
+/// ticks wait (the node loop then counts them at the next frame): never a voter, not a learner
+/// while its write or read is unanswered, again once answered, and not once its leader is gone.
+#[test]
+fn only_a_learner_with_nothing_in_flight_and_a_leader_lets_its_ticks_wait() {
+    let (mut c, _, learner) = five_with_a_learner();
+    c.tick(4);
+    assert!(c.replicas[&learner].is_idle_learner());
+    for (name, r) in &c.replicas {
+        if r.is_voter() {
+            assert!(!r.is_idle_learner(), "{name} votes");
+        }
+    }
+
+    let now = c.now_ms;
+    let requests = [
+        add("idle"),
+        Message::CounterGetRequest {
+            counter_name: "idle".into(),
+        },
+    ];
+    for request in requests {
+        let r = c.replicas.get_mut(&learner).unwrap();
+        let ticket = r.submit(request, now);
+        assert!(!r.is_idle_learner(), "ticket {ticket} is unanswered");
+        c.settle();
+        assert!(c.done.contains_key(&(learner.clone(), ticket)));
+        assert!(c.replicas[&learner].is_idle_learner());
+    }
+
+    // Every voter gone: once the learner counts its leader out of touch, it ticks on time.
+    c.down = c
+        .replicas
+        .iter()
+        .filter(|(_, r)| r.is_voter())
+        .map(|(n, _)| n.clone())
+        .collect();
+    let election_ticks = cfg("x").election_ticks;
+    c.tick(2 * election_ticks + 2);
+    assert!(!c.replicas[&learner].is_idle_learner());
+}
+
 #[test]
 fn learners_hear_of_others_writes_at_the_next_tick_merged_and_of_their_own_at_once() {
     let (mut c, leader, learner) = five_with_a_learner();

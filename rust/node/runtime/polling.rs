@@ -1,5 +1,5 @@
 //! When the node's threads poll instead of sleeping, and the count of callers' requests waiting
-//! for answers that decides it.
+//! for answers that decides it; and when an idle learner's loop lets its ticks wait.
 //!
 //! The counts (`LIVE_NODES`, `IN_FLIGHT`) are the process's, not a node's, on purpose: what they
 //! decide is how the threads of every node in the process share the same cores. One node alone
@@ -12,6 +12,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use super::super::Callback;
+use super::{monotonic_ms, Loop};
 use crate::wire::Message;
 
 /// After work, threads keep polling this long before they sleep: waking a sleeping thread costs
@@ -94,6 +95,36 @@ pub(in crate::node) fn spin_recv<T>(channel: &Receiver<T>) -> Option<T> {
             Err(mpsc::TryRecvError::Disconnected) => return None,
             Err(mpsc::TryRecvError::Empty) if Instant::now() >= until => return None,
             Err(mpsc::TryRecvError::Empty) => spin_pause(),
+        }
+    }
+}
+
+/// An idle learner counts its ticks this many at a time at most (see [`Loop::ticks_may_wait`]).
+pub(super) const LAZY_TICKS: u32 = 4;
+
+impl Loop {
+    /// Whether this node's ticks may wait: an idle learner ([`Replica::is_idle_learner`]) whose
+    /// loop has nothing of its own to time either (no caller's request, lock wait, leave or
+    /// join in progress).
+    pub(super) fn ticks_may_wait(&self) -> bool {
+        self.callbacks.is_empty()
+            && self.lock_waits.is_empty()
+            && self.internal.is_empty()
+            && self.leave.is_none()
+            && self.joined.is_none()
+            && self.replica.is_idle_learner()
+    }
+
+    /// Counts the ticks an idle learner let wait, [`LAZY_TICKS`] at most; the tick of the turn
+    /// (below in `run`) then finds none due, or drops the rest as after a pause.
+    pub(super) fn count_waiting_ticks(&mut self) {
+        let now = Instant::now();
+        let now_ms = monotonic_ms();
+        let mut counted = 0;
+        while now >= self.next_tick && counted < LAZY_TICKS {
+            self.replica.tick(now_ms);
+            self.next_tick += self.tick;
+            counted += 1;
         }
     }
 }

@@ -84,6 +84,28 @@ impl Replica {
         self.last_expiry_stamp > self.fsm.time_ms() && self.ticks < self.next_expire_tick
     }
 
+    /// A learner with nothing in flight that its ticks time: no write, read, internal command,
+    /// leave or readmission of its own, and a leader it hears from. raft-rs gives a learner
+    /// nothing to time (it never campaigns) and it keeps no cluster clock, so its driver may let
+    /// ticks wait for the next frame that wakes it (the leader's heartbeats) and count them all
+    /// then, a few ticks late at most: its deadlines and its no-quorum count are the same ticks,
+    /// counted later. Anything of its own to time makes it tick on time again.
+    pub fn is_idle_learner(&self) -> bool {
+        let Some(raw) = self.raw.as_ref() else {
+            return false;
+        };
+        self.phase == Phase::Member
+            && raw.raft.prs().conf().learners().contains(&raw.raft.id)
+            && self.no_leader_since_tick.is_none()
+            && self.pending_writes.is_empty()
+            && self.reads.is_empty()
+            && self.unsent.is_empty()
+            && self.internal.is_empty()
+            && self.leaving.is_none()
+            && self.rejoin.is_none()
+            && self.restore_queue.is_empty()
+    }
+
     /// Advances the clock by one tick.
     pub fn tick(&mut self, now_ms: u64) {
         self.ticks += 1;
