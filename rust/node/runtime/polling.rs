@@ -115,8 +115,8 @@ impl Loop {
             && self.replica.is_idle_learner()
     }
 
-    /// Counts the ticks an idle learner let wait, [`LAZY_TICKS`] at most; the tick of the turn
-    /// (below in `run`) then finds none due, or drops the rest as after a pause.
+    /// Counts the ticks an idle learner let wait, [`LAZY_TICKS`] at most; the turn's own tick
+    /// in `Loop::run` then finds none due, or drops the rest as after a pause.
     pub(super) fn count_waiting_ticks(&mut self) {
         let now = Instant::now();
         let now_ms = monotonic_ms();
