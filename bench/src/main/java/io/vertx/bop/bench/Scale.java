@@ -5,11 +5,13 @@ import io.vertx.spi.cluster.bop.BopClusterManager;
 
 import java.io.BufferedReader;
 import java.io.File;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,8 +37,9 @@ import java.util.concurrent.TimeUnit;
  * (this JVM then holds no member and only drives them) the leader's JVM is killed (SIGKILL).
  *
  * <p>Arguments: {@code [--sizes 10,30,100] [--jvms 20] [--spread 100] [--ops 2000]};
- * {@code --spread 0} skips the multi-JVM run, {@code --sizes ''} the one-JVM runs. The system property {@code bench.childOpts} (JVM
- * options separated by spaces) is passed on to every child JVM; {@code scripts/bench-scale.sh}
+ * {@code --spread 0} skips the multi-JVM run, {@code --sizes ''} the one-JVM runs. The system
+ * property {@code bench.childOpts} (JVM options separated by spaces) is passed on to every child
+ * JVM; {@code scripts/bench-scale.sh}
  * passes {@code BENCH_JAVA_OPTS} as both. Diagnostics, off by default (logged on stderr, or in
  * the child JVMs' logs): {@code -Dbench.idleMs=N} measures the CPU the cluster uses over N ms of
  * doing nothing once formed (in all, and in the node loops); {@code -Dbench.fanRetryMs=N} sets
@@ -44,7 +47,9 @@ import java.util.concurrent.TimeUnit;
  * {@code -Dbench.probeVisible=true} also logs when each member's cluster manager first lists a
  * fan-out's registration, apart from Vert.x's sending; {@code -Dbench.joinTimes=true} logs, in
  * each child JVM at formation, when each of its members was handed its Vert.x instance, asked to
- * join, and joined (ms after GO).
+ * join, joined, was asked to set its node info, had set it, and had started (ms after GO), then
+ * in each fan-out its members' registrations and node info reads ({@code ScaleNodes.TimedManager}),
+ * and this JVM logs the child JVMs' CPU from GO to formation.
  */
 public final class Scale {
 
@@ -277,14 +282,19 @@ public final class Scale {
     System.err.println("[scale] " + s);
   }
 
+  /** Indexes of {@link #cpuTicks}'s answer. */
+  private static final int ALL = 0, NATIVE = 1, LOOPS = 2;
+
   /**
-   * User and system CPU ticks (1/100 s) used so far by the processes {@code pids}: in all, and by
-   * their node loops' threads alone ("vertx-cluster-loop-...", named by the native core).
+   * User and system CPU ticks (1/100 s) used so far by the processes {@code pids}: in all
+   * ({@link #ALL}), by the native core's threads ({@link #NATIVE}: "vertx-cluster-..."), and by
+   * its node loops' alone ({@link #LOOPS}: "vertx-cluster-loop-...", "vertx-cluster-l" once the
+   * kernel has cut the name to 15 characters).
    */
   static long[] cpuTicks(List<Long> pids) throws Exception {
     long all = 0;
     long loops = 0;
-    long native_ = 0;
+    long nativeThreads = 0;
     for (long pid : pids) {
       File[] tasks = new File("/proc/" + pid + "/task").listFiles();
       if (tasks == null) {
@@ -292,7 +302,7 @@ public final class Scale {
       }
       for (File task : tasks) {
         try {
-          String stat = new String(java.nio.file.Files.readAllBytes(new File(task, "stat").toPath()), StandardCharsets.UTF_8);
+          String stat = new String(Files.readAllBytes(new File(task, "stat").toPath()), StandardCharsets.UTF_8);
           String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
           long used = Long.parseLong(f[11]) + Long.parseLong(f[12]);
           all += used;
@@ -301,14 +311,14 @@ public final class Scale {
             loops += used;
           }
           if (name.startsWith("vertx-cluster-")) {
-            native_ += used;
+            nativeThreads += used;
           }
-        } catch (java.io.IOException threadEnded) {
+        } catch (IOException threadEnded) {
           // Gone between the listing and the read.
         }
       }
     }
-    return new long[] {all, loops, native_};
+    return new long[] {all, nativeThreads, loops};
   }
 
   /**
@@ -331,8 +341,8 @@ public final class Scale {
           long at = System.nanoTime();
           // Ticks are 1/100 s; the interval is measured, as a busy machine oversleeps.
           double ticks = (at - since) / 1e7;
-          line.append(String.format(" %.2f/%.2f/%.2f", (now[0] - before[0]) / ticks, (now[2] - before[2]) / ticks,
-            (now[1] - before[1]) / ticks));
+          line.append(String.format(" %.2f/%.2f/%.2f", (now[ALL] - before[ALL]) / ticks,
+            (now[NATIVE] - before[NATIVE]) / ticks, (now[LOOPS] - before[LOOPS]) / ticks));
           before = now;
           since = at;
         }
@@ -356,11 +366,13 @@ public final class Scale {
     }
     Thread.sleep(2_000);
     long[] before = cpuTicks(pids);
+    long since = System.nanoTime();
     Thread.sleep(idleMs);
     long[] after = cpuTicks(pids);
-    double perCore = idleMs / 10.0;
+    // Ticks of 1/100 s over the measured interval, in % of one core.
+    double perCore = (System.nanoTime() - since) / 1e9;
     log(String.format("%s: idle for %d ms, used %.1f%% of one core, %.1f%% in the node loops", setup, idleMs,
-      (after[0] - before[0]) * 100.0 / perCore, (after[1] - before[1]) * 100.0 / perCore));
+      (after[ALL] - before[ALL]) / perCore, (after[LOOPS] - before[LOOPS]) / perCore));
   }
 
   /** A child JVM running {@link ScaleNodes}. */

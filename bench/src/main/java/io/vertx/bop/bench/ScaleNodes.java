@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.spi.cluster.ClusterManager;
+import io.vertx.core.spi.cluster.NodeInfo;
 import io.vertx.core.spi.cluster.RegistrationInfo;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
@@ -22,10 +23,14 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Several clustered Vert.x nodes in one JVM, for {@link Scale}: in the benchmark's own JVM, or in a
@@ -74,7 +79,7 @@ public final class ScaleNodes {
         long now = System.currentTimeMillis();
         s.lastStarted.accumulateAndGet(now, Math::max);
         if (manager instanceof TimedManager) {
-          ((TimedManager) manager).started = now;
+          ((TimedManager) manager).times.set(TimedManager.STARTED, now);
         }
       });
       s.starting.add(f);
@@ -99,17 +104,23 @@ public final class ScaleNodes {
   static final boolean JOIN_TIMES = Boolean.getBoolean("bench.joinTimes");
 
   /**
-   * A manager that records when Vert.x handed it its instance ({@code init}), asked it to join, and
-   * when the join completed (wall-clock ms): how much of a formation is the JVM's and Vert.x's
-   * start before the join, and how much the join itself.
+   * A manager that records (wall-clock ms) when Vert.x handed it its instance ({@code init}),
+   * asked it to join, the join completed, Vert.x asked it to set its node info (once its
+   * event-bus server was bound), that write completed, and {@code buildClustered()} completed:
+   * how much of a formation is the JVM's and Vert.x's, and how much the manager's. During a
+   * fan-out it also times Vert.x's reads of the address's registrations and of node info.
    */
   static final class TimedManager extends BopClusterManager {
-    /** init, join asked, joined, node info set asked, node info set (wall-clock ms). */
-    final long[] times = new long[5];
-    /** When its {@code buildClustered()} completed (wall-clock ms). */
-    volatile long started;
-    /** Per fan-out address: when Vert.x first asked for its registrations, and when that read was answered. */
-    final java.util.Map<String, long[]> reads = new java.util.concurrent.ConcurrentHashMap<>();
+    static final int INIT = 0, JOIN_ASKED = 1, JOINED = 2, NODE_INFO_ASKED = 3, NODE_INFO_SET = 4, STARTED = 5;
+    /** Indexed by the constants above; written on Vert.x's and the manager's threads. */
+    final AtomicLongArray times = new AtomicLongArray(6);
+    /**
+     * Per fan-out address: when Vert.x first asked for its registrations, when that read was
+     * answered, and how many registrations it listed (-1: it failed).
+     */
+    final Map<String, long[]> reads = new ConcurrentHashMap<>();
+    /** Vert.x's node info reads (it reads a member's before it connects to it): asked / answered (ms) / 1 if it succeeded. */
+    final List<long[]> nodeInfoReads = Collections.synchronizedList(new ArrayList<>());
 
     TimedManager(BopClusterOptions options) {
       super(options);
@@ -117,7 +128,7 @@ public final class ScaleNodes {
 
     @Override
     public void init(Vertx vertx) {
-      times[0] = System.currentTimeMillis();
+      times.set(INIT, System.currentTimeMillis());
       super.init(vertx);
     }
 
@@ -129,42 +140,43 @@ public final class ScaleNodes {
       }
       long[] t = reads.computeIfAbsent(address, a -> new long[] {System.currentTimeMillis(), 0, 0});
       super.getRegistrations(address, (list, err) -> {
-        if (t[1] == 0) {
-          t[1] = System.currentTimeMillis();
-          t[2] = list == null ? -1 : list.size();
+        synchronized (t) {
+          if (t[1] == 0) {
+            t[1] = System.currentTimeMillis();
+            t[2] = list == null ? -1 : list.size();
+          }
         }
         promise.complete(list, err);
       });
     }
 
-    /** Vert.x's node info reads (it reads a member's before it connects to it): asked / answered (ms) / 1 if it succeeded. */
-    final List<long[]> nodeInfoReads = java.util.Collections.synchronizedList(new ArrayList<>());
-
     @Override
-    public void getNodeInfo(String id, Completable<io.vertx.core.spi.cluster.NodeInfo> promise) {
+    public void getNodeInfo(String id, Completable<NodeInfo> promise) {
       long[] t = {System.currentTimeMillis(), 0, 0};
       nodeInfoReads.add(t);
       super.getNodeInfo(id, (info, err) -> {
-        t[1] = System.currentTimeMillis();
-        t[2] = err == null ? 1 : 0;
+        synchronized (t) {
+          t[1] = System.currentTimeMillis();
+          t[2] = err == null ? 1 : 0;
+        }
         promise.complete(info, err);
       });
     }
 
     @Override
-    public void setNodeInfo(io.vertx.core.spi.cluster.NodeInfo nodeInfo, Completable<Void> promise) {
-      times[3] = System.currentTimeMillis();
+    public void setNodeInfo(NodeInfo nodeInfo, Completable<Void> promise) {
+      times.set(NODE_INFO_ASKED, System.currentTimeMillis());
       super.setNodeInfo(nodeInfo, (v, err) -> {
-        times[4] = System.currentTimeMillis();
+        times.set(NODE_INFO_SET, System.currentTimeMillis());
         promise.complete(v, err);
       });
     }
 
     @Override
     public void join(Completable<Void> promise) {
-      times[1] = System.currentTimeMillis();
+      times.set(JOIN_ASKED, System.currentTimeMillis());
       super.join((v, err) -> {
-        times[2] = System.currentTimeMillis();
+        times.set(JOINED, System.currentTimeMillis());
         promise.complete(v, err);
       });
     }
@@ -177,9 +189,10 @@ public final class ScaleNodes {
   String joinTimeline(long go) {
     StringBuilder b = new StringBuilder();
     for (ClusterManager m : managers) {
-      long[] t = ((TimedManager) m).times;
-      b.append(b.length() == 0 ? "" : " ").append(t[0] - go).append('/').append(t[1] - go).append('/').append(t[2] - go)
-        .append('/').append(t[3] - go).append('/').append(t[4] - go).append('/').append(((TimedManager) m).started - go);
+      AtomicLongArray t = ((TimedManager) m).times;
+      for (int i = 0; i < t.length(); i++) {
+        b.append(i > 0 ? "/" : b.length() == 0 ? "" : " ").append(t.get(i) - go);
+      }
     }
     return b.toString();
   }
@@ -221,28 +234,41 @@ public final class ScaleNodes {
       times.add(get(f, 120_000));
     }
     if (JOIN_TIMES) {
-      StringBuilder line = new StringBuilder("[scale] " + address + ": Vert.x's first registrations read asked / answered (registrations listed), then answered, ms after the consumer was asked for:");
-      for (int i = 0; i < managers.size(); i++) {
-        long[] t = ((TimedManager) managers.get(i)).reads.getOrDefault(address, new long[] {startedMillis, startedMillis, -2});
-        line.append(' ').append(t[0] - startedMillis).append('/').append(t[1] - startedMillis).append('(').append(t[2]).append(")/").append(times.get(i));
-      }
-      System.err.println(line);
-      for (int i = 0; i < managers.size(); i++) {
-        List<long[]> infos = ((TimedManager) managers.get(i)).nodeInfoReads;
-        synchronized (infos) {
-          if (infos.isEmpty()) {
-            continue;
-          }
-          StringBuilder l = new StringBuilder("[scale] member " + i + ": node info reads asked / answered (ok), ms after the consumer was asked for:");
-          for (long[] t : infos) {
-            l.append(' ').append(t[0] - startedMillis).append('/').append(t[1] - startedMillis).append('(').append(t[2]).append(')');
-          }
-          infos.clear();
-          System.err.println(l);
-        }
-      }
+      logFanReads(address, startedMillis, times);
     }
     return times;
+  }
+
+  /**
+   * With {@code bench.joinTimes}: each member's first registrations read of a fan-out's address
+   * (asked / answered, and how many it listed) beside its answer, and the node info reads made
+   * since the last fan-out, in ms after the consumer was asked for.
+   */
+  private void logFanReads(String address, long startedMillis, List<Long> times) {
+    StringBuilder line = new StringBuilder("[scale] " + address + ": Vert.x's first registrations read asked / answered (registrations listed), then answered, ms after the consumer was asked for:");
+    for (int i = 0; i < managers.size(); i++) {
+      long[] t = ((TimedManager) managers.get(i)).reads.getOrDefault(address, new long[] {startedMillis, startedMillis, -2});
+      synchronized (t) {
+        line.append(' ').append(t[0] - startedMillis).append('/').append(t[1] - startedMillis).append('(').append(t[2]).append(")/").append(times.get(i));
+      }
+    }
+    System.err.println(line);
+    for (int i = 0; i < managers.size(); i++) {
+      List<long[]> infos = ((TimedManager) managers.get(i)).nodeInfoReads;
+      synchronized (infos) {
+        if (infos.isEmpty()) {
+          continue;
+        }
+        StringBuilder l = new StringBuilder("[scale] member " + i + ": node info reads asked / answered (ok), ms after the consumer was asked for:");
+        for (long[] t : infos) {
+          synchronized (t) {
+            l.append(' ').append(t[0] - startedMillis).append('/').append(t[1] - startedMillis).append('(').append(t[2]).append(')');
+          }
+        }
+        infos.clear();
+        System.err.println(l);
+      }
+    }
   }
 
   /**
