@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 
-use super::secure::{record_len, Initiator, Sealer, RECORD_HEADER};
+use super::secure::{record_len, Initiator, Sealer, HANDSHAKE_RECORD_LIMIT, RECORD_HEADER};
 use super::*;
 use crate::wire::HEADER_SIZE;
 
@@ -133,9 +133,11 @@ fn authenticated_socket(net: &mut Net, to: SocketAddr) -> (StdStream, Sealer) {
         if let Ok(n) = socket.read(&mut chunk) {
             answer.extend_from_slice(&chunk[..n]);
         }
-        matches!(record_len(&answer, 1024), Ok(Some(_)))
+        matches!(record_len(&answer, HANDSHAKE_RECORD_LIMIT), Ok(Some(_)))
     });
-    let len = record_len(&answer, 1024).unwrap().unwrap();
+    let len = record_len(&answer, HANDSHAKE_RECORD_LIMIT)
+        .unwrap()
+        .unwrap();
     let mut confirmation = Vec::new();
     let sealer = initiator
         .finish(&answer[RECORD_HEADER..len], &mut confirmation)
