@@ -5,27 +5,15 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.shareddata.ClusterSerializable;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.InvalidClassException;
-import java.io.ObjectInputFilter;
-import java.io.ObjectInputStream;
-import java.io.ObjectOutputStream;
-import java.io.ObjectStreamClass;
 import java.io.Serializable;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
-import java.util.Collections;
-import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * Encodes AsyncMap keys and values (and sync map entries) to the bytes the replicated state stores,
@@ -58,19 +46,12 @@ import java.util.Set;
  * <p>Safety: decoding never deserializes an arbitrary class from the cluster. A
  * {@code ClusterSerializable} is created only if its class is on the allow-list (checked by name,
  * before the class is loaded), implements {@code ClusterSerializable} and has a public no-arg
- * constructor (what the Vert.x event bus requires). Java serialization reads
- * through an {@link ObjectInputStream} whose {@code resolveClass} admits only classes on the
- * allow-list (default {@link #DEFAULT_ALLOWED}, plus the caller's entries) and throws
- * {@link InvalidClassException} naming any other class, before the class is loaded, so a gadget's
- * {@code readObject} never runs; proxies are refused, arrays claiming more elements than there
- * are bytes are rejected before allocation, and a graph nested deeper than {@link #MAX_DEPTH}
- * levels or holding more than {@link #MAX_REFERENCES} references is refused as soon as the stream
- * shows it (nested {@code HashSet}s of depth 100, the "SerialDOS" value, would otherwise take
- * 2^100 hash computations to read). Encoding applies the same allow-list, so a value that
- * no node could read is refused when it is written, not when it is read. Allow-list entries are
- * exact class names ({@code com.acme.Point}, nested classes with {@code $}), {@code pkg.*} (classes
- * of that package) or {@code pkg.**} (that package and its subpackages); arrays of allowed classes
- * and of primitives are allowed.
+ * constructor (what the Vert.x event bus requires). Java serialization admits only classes on the
+ * allow-list (default {@link #DEFAULT_ALLOWED}, plus the caller's entries) and refuses graphs deeper
+ * than {@link #MAX_DEPTH} levels or holding more than {@link #MAX_REFERENCES} references (nested
+ * {@code HashSet}s of depth 100, the "SerialDOS" value, would otherwise take 2^100 hash computations
+ * to read): see {@link SerializationAllowList}. Encoding applies the same allow-list, so a value that
+ * no node could read is refused when it is written, not when it is read.
  *
  * <p>Classes are loaded through the thread context class loader, then the fallback loader given to
  * the constructor. Instances are immutable and thread-safe. Failures are
@@ -80,13 +61,11 @@ import java.util.Set;
 public final class BopValueCodec {
 
   /** Classes Java serialization may carry without configuration. */
-  public static final List<String> DEFAULT_ALLOWED = Collections.unmodifiableList(Arrays.asList(
-    "java.lang.*", "java.util.*", "java.time.*", "java.math.*", "io.vertx.core.json.*"));
-
+  public static final List<String> DEFAULT_ALLOWED = SerializationAllowList.DEFAULT_ALLOWED;
   /** The deepest object graph Java serialization may read: 2^20 operations at worst. */
-  public static final int MAX_DEPTH = 20;
+  public static final int MAX_DEPTH = SerializationAllowList.MAX_DEPTH;
   /** The most object references one Java-serialized value may hold. */
-  public static final long MAX_REFERENCES = 1_000_000;
+  public static final long MAX_REFERENCES = SerializationAllowList.MAX_REFERENCES;
 
   static final byte TAG_STRING = 0x01;
   static final byte TAG_STRING_UTF16 = 0x02;
@@ -105,16 +84,7 @@ public final class BopValueCodec {
   static final byte TAG_CLUSTER_SERIALIZABLE = 0x0f;
   static final byte TAG_SERIALIZABLE = 0x10;
 
-  private static final Set<String> PRIMITIVES = new HashSet<>(Arrays.asList(
-    "boolean", "byte", "char", "short", "int", "long", "float", "double", "void"));
-
-  private final ClassLoader fallback;
-  private final List<String> allowed;
-  private final Set<String> exactClasses = new HashSet<>();
-  /** {@code pkg.*} entries, stored as {@code "pkg."}: classes directly in the package. */
-  private final List<String> packages = new ArrayList<>();
-  /** {@code pkg.**} entries, stored as {@code "pkg."}: the package and its subpackages. */
-  private final List<String> packageTrees = new ArrayList<>();
+  private final SerializationAllowList allowList;
 
   /**
    * @param fallback the class loader used when the thread context class loader cannot load a
@@ -124,82 +94,17 @@ public final class BopValueCodec {
    * @throws IllegalArgumentException for a malformed entry
    */
   public BopValueCodec(ClassLoader fallback, Collection<String> extraAllowed) {
-    this.fallback = fallback != null ? fallback : BopValueCodec.class.getClassLoader();
-    Set<String> entries = new LinkedHashSet<>(DEFAULT_ALLOWED);
-    if (extraAllowed != null) {
-      for (String entry : extraAllowed) {
-        if (entry != null && !entry.trim().isEmpty()) {
-          entries.add(entry.trim());
-        }
-      }
-    }
-    for (String entry : entries) {
-      addAllowed(entry);
-    }
-    this.allowed = Collections.unmodifiableList(new ArrayList<>(entries));
-  }
-
-  private void addAllowed(String entry) {
-    String body;
-    List<String> target;
-    if (entry.endsWith(".**")) {
-      body = entry.substring(0, entry.length() - 3);
-      target = packageTrees;
-    } else if (entry.endsWith(".*")) {
-      body = entry.substring(0, entry.length() - 2);
-      target = packages;
-    } else {
-      body = entry;
-      target = null;
-    }
-    if (body.isEmpty() || body.startsWith(".") || body.endsWith(".") || body.contains("..")
-      || body.contains("*") || body.contains("/") || body.chars().anyMatch(Character::isWhitespace)) {
-      throw new IllegalArgumentException("malformed serialization allow-list entry '" + entry
-        + "': expected a class name, pkg.* or pkg.**");
-    }
-    if (target == null) {
-      exactClasses.add(body);
-    } else {
-      target.add(body + ".");
-    }
+    this.allowList = new SerializationAllowList(fallback, extraAllowed);
   }
 
   /** The allow-list in force: the defaults, then the caller's entries. */
   public List<String> allowed() {
-    return allowed;
+    return allowList.allowed();
   }
 
   /** True when Java serialization may carry the class of that name (array names included). */
   public boolean isAllowed(String className) {
-    String name = className;
-    if (name.startsWith("[")) {
-      int dims = 0;
-      while (dims < name.length() && name.charAt(dims) == '[') {
-        dims++;
-      }
-      String component = name.substring(dims);
-      if (component.length() == 1) {
-        return "ZBCSIJFD".contains(component);
-      }
-      if (!component.startsWith("L") || !component.endsWith(";")) {
-        return false;
-      }
-      name = component.substring(1, component.length() - 1);
-    }
-    if (PRIMITIVES.contains(name) || exactClasses.contains(name)) {
-      return true;
-    }
-    for (String tree : packageTrees) {
-      if (name.startsWith(tree)) {
-        return true;
-      }
-    }
-    for (String pkg : packages) {
-      if (name.startsWith(pkg) && name.indexOf('.', pkg.length()) < 0) {
-        return true;
-      }
-    }
-    return false;
+    return allowList.isAllowed(className);
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -258,13 +163,13 @@ public final class BopValueCodec {
       String className = value.getClass().getName();
       if (!isAllowed(className)) {
         throw new IllegalArgumentException("ClusterSerializable class " + className + " is not on the allow-list "
-          + "(vertx.bop.serializableAllowList; allowed: " + allowed + "): no node would create it");
+          + "(vertx.bop.serializableAllowList; allowed: " + allowed() + "): no node would create it");
       }
       byte[] name = className.getBytes(StandardCharsets.UTF_8);
       return clusterSerialized(TAG_CLUSTER_SERIALIZABLE, value, name);
     }
     if (value instanceof Serializable) {
-      return serialize(value);
+      return allowList.serialize(value, TAG_SERIALIZABLE);
     }
     throw new IllegalArgumentException("cannot store a " + value.getClass().getName()
       + " in a cluster-wide map: use a String, a boxed primitive, byte[], a Buffer, a JsonObject, a"
@@ -343,20 +248,6 @@ public final class BopValueCodec {
     return buffer.getBytes();
   }
 
-  private byte[] serialize(Object value) {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream(128);
-    bytes.write(TAG_SERIALIZABLE);
-    try (ObjectOutputStream out = new AllowListObjectOutputStream(bytes)) {
-      out.writeObject(value);
-    } catch (InvalidClassException e) {
-      throw new IllegalArgumentException("cannot store a " + value.getClass().getName()
-        + " in a cluster-wide map: " + e.getMessage(), e);
-    } catch (IOException e) {
-      throw new IllegalArgumentException("cannot serialize a " + value.getClass().getName() + ": " + e, e);
-    }
-    return bytes.toByteArray();
-  }
-
   // ----------------------------------------------------------------------------------------------
   // decode
   // ----------------------------------------------------------------------------------------------
@@ -417,7 +308,7 @@ public final class BopValueCodec {
       case TAG_CLUSTER_SERIALIZABLE:
         return decodeClusterSerializable(bytes);
       case TAG_SERIALIZABLE:
-        return deserialize(bytes);
+        return allowList.deserialize(bytes);
       default:
         throw new IllegalArgumentException("unknown value tag " + (tag & 0xff));
     }
@@ -483,9 +374,9 @@ public final class BopValueCodec {
     String className = new String(bytes, 3, nameLength, StandardCharsets.UTF_8);
     if (!isAllowed(className)) {
       throw new IllegalArgumentException("refusing to create " + className + ": ClusterSerializable class not on the "
-        + "allow-list (vertx.bop.serializableAllowList; allowed: " + allowed + ")");
+        + "allow-list (vertx.bop.serializableAllowList; allowed: " + allowed() + ")");
     }
-    Class<?> type = loadClass(className);
+    Class<?> type = allowList.loadClass(className);
     if (!ClusterSerializables.isType(type) || type.isInterface()
       || Modifier.isAbstract(type.getModifiers())) {
       throw new IllegalArgumentException("refusing to create " + className
@@ -502,139 +393,5 @@ public final class BopValueCodec {
     return readClusterSerializable(instance, bytes, 3 + nameLength);
   }
 
-  private Class<?> loadClass(String className) {
-    ClassNotFoundException failure = null;
-    ClassLoader context = Thread.currentThread().getContextClassLoader();
-    if (context != null) {
-      try {
-        return Class.forName(className, false, context);
-      } catch (ClassNotFoundException e) {
-        failure = e;
-      }
-    }
-    if (fallback != context) {
-      try {
-        return Class.forName(className, false, fallback);
-      } catch (ClassNotFoundException e) {
-        failure = e;
-      }
-    }
-    throw new IllegalArgumentException("class " + className
-      + " not found by the thread context class loader nor by " + fallback, failure);
-  }
 
-  private Object deserialize(byte[] bytes) {
-    AllowListObjectInputStream in = null;
-    try {
-      in = new AllowListObjectInputStream(bytes);
-      Object value;
-      try {
-        value = in.readObject();
-      } finally {
-        in.close();
-      }
-      if (value == null) {
-        // encode never writes one: a null is no value (found by BopValueCodecFuzzTest).
-        throw new IllegalArgumentException("a Java-serialized null is not a value");
-      }
-      return value;
-    } catch (InvalidClassException e) {
-      String why = in != null && in.rejection != null ? in.rejection : e.getMessage();
-      throw new IllegalArgumentException("refused to deserialize a value: " + why, e);
-    } catch (IOException | ClassNotFoundException | RuntimeException e) {
-      throw new IllegalArgumentException("cannot deserialize a value: " + e, e);
-    }
-  }
-
-  private InvalidClassException refusal(String className) {
-    return new InvalidClassException(className,
-      "class not allowed for Java serialization by the cluster manager (allowed: " + allowed + ")");
-  }
-
-  /** Java serialization output that refuses, class by class, what the input side would refuse. */
-  private final class AllowListObjectOutputStream extends ObjectOutputStream {
-
-    /** Set at the first refusal: ObjectOutputStream then serializes the exception into the (discarded) stream. */
-    private boolean refused;
-
-    AllowListObjectOutputStream(ByteArrayOutputStream out) throws IOException {
-      super(out);
-    }
-
-    @Override
-    protected void annotateClass(Class<?> cl) throws IOException {
-      if (!refused && !isAllowed(cl.getName())) {
-        refused = true;
-        throw refusal(cl.getName());
-      }
-    }
-
-    @Override
-    protected void annotateProxyClass(Class<?> cl) throws IOException {
-      throw new InvalidClassException(cl.getName(), "proxy classes are never deserialized");
-    }
-  }
-
-  /** Java serialization input that resolves only allowed classes. */
-  private final class AllowListObjectInputStream extends ObjectInputStream {
-
-    /** Why the filter refused the stream, for the error. */
-    String rejection;
-
-    AllowListObjectInputStream(byte[] bytes) throws IOException {
-      super(new ByteArrayInputStream(bytes, 1, bytes.length - 1));
-      long limit = bytes.length;
-      ObjectInputFilter inherited = getObjectInputFilter();
-      setObjectInputFilter(info -> {
-        // an array element takes at least one byte of the stream: a longer claim is a lie, and
-        // allocating it first would let a small value exhaust the heap
-        if (info.arrayLength() > limit) {
-          return reject("an array claims " + info.arrayLength() + " elements in a value of " + limit + " bytes");
-        }
-        if (info.depth() > MAX_DEPTH) {
-          return reject("its object graph is nested deeper than " + MAX_DEPTH + " levels");
-        }
-        if (info.references() > MAX_REFERENCES) {
-          return reject("it holds more than " + MAX_REFERENCES + " object references");
-        }
-        return inherited != null ? inherited.checkInput(info) : ObjectInputFilter.Status.UNDECIDED;
-      });
-    }
-
-    private ObjectInputFilter.Status reject(String why) {
-      if (rejection == null) {
-        rejection = why;
-      }
-      return ObjectInputFilter.Status.REJECTED;
-    }
-
-    @Override
-    protected Class<?> resolveClass(ObjectStreamClass desc) throws IOException, ClassNotFoundException {
-      String name = desc.getName();
-      if (!isAllowed(name)) {
-        throw refusal(name);
-      }
-      if (PRIMITIVES.contains(name)) {
-        return super.resolveClass(desc);
-      }
-      ClassLoader context = Thread.currentThread().getContextClassLoader();
-      if (context != null) {
-        try {
-          return Class.forName(name, false, context);
-        } catch (ClassNotFoundException ignore) {
-          // try the fallback
-        }
-      }
-      try {
-        return Class.forName(name, false, fallback);
-      } catch (ClassNotFoundException e) {
-        return super.resolveClass(desc);
-      }
-    }
-
-    @Override
-    protected Class<?> resolveProxyClass(String[] interfaces) throws IOException {
-      throw new InvalidClassException(String.join(",", interfaces), "proxy classes are never deserialized");
-    }
-  }
 }
