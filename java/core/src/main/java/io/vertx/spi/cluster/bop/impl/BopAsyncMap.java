@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -51,7 +52,7 @@ final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
   }
 
   private Future<V> previous(IntFunction<byte[]> request) {
-    return send(request, f -> this.<V>object(BopMessages.optionalBytes(f)));
+    return send(request, f -> this.<V>object(BopResponses.optionalBytes(f)));
   }
 
   @Override
@@ -86,7 +87,7 @@ final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
 
   @Override
   public Future<Boolean> removeIfPresent(K k, V v) {
-    return send(id -> BopMessages.mapRemoveIfPresent(id, name, bytes(k), bytes(v)), BopMessages::bool);
+    return send(id -> BopMessages.mapRemoveIfPresent(id, name, bytes(k), bytes(v)), BopResponses::bool);
   }
 
   @Override
@@ -101,12 +102,12 @@ final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
 
   @Override
   public Future<Boolean> replaceIfPresent(K k, V oldValue, V newValue) {
-    return send(id -> BopMessages.mapReplaceIfPresent(id, name, bytes(k), bytes(oldValue), bytes(newValue)), BopMessages::bool);
+    return send(id -> BopMessages.mapReplaceIfPresent(id, name, bytes(k), bytes(oldValue), bytes(newValue)), BopResponses::bool);
   }
 
   @Override
   public Future<Boolean> replaceIfPresent(K k, V oldValue, V newValue, long ttl) {
-    return send(id -> BopMessages.mapReplaceIfPresentTtl(id, name, bytes(k), bytes(oldValue), bytes(newValue), ttl), BopMessages::bool);
+    return send(id -> BopMessages.mapReplaceIfPresentTtl(id, name, bytes(k), bytes(oldValue), bytes(newValue), ttl), BopResponses::bool);
   }
 
   @Override
@@ -116,14 +117,14 @@ final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
 
   @Override
   public Future<Integer> size() {
-    return send(id -> BopMessages.mapSize(id, name), f -> (int) Math.min(Integer.MAX_VALUE, BopMessages.u64(f)));
+    return send(id -> BopMessages.mapSize(id, name), f -> (int) Math.min(Integer.MAX_VALUE, BopResponses.u64(f)));
   }
 
   @Override
   public Future<Set<K>> keys() {
     return send(id -> BopMessages.mapKeys(id, name), f -> {
       Set<K> keys = new HashSet<>();
-      for (byte[] k : BopMessages.byteStrings(f)) {
+      for (byte[] k : BopResponses.byteStrings(f)) {
         keys.add(object(k));
       }
       return keys;
@@ -134,7 +135,7 @@ final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
   public Future<List<V>> values() {
     return send(id -> BopMessages.mapValues(id, name), f -> {
       List<V> values = new ArrayList<>();
-      for (byte[] v : BopMessages.byteStrings(f)) {
+      for (byte[] v : BopResponses.byteStrings(f)) {
         values.add(object(v));
       }
       return values;
@@ -145,7 +146,7 @@ final class BopAsyncMap<K, V> implements AsyncMap<K, V> {
   public Future<Map<K, V>> entries() {
     return send(id -> BopMessages.mapEntries(id, name), f -> {
       Map<K, V> entries = new LinkedHashMap<>();
-      for (Map.Entry<byte[], byte[]> e : BopMessages.entries(f)) {
+      for (Map.Entry<byte[], byte[]> e : BopResponses.entries(f)) {
         entries.put(object(e.getKey()), object(e.getValue()));
       }
       return entries;

@@ -3,6 +3,7 @@ package io.vertx.spi.cluster.bop.impl;
 import io.vertx.core.Future;
 import io.vertx.core.shareddata.Counter;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.function.IntFunction;
 
@@ -18,7 +19,7 @@ final class BopCounter implements Counter {
   }
 
   private Future<Long> value(IntFunction<byte[]> request) {
-    return gateway.toFuture(gateway.request(request, BopMessages::i64));
+    return gateway.toFuture(gateway.request(request, BopResponses::i64));
   }
 
   @Override
@@ -53,6 +54,6 @@ final class BopCounter implements Counter {
 
   @Override
   public Future<Boolean> compareAndSet(long expected, long value) {
-    return gateway.toFuture(gateway.request(id -> BopMessages.counterCompareAndSet(id, name, expected, value), BopMessages::bool));
+    return gateway.toFuture(gateway.request(id -> BopMessages.counterCompareAndSet(id, name, expected, value), BopResponses::bool));
   }
 }

@@ -8,6 +8,7 @@ import io.vertx.core.shareddata.Counter;
 import io.vertx.spi.cluster.bop.BopLock;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.Arrays;
 import java.util.Map;
@@ -133,7 +134,7 @@ public final class BopGateway {
 
   /** Reads a response without fields. */
   public static Void empty(BopFrame frame) {
-    BopMessages.empty(frame);
+    BopResponses.empty(frame);
     return null;
   }
 
@@ -183,7 +184,7 @@ public final class BopGateway {
     if (entry == null) {
       return;
     }
-    request(id -> BopMessages.syncMapPut(id, HA_MAP, entry[0], entry[1]), BopMessages::optionalBytes)
+    request(id -> BopMessages.syncMapPut(id, HA_MAP, entry[0], entry[1]), BopResponses::optionalBytes)
       .whenComplete((previous, failure) -> {
         if (failure != null) {
           onFailure.accept(unwrap(failure));

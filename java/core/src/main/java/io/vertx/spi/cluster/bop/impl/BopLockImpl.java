@@ -2,6 +2,7 @@ package io.vertx.spi.cluster.bop.impl;
 
 import io.vertx.spi.cluster.bop.BopLock;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -54,7 +55,7 @@ final class BopLockImpl implements BopLock {
         + "while holding it and has rejoined since; another node may have held it meanwhile");
       return;
     }
-    gateway.request(id -> BopMessages.lockRelease(id, name), BopMessages::bool).whenComplete((ok, failure) -> {
+    gateway.request(id -> BopMessages.lockRelease(id, name), BopResponses::bool).whenComplete((ok, failure) -> {
       if (failure != null) {
         log.warn("Releasing lock " + name + " failed", BopGateway.unwrap(failure));
       }

@@ -13,6 +13,7 @@ import io.vertx.spi.cluster.bop.BopClusterMetrics;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
 import io.vertx.spi.cluster.bop.impl.metrics.VertxMicrometer;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -92,7 +93,7 @@ public final class BopManagerCore {
 
   /** The lock {@code name}, granted within {@code timeout} ms or failed with "Timed out waiting to get lock". */
   public CompletableFuture<Lock> lock(String name, long timeout) {
-    return gateway.request(id -> BopMessages.lockAcquireTimeout(id, name, timeout), BopMessages::lockAcquire, timeout)
+    return gateway.request(id -> BopMessages.lockAcquireTimeout(id, name, timeout), BopResponses::lockAcquire, timeout)
       .thenApply(result -> {
         if (!result.granted()) {
           throw new CompletionException(new VertxException("Timed out waiting to get lock " + name, true));
@@ -127,7 +128,7 @@ public final class BopManagerCore {
   }
 
   public CompletableFuture<NodeInfo> nodeInfo(String id) {
-    return gateway.request(requestId -> BopMessages.getNodeInfo(requestId, id), BopMessages::optionalBytes).thenApply(bytes -> {
+    return gateway.request(requestId -> BopMessages.getNodeInfo(requestId, id), BopResponses::optionalBytes).thenApply(bytes -> {
       if (bytes == null) {
         throw new CompletionException(new VertxException("Not a member of the cluster", true));
       }

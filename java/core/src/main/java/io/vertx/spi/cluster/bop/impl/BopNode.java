@@ -10,6 +10,7 @@ import io.vertx.spi.cluster.bop.impl.jni.NativeLog;
 import io.vertx.spi.cluster.bop.impl.jni.NativeListener;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -130,7 +131,7 @@ public final class BopNode {
 
       @Override
       public void onRegistrationsChanged(String address, byte[] registrations) {
-        events.registrationsChanged(address, BopMessages.registrationList(registrations));
+        events.registrationsChanged(address, BopResponses.registrationList(registrations));
       }
 
       @Override
@@ -245,7 +246,7 @@ public final class BopNode {
         throw failure instanceof CompletionException ? (CompletionException) failure : new CompletionException(failure);
       }
       if (response.isError()) {
-        BopMessages.ErrorResponse error = BopMessages.error(response);
+        BopResponses.ErrorResponse error = BopResponses.error(response);
         throw new BopClusterException(error.code(), error.message());
       }
       return decode.apply(response);

@@ -3,6 +3,7 @@ package io.vertx.spi.cluster.bop.impl;
 import io.vertx.core.spi.cluster.RegistrationInfo;
 import io.vertx.core.spi.cluster.RegistrationUpdateEvent;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -88,7 +89,7 @@ public final class BopRegistrations {
       return CompletableFuture.completedFuture(null);
     }
     return gateway.request(id -> BopMessages.removeRegistration(id, address, info), f -> {
-      BopMessages.bool(f);
+      BopResponses.bool(f);
       return (Void) null;
     });
   }
@@ -100,7 +101,7 @@ public final class BopRegistrations {
 
   /** The cluster's registrations for {@code address} (a linearizable read) plus the local-only ones. */
   private CompletableFuture<List<RegistrationInfo>> read(String address) {
-    return gateway.request(id -> BopMessages.getRegistrations(id, address), BopMessages::registrations)
+    return gateway.request(id -> BopMessages.getRegistrations(id, address), BopResponses::registrations)
       .thenApply(list -> merge(address, list));
   }
 

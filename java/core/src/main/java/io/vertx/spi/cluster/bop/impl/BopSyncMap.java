@@ -3,6 +3,7 @@ package io.vertx.spi.cluster.bop.impl;
 import io.vertx.core.VertxException;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.AbstractMap;
 import java.util.LinkedHashMap;
@@ -62,14 +63,14 @@ final class BopSyncMap<K, V> extends AbstractMap<K, V> {
 
   @Override
   public V get(Object key) {
-    return object(await(id -> BopMessages.syncMapGet(id, name, bytes(key)), BopMessages::optionalBytes));
+    return object(await(id -> BopMessages.syncMapGet(id, name, bytes(key)), BopResponses::optionalBytes));
   }
 
   @Override
   public V put(K key, V value) {
     byte[] k = bytes(key);
     byte[] v = bytes(value);
-    V previous = object(await(id -> BopMessages.syncMapPut(id, name, k, v), BopMessages::optionalBytes));
+    V previous = object(await(id -> BopMessages.syncMapPut(id, name, k, v), BopResponses::optionalBytes));
     gateway.syncMapWritten(name, k, v);
     return previous;
   }
@@ -77,20 +78,20 @@ final class BopSyncMap<K, V> extends AbstractMap<K, V> {
   @Override
   public V remove(Object key) {
     byte[] k = bytes(key);
-    V previous = object(await(id -> BopMessages.syncMapRemove(id, name, k), BopMessages::optionalBytes));
+    V previous = object(await(id -> BopMessages.syncMapRemove(id, name, k), BopResponses::optionalBytes));
     gateway.syncMapWritten(name, k, null);
     return previous;
   }
 
   @Override
   public boolean containsKey(Object key) {
-    return await(id -> BopMessages.syncMapContains(id, name, bytes(key)), BopMessages::bool);
+    return await(id -> BopMessages.syncMapContains(id, name, bytes(key)), BopResponses::bool);
   }
 
   @Override
   public Set<Entry<K, V>> entrySet() {
     Map<K, V> copy = new LinkedHashMap<>();
-    for (Map.Entry<byte[], byte[]> e : await(id -> BopMessages.syncMapEntries(id, name), BopMessages::entries)) {
+    for (Map.Entry<byte[], byte[]> e : await(id -> BopMessages.syncMapEntries(id, name), BopResponses::entries)) {
       copy.put(object(e.getKey()), object(e.getValue()));
     }
     return copy.entrySet();

@@ -5,6 +5,7 @@ import io.vertx.core.internal.VertxInternal;
 import io.vertx.spi.cluster.bop.BopClusterManager;
 import io.vertx.spi.cluster.bop.BopClusterOptions;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 
 import java.util.Arrays;
 import java.util.UUID;
@@ -69,7 +70,7 @@ public final class JniOverheadBench {
         for (int i = 0; i < iterations; i++) {
           int id = node.nextRequestId();
           long t0 = System.nanoTime();
-          node.call(id, BopMessages.counterAddAndGet(id, "bench", 1), BopMessages::i64).get(10, TimeUnit.SECONDS);
+          node.call(id, BopMessages.counterAddAndGet(id, "bench", 1), BopResponses::i64).get(10, TimeUnit.SECONDS);
           javaNanos[i] = System.nanoTime() - t0;
         }
       }
@@ -96,7 +97,7 @@ public final class JniOverheadBench {
     for (int i = 0; i < n; i++) {
       window.acquire();
       int id = node.nextRequestId();
-      node.call(id, BopMessages.counterAddAndGet(id, "bench", 1), BopMessages::i64)
+      node.call(id, BopMessages.counterAddAndGet(id, "bench", 1), BopResponses::i64)
         .whenComplete((value, failure) -> {
           if (failure != null) {
             failures.incrementAndGet();

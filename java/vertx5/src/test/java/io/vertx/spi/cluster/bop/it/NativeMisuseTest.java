@@ -15,6 +15,7 @@ import io.vertx.spi.cluster.bop.impl.jni.NativeLibrary;
 import io.vertx.spi.cluster.bop.impl.jni.NativeListener;
 import io.vertx.spi.cluster.bop.impl.wire.BopFrame;
 import io.vertx.spi.cluster.bop.impl.wire.BopMessages;
+import io.vertx.spi.cluster.bop.impl.wire.BopResponses;
 import org.junit.After;
 import org.junit.BeforeClass;
 import org.junit.Test;
@@ -132,7 +133,7 @@ public class NativeMisuseTest {
     assertFalse(put.get(Clusters.TIMEOUT_SECONDS, TimeUnit.SECONDS).isError());
     CompletableFuture<BopFrame> get = responses.expect(5);
     BopNative.requests(handle, BopMessages.mapGet(5, "m", codec.encode("k")));
-    assertArrayEquals(value, BopMessages.optionalBytes(get.get(Clusters.TIMEOUT_SECONDS, TimeUnit.SECONDS)));
+    assertArrayEquals(value, BopResponses.optionalBytes(get.get(Clusters.TIMEOUT_SECONDS, TimeUnit.SECONDS)));
     assertEquals(1, BopNodeStatus.decode(BopNative.status(handle)).members().size());
 
     BopNative.close(handle);

@@ -136,10 +136,10 @@ public class GoldenVectorsTest {
       }
       byte[] payload = BopFrame.decode(file(v)).payload();
       assertRegistrations(v.getString("name"), v.getJsonObject("fields").getJsonArray("registrations"),
-        BopMessages.registrationList(payload));
+        BopResponses.registrationList(payload));
     }
     try {
-      BopMessages.registrationList(new byte[]{0, 0, 0, 0, 0});
+      BopResponses.registrationList(new byte[]{0, 0, 0, 0, 0});
       fail("trailing byte accepted");
     } catch (IllegalArgumentException expected) {
       assertTrue(expected.getMessage(), expected.getMessage().contains("unexpected bytes"));
@@ -192,19 +192,19 @@ public class GoldenVectorsTest {
     // a keys response claiming 2^32-1 items in a 4-byte payload
     byte[] frame = BopFrame.encode(BopFrame.FLAG_RESPONSE, BopMessages.MAP_KEYS_RESPONSE, 1,
       new byte[]{(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff});
-    assertError("field `keys` claims", () -> BopMessages.byteStrings(BopFrame.decode(frame)));
+    assertError("field `keys` claims", () -> BopResponses.byteStrings(BopFrame.decode(frame)));
     // a map get response whose value claims 2 GiB
     byte[] get = BopFrame.encode(BopFrame.FLAG_RESPONSE, BopMessages.MAP_GET_RESPONSE, 1,
       new byte[]{1, 0, 0, 0, (byte) 0x80});
-    assertError("field `value` claims 2147483648 bytes", () -> BopMessages.optionalBytes(BopFrame.decode(get)));
+    assertError("field `value` claims 2147483648 bytes", () -> BopResponses.optionalBytes(BopFrame.decode(get)));
     // a registrations list claiming more items than 13-byte minimum entries could fill
-    assertError("claims", () -> BopMessages.registrationList(new byte[]{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+    assertError("claims", () -> BopResponses.registrationList(new byte[]{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
     // bad tags and UTF-8
     byte[] badBool = BopFrame.encode(BopFrame.FLAG_RESPONSE, BopMessages.MAP_REMOVE_IF_PRESENT_RESPONSE, 1, new byte[]{2});
-    assertError("field `removed` has invalid tag 2", () -> BopMessages.bool(BopFrame.decode(badBool)));
+    assertError("field `removed` has invalid tag 2", () -> BopResponses.bool(BopFrame.decode(badBool)));
     byte[] badUtf8 = BopFrame.encode(BopFrame.FLAG_RESPONSE, BopMessages.NODE_LIST_RESPONSE, 1,
       new byte[]{1, 0, 0, 0, 1, 0, 0, 0, (byte) 0xc3});
-    assertError("not valid UTF-8", () -> BopMessages.strings(BopFrame.decode(badUtf8)));
+    assertError("not valid UTF-8", () -> BopResponses.strings(BopFrame.decode(badUtf8)));
   }
 
   @Test
@@ -213,8 +213,8 @@ public class GoldenVectorsTest {
       new BopWireWriter().u16(BopMessages.ERROR_NO_QUORUM).string("no quorum").toByteArray());
     BopFrame frame = BopFrame.decode(error);
     assertTrue(frame.isError());
-    assertError("ErrorResponse is not an optional-bytes response", () -> BopMessages.optionalBytes(frame));
-    BopMessages.ErrorResponse decoded = BopMessages.error(frame);
+    assertError("ErrorResponse is not an optional-bytes response", () -> BopResponses.optionalBytes(frame));
+    BopResponses.ErrorResponse decoded = BopResponses.error(frame);
     assertEquals(BopMessages.ERROR_NO_QUORUM, decoded.code());
     assertEquals("NO_QUORUM: no quorum", decoded.toString());
   }
@@ -330,7 +330,7 @@ public class GoldenVectorsTest {
   private static void checkResponse(String name, BopFrame frame, JsonObject f) {
     switch (frame.kind()) {
       case BopMessages.ERROR_RESPONSE: {
-        BopMessages.ErrorResponse e = BopMessages.error(frame);
+        BopResponses.ErrorResponse e = BopResponses.error(frame);
         assertEquals(name, (int) f.getInteger("code"), e.code());
         assertEquals(name, f.getString("message"), e.message());
         return;
@@ -343,7 +343,7 @@ public class GoldenVectorsTest {
       case BopMessages.MAP_CLEAR_RESPONSE:
       case BopMessages.CREATE_LOCK_RESPONSE:
         assertTrue(name + " has fields", f.isEmpty());
-        BopMessages.empty(frame);
+        BopResponses.empty(frame);
         return;
       case BopMessages.GET_NODE_INFO_RESPONSE:
       case BopMessages.MAP_GET_RESPONSE:
@@ -356,7 +356,7 @@ public class GoldenVectorsTest {
       case BopMessages.SYNC_MAP_GET_RESPONSE:
       case BopMessages.SYNC_MAP_REMOVE_RESPONSE: {
         Object expected = only(name, f);
-        byte[] actual = BopMessages.optionalBytes(frame);
+        byte[] actual = BopResponses.optionalBytes(frame);
         if (expected == null) {
           assertNull(name, actual);
         } else {
@@ -372,21 +372,21 @@ public class GoldenVectorsTest {
       case BopMessages.LOCK_RELEASE_RESPONSE:
       case BopMessages.LOCK_CANCEL_RESPONSE:
       case BopMessages.SYNC_MAP_CONTAINS_RESPONSE:
-        assertEquals(name, only(name, f), BopMessages.bool(frame));
+        assertEquals(name, only(name, f), BopResponses.bool(frame));
         return;
       case BopMessages.MAP_SIZE_RESPONSE:
-        assertEquals(name, only(name, f), Long.toUnsignedString(BopMessages.u64(frame)));
+        assertEquals(name, only(name, f), Long.toUnsignedString(BopResponses.u64(frame)));
         return;
       case BopMessages.CREATE_COUNTER_RESPONSE:
       case BopMessages.COUNTER_GET_RESPONSE:
       case BopMessages.COUNTER_ADD_AND_GET_RESPONSE:
       case BopMessages.COUNTER_GET_AND_ADD_RESPONSE:
-        assertEquals(name, only(name, f), Long.toString(BopMessages.i64(frame)));
+        assertEquals(name, only(name, f), Long.toString(BopResponses.i64(frame)));
         return;
       case BopMessages.MAP_KEYS_RESPONSE:
       case BopMessages.MAP_VALUES_RESPONSE: {
         JsonArray expected = (JsonArray) only(name, f);
-        List<byte[]> actual = BopMessages.byteStrings(frame);
+        List<byte[]> actual = BopResponses.byteStrings(frame);
         assertEquals(name, expected.size(), actual.size());
         for (int i = 0; i < actual.size(); i++) {
           assertArrayEquals(name + "[" + i + "]", hex(expected.getString(i)), actual.get(i));
@@ -394,12 +394,12 @@ public class GoldenVectorsTest {
         return;
       }
       case BopMessages.NODE_LIST_RESPONSE:
-        assertEquals(name, ((JsonArray) only(name, f)).getList(), BopMessages.strings(frame));
+        assertEquals(name, ((JsonArray) only(name, f)).getList(), BopResponses.strings(frame));
         return;
       case BopMessages.MAP_ENTRIES_RESPONSE:
       case BopMessages.SYNC_MAP_ENTRIES_RESPONSE: {
         JsonArray expected = (JsonArray) only(name, f);
-        List<Map.Entry<byte[], byte[]>> actual = BopMessages.entries(frame);
+        List<Map.Entry<byte[], byte[]>> actual = BopResponses.entries(frame);
         assertEquals(name, expected.size(), actual.size());
         for (int i = 0; i < actual.size(); i++) {
           JsonObject e = expected.getJsonObject(i);
@@ -409,11 +409,11 @@ public class GoldenVectorsTest {
         return;
       }
       case BopMessages.GET_REGISTRATIONS_RESPONSE:
-        assertRegistrations(name, (JsonArray) only(name, f), BopMessages.registrations(frame));
+        assertRegistrations(name, (JsonArray) only(name, f), BopResponses.registrations(frame));
         return;
       case BopMessages.LOCK_ACQUIRE_RESPONSE:
       case BopMessages.LOCK_ACQUIRE_TIMEOUT_RESPONSE: {
-        BopMessages.LockAcquireResult result = BopMessages.lockAcquire(frame);
+        BopResponses.LockAcquireResult result = BopResponses.lockAcquire(frame);
         assertEquals(name, f.getBoolean("granted"), result.granted());
         assertEquals(name, f.getString("fencing_token"), Long.toUnsignedString(result.fencingToken()));
         return;
