@@ -31,6 +31,11 @@ pub(crate) struct LogStore {
     sizes: VecDeque<(u64, u64)>,
     /// The sum of `sizes`.
     bytes: u64,
+    /// Index and term of the last entry compaction dropped. raft-rs's `MemStorage` forgets that
+    /// term (it keeps only its snapshot's), but a leader needs it to append to a follower that
+    /// has exactly the entries before the log's first: without it raft sends that follower a
+    /// snapshot at the index it already has, which it ignores, and again after each heartbeat.
+    compacted: Option<(u64, u64)>,
 }
 
 impl LogStore {
@@ -107,6 +112,8 @@ impl LogStore {
     pub fn apply_snapshot(&mut self, snapshot: Snapshot) -> raft::Result<()> {
         self.mem.wl().apply_snapshot(snapshot.clone())?;
         self.snapshot = snapshot;
+        // The snapshot's own index and term now answer for what came before the log.
+        self.compacted = None;
         self.sizes.clear();
         self.bytes = 0;
         Ok(())
@@ -117,7 +124,14 @@ impl LogStore {
     /// entry must stay (`MemStorage` derives its first and last index from its entries and
     /// falls back to its own, older, snapshot metadata when none are left).
     pub fn compact(&mut self, index: u64) -> raft::Result<()> {
+        let last_dropped = index
+            .checked_sub(1)
+            .filter(|&i| i >= self.first_log_index())
+            .and_then(|i| self.mem.term(i).ok().map(|term| (i, term)));
         self.mem.wl().compact(index)?;
+        if last_dropped.is_some() {
+            self.compacted = last_dropped;
+        }
         while self.sizes.front().is_some_and(|&(i, _)| i < index) {
             let (_, size) = self.sizes.pop_front().expect("checked");
             self.bytes -= size;
@@ -156,7 +170,10 @@ impl Storage for LogStore {
     }
 
     fn term(&self, idx: u64) -> raft::Result<u64> {
-        self.mem.term(idx)
+        match self.compacted {
+            Some((index, term)) if index == idx => Ok(term),
+            _ => self.mem.term(idx),
+        }
     }
 
     fn first_index(&self) -> raft::Result<u64> {
@@ -184,5 +201,39 @@ impl Storage for LogStore {
             ));
         }
         Ok(self.snapshot.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64, term: u64) -> Entry {
+        Entry {
+            index,
+            term,
+            data: vec![0; 8].into(),
+            ..Default::default()
+        }
+    }
+
+    /// After compaction the store still answers the term of the last entry it dropped, which a
+    /// leader needs to append to a follower holding exactly the entries before the log's first.
+    #[test]
+    fn the_term_of_the_last_compacted_entry_is_still_known() {
+        let mut store = LogStore::default();
+        let entries: Vec<Entry> = (1..=10).map(|i| entry(i, 1 + i / 4)).collect();
+        store.append(&entries).unwrap();
+        store.compact(6).unwrap();
+        assert_eq!(store.first_log_index(), 6);
+        assert_eq!(store.term(5).unwrap(), 2, "the last entry dropped");
+        assert_eq!(store.term(6).unwrap(), 2);
+        assert!(store.term(4).is_err(), "older entries are gone");
+        store.compact(9).unwrap();
+        assert_eq!(store.term(8).unwrap(), 3);
+        assert!(store.term(5).is_err());
+        // A compaction that drops nothing keeps what it knew.
+        store.compact(9).unwrap();
+        assert_eq!(store.term(8).unwrap(), 3);
     }
 }

@@ -40,6 +40,8 @@ enum LockPhase {
         node: String,
         ticket: u32,
         op: usize,
+        /// The hold it ends (in `Workload::holds`).
+        hold: usize,
     },
 }
 
@@ -244,7 +246,7 @@ impl Workload {
                                     _ => Some(LockPhase::Idle { next_tick }),
                                 }
                             }
-                            (LockPhase::Releasing { op: o, .. }, _, outcome) if *o == idx => {
+                            (LockPhase::Releasing { op: o, hold, .. }, _, outcome) if *o == idx => {
                                 match outcome {
                                     Outcome::Ok(Message::LockReleaseResponse {
                                         released: true,
@@ -252,7 +254,15 @@ impl Workload {
                                     Outcome::Ok(Message::LockReleaseResponse {
                                         released: false,
                                     }) => {
-                                        if !sim.removed_at.contains_key(&op.node) {
+                                        // Refused rightly once the incarnation the lock was
+                                        // granted to was removed (which released it), even when
+                                        // the node was admitted again before this answer.
+                                        let h = &self.holds[*hold];
+                                        let released_by_removal = sim
+                                            .removals
+                                            .get(&h.node_id)
+                                            .is_some_and(|r| r.len() > h.incarnation as usize);
+                                        if !released_by_removal {
                                             self.anomalies.push(format!(
                                                 "a holder's release was refused (released: false): {}",
                                                 op.describe(idx)
@@ -511,6 +521,7 @@ impl Workload {
                                 node,
                                 ticket,
                                 op: idx,
+                                hold,
                             }
                         }
                         _ => continue,
