@@ -186,6 +186,9 @@ pub struct Replica {
     /// Those writes in flight, by ticket.
     restoring: HashMap<u32, Message>,
     next_rejoin_probe_tick: u64,
+    /// This replica asked to be let in again and has not heard the answer: a message for a
+    /// higher raft id may be for the id it is being admitted under.
+    pub(super) asked_readmission: bool,
     next_restore_tick: u64,
     incarnation: u32,
     outbox: Vec<(String, FramedMessage<Message>)>,
@@ -266,6 +269,7 @@ impl Replica {
             restore_queue: Vec::new(),
             restoring: HashMap::new(),
             next_rejoin_probe_tick: 0,
+            asked_readmission: false,
             next_restore_tick: 0,
             incarnation: 0,
             outbox: Vec::new(),

@@ -7,7 +7,7 @@ use raft::prelude::{Message as RaftMsg, MessageType};
 
 use super::*;
 use crate::fsm::Event;
-use crate::wire::{error_code, FramedMessage, Message, RegistrationInfo};
+use crate::wire::{error_code, FramedMessage, Message, MessageFlags, RegistrationInfo};
 
 mod learners;
 mod placement;
@@ -485,4 +485,42 @@ fn a_write_too_large_to_replicate_fails_at_once_and_the_cluster_carries_on() {
         .all(|&len| len <= 8 * 1024 + REPLICATION_HEADROOM));
     let _ = tickets;
     assert_eq!(c.call("n2", put(10)), Message::MapPutResponse {});
+}
+
+/// A message for a higher raft id than a member's own is refused (and its connection closed),
+/// unless the member has asked to be let in again and not heard the answer: then it may be for
+/// the id it is being admitted under, and is dropped unread.
+#[test]
+fn a_message_for_a_higher_raft_id_is_dropped_only_while_a_readmission_is_asked() {
+    let mut c = Cluster::formed(&["n2", "n3"]);
+    let leader = c.replicas["n1"].raft_id();
+    let term = c.replicas["n1"].stats().term;
+    let follower = c.replicas.get_mut("n2").unwrap();
+    let frame = |to: u64| {
+        let mut m = RaftMsg::default();
+        m.set_msg_type(MessageType::MsgHeartbeat);
+        m.from = leader;
+        m.to = to;
+        m.term = term;
+        FramedMessage::new(
+            MessageFlags::NONE,
+            0,
+            Message::RaftMessage {
+                from_address: "n1".into(),
+                data: m.write_to_bytes().unwrap(),
+            },
+        )
+    };
+    let higher = follower.raft_id() + 5;
+    let refused = follower.receive(frame(higher), 0);
+    assert!(refused.is_err(), "{refused:?}");
+    follower.asked_readmission = true;
+    assert_eq!(follower.receive(frame(higher), 0), Ok(()));
+    let lower = follower.raft_id() - 1;
+    follower.asked_readmission = false;
+    assert_eq!(
+        follower.receive(frame(lower), 0),
+        Ok(()),
+        "an earlier incarnation's"
+    );
 }

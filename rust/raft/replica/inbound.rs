@@ -74,20 +74,20 @@ impl Replica {
         Ok(())
     }
 
-    /// A message for another raft id: one for an earlier incarnation of this node (raft ids only
-    /// grow), or one for the id it was admitted under again, which it has not heard of yet: the
-    /// leader's answer may come after the leader's first messages, and a message the leader sent
-    /// before the removal can reach it late and make it believe it is still a member. Either way
-    /// no news to refuse (refusing closes the connection): dropped unread, as raft lets any
-    /// message be lost. A replica in the second case starts under the new id when the answer
-    /// comes, or asks again once it has reached no leader for the no-quorum time
-    /// (`rejoin.rs`).
+    /// A message for another raft id that is no news to refuse: one for an earlier incarnation
+    /// of this node (raft ids only grow), or, once this replica has asked to be let in again
+    /// and until it hears the answer, one for a higher id: the id it is being admitted under
+    /// (the leader's first messages may come before its answer, and a late message from the
+    /// leader may have made this replica believe it is still a member meanwhile). Dropped
+    /// unread, as raft lets any message be lost; any other wrong recipient is refused by the
+    /// checks.
     fn stale_recipient(&self, msg: &RaftMsg) -> bool {
         let (own, to) = (self.raft_id(), msg.to);
         // A read index this replica sent to a leader that has stepped down since comes back:
         // raft-rs forwards it to its new leader, this one, keeping the sender.
         let own_read = msg.from == own && msg.get_msg_type() == MessageType::MsgReadIndex;
-        let stale = own_read || to != own;
+        let readmitted = to > own && (self.asked_readmission || self.adrift());
+        let stale = own_read || to < own || readmitted;
         if stale {
             log::debug!(
                 "{}: dropped a raft message for raft id {to} (this node is {own})",

@@ -69,6 +69,7 @@ impl Replica {
                 let frame = self.join_request();
                 self.outbox.push((address, frame));
             }
+            self.asked_readmission = true;
         }
         if !self.restore_queue.is_empty()
             && self.phase == Phase::Member
@@ -86,6 +87,8 @@ impl Replica {
     /// A member answered a join request with `raft_id`: a joining replica starts, and a member
     /// answered with a newer id than its own starts over under it.
     pub(super) fn admitted(&mut self, raft_id: u64) {
+        // Answered: under a new id from here, or still a member under this one.
+        self.asked_readmission = false;
         match self.phase {
             Phase::Joining => {
                 if let Err(e) = self.start_as(raft_id) {
