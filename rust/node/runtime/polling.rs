@@ -99,8 +99,11 @@ pub(in crate::node) fn spin_recv<T>(channel: &Receiver<T>) -> Option<T> {
     }
 }
 
-/// An idle learner counts its ticks this many at a time at most (see [`Loop::ticks_may_wait`]).
-pub(super) const LAZY_TICKS: u32 = 4;
+/// An idle learner counts its ticks this many at a time at most (see [`Loop::ticks_may_wait`]):
+/// more than the ticks between two of the leader's heartbeats to a learner (4 at the defaults,
+/// `raft::replica::feed`), so that it wakes for those alone, and its ticks are counted at most
+/// five ticks (125 ms at the default tick) late.
+pub(super) const LAZY_TICKS: u32 = 6;
 
 impl Loop {
     /// Whether this node's ticks may wait: an idle learner ([`Replica::is_idle_learner`]) whose

@@ -18,13 +18,22 @@
 //! raft's messages in raft's order, merely later. Delaying messages is safe in raft; merging two
 //! appends that follow each other is what raft-rs's own `batch_append` does within one Ready.
 //!
-//! Learners also get at most one heartbeat per heartbeat interval: a leader heartbeats every
-//! peer for each round of linearizable reads, though only voters' answers count.
+//! Learners also get at most one heartbeat per [`LEARNER_HEARTBEAT_INTERVALS`] heartbeat
+//! intervals: a leader heartbeats every peer for each round of linearizable reads, though only
+//! voters' answers count, and at every interval, though a learner waits on none of them (what it
+//! waits for is sent at once, above; commits reach it with the appends). An idle learner's loop
+//! wakes for these heartbeats alone (`node::runtime::polling`), so they are its idle cost.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use raft::prelude::{Message as RaftMsg, MessageType};
+
+/// A learner gets at most one heartbeat per this many of raft's heartbeat intervals (100 ms at
+/// the defaults). Twice as many heartbeats as this cost 100 idle members in one process about
+/// twice the CPU (BENCHMARKS.md, "Scale"). They still come often enough for a learner to
+/// know its leader: it counts the leader lost after two election timeouts without a word.
+pub(super) const LEARNER_HEARTBEAT_INTERVALS: u64 = 2;
 
 /// Appends held for one learner stay below this many bytes of entries (held bytes are memory per
 /// learner; a merged append must also fit a frame, see [`Peers::max_held_bytes`]).
@@ -53,7 +62,8 @@ pub(super) struct Peers<'a, S> {
     /// up by snapshot is not held back.
     pub steady: &'a dyn Fn(u64) -> bool,
     pub tick: u64,
-    pub heartbeat_ticks: u64,
+    /// A learner gets at most one heartbeat per this many ticks.
+    pub learner_heartbeat_ticks: u64,
     /// Held entries stay below this many bytes: [`MAX_HELD_BYTES`], or less when a frame
     /// must be smaller.
     pub max_held_bytes: usize,
@@ -83,7 +93,7 @@ impl LearnerFeed {
             }
             match m.get_msg_type() {
                 MessageType::MsgHeartbeat => {
-                    let every = peers.heartbeat_ticks;
+                    let every = peers.learner_heartbeat_ticks;
                     match self.heartbeats.get(&to) {
                         Some(&last) if peers.tick < last + every => {}
                         _ => {
@@ -250,7 +260,7 @@ mod tests {
             learners: &learners,
             steady: &steady,
             tick: 10,
-            heartbeat_ticks: 2,
+            learner_heartbeat_ticks: 2,
             max_held_bytes: MAX_HELD_BYTES,
         };
         let mut feed = LearnerFeed::default();

@@ -12,7 +12,7 @@ use raft::{ProgressState, SnapshotStatus};
 use raft_proto::ConfChangeI;
 
 use super::super::command::{self, Command};
-use super::feed::{Peers, MAX_HELD_BYTES};
+use super::feed::{Peers, LEARNER_HEARTBEAT_INTERVALS, MAX_HELD_BYTES};
 use super::{Completion, Phase, Replica};
 use crate::fsm::{may_come_from_outside, ApplyContext, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, MessageRef};
@@ -72,7 +72,8 @@ impl Replica {
                     learners: prs.conf().learners(),
                     steady: &steady,
                     tick: self.ticks,
-                    heartbeat_ticks: self.cfg.heartbeat_ticks as u64,
+                    learner_heartbeat_ticks: LEARNER_HEARTBEAT_INTERVALS
+                        * self.cfg.heartbeat_ticks as u64,
                     max_held_bytes: MAX_HELD_BYTES.min(self.cfg.max_command_bytes),
                 };
                 self.feed.route(messages, &peers)

@@ -157,3 +157,34 @@ fn a_lock_released_to_a_waiting_learner_is_granted_without_waiting_for_a_tick() 
         "{events:?}"
     );
 }
+
+/// An idle cluster heartbeats its voters at raft's interval and its learners at a quarter of the
+/// ticks at most: an idle learner's loop wakes for those heartbeats alone.
+#[test]
+fn an_idle_learner_gets_a_heartbeat_every_fourth_tick_and_a_voter_every_other() {
+    let (mut c, leader, learner) = five_with_a_learner();
+    let voter = c.replicas[&leader]
+        .voters()
+        .into_iter()
+        .find(|id| *id != c.replicas[&leader].raft_id())
+        .unwrap();
+    let learner_id = c.replicas[&learner].raft_id();
+    c.tick(4);
+    c.record = true;
+    c.tick(40);
+    let heartbeats_to = |to: u64| {
+        c.delivered
+            .iter()
+            .filter(|(from, m)| {
+                *from == leader && m.get_msg_type() == MessageType::MsgHeartbeat && m.to == to
+            })
+            .count()
+    };
+    assert_eq!(heartbeats_to(voter), 20, "a voter: one every other tick");
+    assert_eq!(
+        heartbeats_to(learner_id),
+        10,
+        "a learner: one every fourth tick"
+    );
+    assert!(c.replicas[&learner].is_idle_learner());
+}
