@@ -186,8 +186,8 @@ pub struct Replica {
     /// Those writes in flight, by ticket.
     restoring: HashMap<u32, Message>,
     next_rejoin_probe_tick: u64,
-    /// This replica asked to be let in again and has not heard the answer: a message for a
-    /// higher raft id may be for the id it is being admitted under.
+    /// This replica asked to be let in again and has not been admitted under a new id since: a
+    /// message for a higher raft id may be for the id it is being admitted under.
     pub(super) asked_readmission: bool,
     next_restore_tick: u64,
     incarnation: u32,

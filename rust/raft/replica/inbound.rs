@@ -76,9 +76,9 @@ impl Replica {
 
     /// A message for another raft id that is no news to refuse: one for an earlier incarnation
     /// of this node (raft ids only grow), or, once this replica has asked to be let in again
-    /// and until it hears the answer, one for a higher id: the id it is being admitted under
-    /// (the leader's first messages may come before its answer, and a late message from the
-    /// leader may have made this replica believe it is still a member meanwhile). Dropped
+    /// and until it is admitted under a new id, one for a higher id: the id it is being admitted
+    /// under (the leader's first messages may come before its answer, and a late message from
+    /// the leader may have made this replica believe it is still a member meanwhile). Dropped
     /// unread, as raft lets any message be lost; any other wrong recipient is refused by the
     /// checks.
     fn stale_recipient(&self, msg: &RaftMsg) -> bool {

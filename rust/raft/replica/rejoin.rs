@@ -87,8 +87,6 @@ impl Replica {
     /// A member answered a join request with `raft_id`: a joining replica starts, and a member
     /// answered with a newer id than its own starts over under it.
     pub(super) fn admitted(&mut self, raft_id: u64) {
-        // Answered: under a new id from here, or still a member under this one.
-        self.asked_readmission = false;
         match self.phase {
             Phase::Joining => {
                 if let Err(e) = self.start_as(raft_id) {
@@ -98,6 +96,10 @@ impl Replica {
             Phase::Member | Phase::Removed { left: false }
                 if raft_id > self.raft_id() && self.leaving.is_none() =>
             {
+                // Admitted again: messages for a higher id than this one are news again. An
+                // answer with this replica's own id does not end the wait: a member whose state
+                // has not applied the removal yet answers so while the leader admits it anew.
+                self.asked_readmission = false;
                 self.start_over(raft_id);
             }
             _ => {}
