@@ -174,11 +174,11 @@ impl Loop {
         loop {
             let now = Instant::now();
             // An idle learner's ticks wait for the next frame that wakes it (the leader's
-            // heartbeat, every fourth tick at the defaults), or LAZY_TICKS - 1 ticks at most: it
-            // wakes for the heartbeats alone, not for each tick as well.
+            // heartbeat, every fourth tick at the defaults), or `lazy_ticks` - 1 ticks at most:
+            // it wakes for the heartbeats alone, not for each tick as well.
             let lazy = self.ticks_may_wait();
             let mut due_at = if lazy {
-                self.next_tick + self.tick * (polling::LAZY_TICKS - 1)
+                self.next_tick + self.tick * (self.lazy_ticks() - 1)
             } else {
                 self.next_tick
             };

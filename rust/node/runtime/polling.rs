@@ -99,12 +99,6 @@ pub(in crate::node) fn spin_recv<T>(channel: &Receiver<T>) -> Option<T> {
     }
 }
 
-/// An idle learner counts its ticks this many at a time at most (see [`Loop::ticks_may_wait`]):
-/// more than the ticks between two of the leader's heartbeats to a learner (4 at the defaults,
-/// `raft::replica::feed`), so that it wakes for those alone, and its ticks are counted at most
-/// five ticks (125 ms at the default tick) late.
-pub(super) const LAZY_TICKS: u32 = 6;
-
 impl Loop {
     /// Whether this node's ticks may wait: an idle learner ([`Replica::is_idle_learner`]) whose
     /// loop has nothing of its own to time either (no caller's request, lock wait, leave or
@@ -118,13 +112,22 @@ impl Loop {
             && self.replica.is_idle_learner()
     }
 
-    /// Counts the ticks an idle learner let wait, [`LAZY_TICKS`] at most; the turn's own tick
-    /// in `Loop::run` then finds none due, or drops the rest as after a pause.
+    /// How many ticks an idle learner counts at a time at most: two more than the ticks between
+    /// the leader's heartbeats to a learner ([`Replica::learner_heartbeat_ticks`], 4 at the
+    /// defaults), so that it wakes for those heartbeats alone, a tick late included, and its
+    /// ticks are counted at most five ticks (125 ms at the default tick) late.
+    pub(super) fn lazy_ticks(&self) -> u32 {
+        self.replica.learner_heartbeat_ticks() as u32 + 2
+    }
+
+    /// Counts the ticks an idle learner let wait, [`Loop::lazy_ticks`] at most; the turn's own
+    /// tick in `Loop::run` then finds none due, or drops the rest as after a pause.
     pub(super) fn count_waiting_ticks(&mut self) {
         let now = Instant::now();
         let now_ms = monotonic_ms();
+        let lazy_ticks = self.lazy_ticks();
         let mut counted = 0;
-        while now >= self.next_tick && counted < LAZY_TICKS {
+        while now >= self.next_tick && counted < lazy_ticks {
             self.replica.tick(now_ms);
             self.next_tick += self.tick;
             counted += 1;

@@ -29,6 +29,7 @@
 //! expire early or late (no wall clock is read), and a leader's clock cannot expire everything at
 //! once. The clock starts at 0 when the cluster is created; its value means nothing outside it.
 
+use super::feed::LEARNER_HEARTBEAT_INTERVALS;
 use super::proposals::Unsent;
 use super::{Phase, Replica};
 use crate::wire::error_code;
@@ -104,6 +105,12 @@ impl Replica {
             && self.leaving.is_none()
             && self.rejoin.is_none()
             && self.restore_queue.is_empty()
+    }
+
+    /// How many ticks apart a leader heartbeats a learner at most (see `feed.rs`): what an idle
+    /// learner's driver waits for.
+    pub fn learner_heartbeat_ticks(&self) -> u64 {
+        LEARNER_HEARTBEAT_INTERVALS * self.cfg.heartbeat_ticks as u64
     }
 
     /// Advances the clock by one tick.

@@ -12,7 +12,7 @@ use raft::{ProgressState, SnapshotStatus};
 use raft_proto::ConfChangeI;
 
 use super::super::command::{self, Command};
-use super::feed::{Peers, LEARNER_HEARTBEAT_INTERVALS, MAX_HELD_BYTES};
+use super::feed::{Peers, MAX_HELD_BYTES};
 use super::{Completion, Phase, Replica};
 use crate::fsm::{may_come_from_outside, ApplyContext, Event, StateMachine};
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, MessageRef};
@@ -61,6 +61,7 @@ impl Replica {
     /// Sends raft's messages, voters' first (a commit waits for them only); what goes to
     /// learners is coalesced (see `feed.rs`).
     pub(super) fn send_raft(&mut self, messages: Vec<RaftMsg>) {
+        let learner_heartbeat_ticks = self.learner_heartbeat_ticks();
         let messages = match self.raw.as_ref() {
             Some(raw) => {
                 let prs = raw.raft.prs();
@@ -72,8 +73,7 @@ impl Replica {
                     learners: prs.conf().learners(),
                     steady: &steady,
                     tick: self.ticks,
-                    learner_heartbeat_ticks: LEARNER_HEARTBEAT_INTERVALS
-                        * self.cfg.heartbeat_ticks as u64,
+                    learner_heartbeat_ticks,
                     max_held_bytes: MAX_HELD_BYTES.min(self.cfg.max_command_bytes),
                 };
                 self.feed.route(messages, &peers)
