@@ -488,18 +488,22 @@ fn a_write_too_large_to_replicate_fails_at_once_and_the_cluster_carries_on() {
 }
 
 /// A message for a higher raft id than a member's own is refused (and its connection closed),
-/// unless the member has asked to be let in again and not heard the answer: then it may be for
-/// the id it is being admitted under, and is dropped unread.
+/// unless the member has asked to be let in again and not heard the answer (it may be for the id
+/// it is being admitted under), or the leader it follows sent it (the cluster admitted it again
+/// under that id unheard): then it is dropped unread, and in the second case the member asks the
+/// leader for its id.
 #[test]
-fn a_message_for_a_higher_raft_id_is_dropped_only_while_a_readmission_is_asked() {
+fn a_message_for_a_higher_raft_id_is_dropped_only_while_a_readmission_is_asked_or_from_the_leader()
+{
     let mut c = Cluster::formed(&["n2", "n3"]);
     let leader = c.replicas["n1"].raft_id();
+    let other = c.replicas["n3"].raft_id();
     let term = c.replicas["n1"].stats().term;
     let follower = c.replicas.get_mut("n2").unwrap();
-    let frame = |to: u64| {
+    let frame = |from: u64, to: u64| {
         let mut m = RaftMsg::default();
         m.set_msg_type(MessageType::MsgHeartbeat);
-        m.from = leader;
+        m.from = from;
         m.to = to;
         m.term = term;
         FramedMessage::new(
@@ -512,14 +516,30 @@ fn a_message_for_a_higher_raft_id_is_dropped_only_while_a_readmission_is_asked()
         )
     };
     let higher = follower.raft_id() + 5;
-    let refused = follower.receive(frame(higher), 0);
+    let refused = follower.receive(frame(other, higher), 0);
     assert!(refused.is_err(), "{refused:?}");
-    follower.asked_readmission = true;
-    assert_eq!(follower.receive(frame(higher), 0), Ok(()));
+    assert!(follower.take_outbox().is_empty());
+
+    assert_eq!(follower.receive(frame(leader, higher), 0), Ok(()));
+    let asked: Vec<String> = follower
+        .take_outbox()
+        .into_iter()
+        .filter(|(_, f)| matches!(f.payload, Message::ClusterJoinRequest { .. }))
+        .map(|(to, _)| to)
+        .collect();
+    assert_eq!(asked, ["n1"], "the member asks the leader for its id");
+    assert!(follower.asked_readmission);
+    assert_eq!(follower.receive(frame(other, higher), 0), Ok(()));
+    assert_eq!(follower.receive(frame(leader, higher), 0), Ok(()));
+    assert!(
+        follower.take_outbox().is_empty(),
+        "asked once per probe interval"
+    );
+
     let lower = follower.raft_id() - 1;
     follower.asked_readmission = false;
     assert_eq!(
-        follower.receive(frame(lower), 0),
+        follower.receive(frame(other, lower), 0),
         Ok(()),
         "an earlier incarnation's"
     );

@@ -25,6 +25,10 @@ impl Replica {
                 if self.raw.is_none() || self.stale_recipient(&msg) {
                     return Ok(());
                 }
+                if self.readdressed_by_leader(&msg) {
+                    self.ask_leader_for_own_id();
+                    return Ok(());
+                }
                 let raw = self.raw.as_mut().expect("checked");
                 if let Some(snapshot) = validate::check(&raw.raft, &msg)? {
                     self.checked_snapshot = Some(snapshot);
@@ -95,6 +99,24 @@ impl Replica {
             );
         }
         stale
+    }
+
+    /// A message for a higher raft id from the leader this replica follows: the cluster removed
+    /// this node and admitted it again under that id while it did not hear of either (a join
+    /// request it sent before its last admission reached the leader late, after a removal this
+    /// replica has not applied yet). Dropped unread; the caller asks the leader for the id. From
+    /// anyone else, such a message is refused by the checks.
+    fn readdressed_by_leader(&self, msg: &RaftMsg) -> bool {
+        let (own, leader) = (self.raft_id(), self.leader_id());
+        let readdressed = msg.to > own && msg.from == leader && leader != 0 && leader != own;
+        if readdressed {
+            log::debug!(
+                "{}: the leader sent a raft message for raft id {} (this node is {own})",
+                self.cfg.node_id,
+                msg.to
+            );
+        }
+        readdressed
     }
 
     pub(super) fn leader_address(&self) -> Option<String> {

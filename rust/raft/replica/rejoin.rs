@@ -2,8 +2,10 @@
 //! the failure timeout) is no longer in their raft configuration, so nothing raft sends tells it
 //! so; it may not even have applied its own removal. So a member that has reached no leader for
 //! the no-quorum time, or that applied its own removal, asks the members it knows to let it in
-//! again (`ClusterJoinRequest`, every `rejoin_probe_ticks`). The leader answers a member with its
-//! raft id and admits a non-member under a new one, through the same committed
+//! again (`ClusterJoinRequest`, every `rejoin_probe_ticks`); so does a member the leader
+//! addresses by a higher raft id than its own (it was removed and admitted again, both unheard,
+//! when a join request it sent earlier reached the leader late). The leader answers a member
+//! with its raft id and admits a non-member under a new one, through the same committed
 //! `AddMemberRequest` as a first join; raft ids are never reused, so an answer with a higher id
 //! than this replica's means it was removed and is admitted again.
 //!
@@ -82,6 +84,22 @@ impl Replica {
                 self.submit_restore(write);
             }
         }
+    }
+
+    /// The leader addressed this replica by a higher raft id than its own: asks it (at most every
+    /// `rejoin_probe_ticks`) to let this node in, which it answers with that id, and waits as
+    /// a replica that asked to be let in again does.
+    pub(super) fn ask_leader_for_own_id(&mut self) {
+        if self.ticks < self.next_rejoin_probe_tick {
+            return;
+        }
+        let Some(leader) = self.leader_address() else {
+            return;
+        };
+        self.next_rejoin_probe_tick = self.ticks + self.cfg.rejoin_probe_ticks;
+        let frame = self.join_request();
+        self.outbox.push((leader, frame));
+        self.asked_readmission = true;
     }
 
     /// A member answered a join request with `raft_id`: a joining replica starts, and a member
