@@ -9,7 +9,9 @@
 #   VERTX_CLUSTER_SIM_NODES=1000 scripts/simulate.sh 1 300   one run of 1000 members (3 to 5 by
 #     default) through the same faults and checks: about a minute and 3 GB (400 members: 10 s,
 #     0.5 GB), see BENCHMARKS.md, "Scale"
+#   VERTX_CLUSTER_SIM_FIRST_SEED=<n> scripts/simulate.sh 400   seeds n to n+399 instead of 0 to 399
 #   VERTX_CLUSTER_SIM_SEED=<n> cargo test --test simulation -- --nocapture   replays one seed
+#     (with the same VERTX_CLUSTER_SIM_NODES and VERTX_CLUSTER_SIM_TICKS as the run that failed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="${1:-5000}"

@@ -121,8 +121,11 @@ pub(crate) struct Sim {
     pub(crate) failures: Vec<String>,
     pub(crate) delivered: u64,
     pub(crate) verbose: bool,
-    /// Added to each node's fixed election timeout (distinct per node), from the seed.
+    /// Added to each node's fixed election timeout (distinct per node up to 10 nodes), from
+    /// the seed.
     election_base: usize,
+    /// Beyond 10 nodes, which leaderless member misses a tick (see [`Sim::misses_tick`]).
+    tick_jitter: Option<Rng>,
     /// Each node's monotonic clock reads the simulation's time plus this (skew between
     /// processes; jumps move it).
     pub(crate) clock_offset: BTreeMap<String, u64>,
@@ -184,6 +187,7 @@ impl Sim {
             .map(|i| (format!("n{i}"), Node::new(format!("n{i}"))))
             .collect();
         let dup_p = knobs.dup_p;
+        let tick_jitter = (knobs.nodes > 10).then(|| Rng::new(seed, 6));
         let clock_offset = if knobs.clock_skew {
             let mut rng = Rng::new(seed, 5);
             (1..=knobs.nodes)
@@ -225,6 +229,7 @@ impl Sim {
             delivered: 0,
             verbose: false,
             election_base: (seed % 10) as usize,
+            tick_jitter,
             clock_offset,
             paused_until: BTreeMap::new(),
             dup_p,
@@ -237,8 +242,9 @@ impl Sim {
     pub(crate) fn config(&self, name: &str) -> ReplicaConfig {
         let node_id = self.nodes[name].node_id.clone();
         let mut cfg = ReplicaConfig::new(node_id, name, TICK_MS, self.knobs.failure_timeout_ms);
-        // A fixed election timeout per node, distinct between nodes (so two candidates never
-        // tie forever) and drawn from the seed: raft-rs's own draw is not seeded.
+        // A fixed election timeout per node, distinct between nodes up to 10 (so two
+        // candidates never tie forever; beyond that see `misses_tick`) and drawn from the seed:
+        // raft-rs's own draw is not seeded.
         let index: usize = name.trim_start_matches('n').parse().unwrap_or(1);
         let extra = (self.election_base + (index - 1) * 3) % 10;
         cfg.election_range = Some((10 + extra, 11 + extra));
@@ -554,10 +560,23 @@ impl Sim {
             self.note(format!("{name} resumes"));
         }
         for name in self.live() {
-            if !self.is_paused(&name) {
+            if !self.is_paused(&name) && !self.misses_tick(&name) {
                 self.step(&name, false, |r, now| r.tick(now));
             }
         }
+    }
+
+    /// Beyond 10 nodes some share an election timeout, and two voters with the same one that
+    /// campaign in the same tick would split the vote in every term after (raft-rs draws a new
+    /// timeout each term, which the pinned range takes away). So a member that knows no
+    /// leader misses a tick now and then, as a real node's timer drifts: drawn from a stream of
+    /// its own, which leaves the runs of up to 10 nodes as they were.
+    fn misses_tick(&mut self, name: &str) -> bool {
+        let leaderless = self.nodes[name]
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.phase() == Phase::Member && r.leader_id() == 0);
+        leaderless && self.tick_jitter.as_mut().is_some_and(|rng| rng.chance(0.2))
     }
 
     /// One whole tick: the clock, joins, and every message due.
