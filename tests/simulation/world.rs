@@ -1,17 +1,17 @@
-//! The simulated cluster: nodes holding `Replica`s, the in-memory network of envelopes, the
-//! virtual clock, and the queries on who is live, a member, healthy, leader or converged.
+//! The simulated cluster: nodes holding `Replica`s, the virtual clock, and the queries on who
+//! is live, a member, healthy, leader or converged; `world/network.rs` carries their frames.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use protobuf::Message as _;
-use raft::prelude::{Message as RaftMessage, MessageType};
 use vertx_cluster::fsm::Event;
 use vertx_cluster::raft::{Completion, Phase, Replica, ReplicaConfig};
-use vertx_cluster::wire::{FramedMessage, Message};
+use vertx_cluster::wire::Message;
 
 use crate::faults::Knobs;
 use crate::rng::Rng;
-use crate::{JOIN_RETRY_TICKS, MAX_ROUNDS_PER_TICK, TICK_MS};
+use crate::{JOIN_RETRY_TICKS, TICK_MS};
+
+mod network;
 
 /// A `LockGranted` event as one replica applied it, with the range of state-machine indexes
 /// applied by the step that produced it.
@@ -41,14 +41,6 @@ pub(crate) struct Node {
     /// The raft id of each member (by a hash of its node id) in this replica's state machine at
     /// the applied index given: computed again only once the replica has applied more.
     member_ids: (u64, HashMap<u64, u64>),
-}
-
-#[derive(Clone)]
-struct Envelope {
-    at: u64,
-    from: String,
-    to: String,
-    frame: FramedMessage<Message>,
 }
 
 /// Who produced an observation: the node id of the process at the address and how many times it
@@ -89,7 +81,7 @@ pub(crate) struct Sim {
     /// Logical time of invocations and observations.
     pub(crate) clock: u64,
     pub(crate) nodes: BTreeMap<String, Node>,
-    in_flight: Vec<Envelope>,
+    in_flight: Vec<network::Envelope>,
     /// Directed links that drop everything.
     pub(crate) blocked: BTreeSet<(String, String)>,
     /// Per directed link drop probability, overriding `drop_p`.
@@ -136,21 +128,6 @@ pub(crate) struct Sim {
     pub(crate) pauses: usize,
     pub(crate) clock_jumps: usize,
     pub(crate) duplicated: u64,
-}
-
-fn is_snapshot(frame: &FramedMessage<Message>) -> bool {
-    let snapshot = MessageType::MsgSnapshot as i32 as u8;
-    match &frame.payload {
-        // msg_type is field 1, so a snapshot's bytes start with its tag and value.
-        Message::RaftMessage { data, .. } => {
-            data.len() > 2
-                && data[0] == 0x08
-                && data[1] == snapshot
-                && RaftMessage::parse_from_bytes(data)
-                    .is_ok_and(|m| m.get_msg_type() == MessageType::MsgSnapshot)
-        }
-        _ => false,
-    }
 }
 
 impl Node {
@@ -462,85 +439,6 @@ impl Sim {
             }
         }
         true
-    }
-
-    fn send(&mut self, from: &str, to: String, frame: FramedMessage<Message>) {
-        let link = (from.to_owned(), to);
-        if !self.nodes.contains_key(&link.1) || self.blocked.contains(&link) {
-            return;
-        }
-        let p = self.link_drop.get(&link).copied().unwrap_or(self.drop_p);
-        if self.net_rng.chance(p)
-            || (self.drop_snapshots_to.contains(&link.1) && is_snapshot(&frame))
-        {
-            return;
-        }
-        let at = if self.max_delay > 0 && self.net_rng.chance(self.delay_p) {
-            self.tick + self.net_rng.between(1, self.max_delay)
-        } else {
-            self.tick
-        };
-        let (from, to) = link;
-        let envelope = Envelope {
-            at,
-            from,
-            to,
-            frame,
-        };
-        if self.dup_p > 0.0 && self.net_rng.chance(self.dup_p) {
-            // Sent again (a retransmission after a reconnect), a little later.
-            let mut again = envelope.clone();
-            again.at += self.net_rng.between(0, self.max_delay.max(1));
-            self.duplicated += 1;
-            self.in_flight.push(again);
-        }
-        self.in_flight.push(envelope);
-    }
-
-    /// Delivers every message due by now, round after round, in random order if reordering.
-    pub(crate) fn deliver(&mut self) {
-        for _ in 0..MAX_ROUNDS_PER_TICK {
-            let tick = self.tick;
-            // A paused process reads nothing: what is sent to it waits in its socket buffer.
-            let paused = &self.paused_until;
-            let (mut due, rest): (Vec<Envelope>, Vec<Envelope>) =
-                std::mem::take(&mut self.in_flight)
-                    .into_iter()
-                    .partition(|e| e.at <= tick && !paused.contains_key(&e.to));
-            self.in_flight = rest;
-            if due.is_empty() {
-                return;
-            }
-            if self.reorder {
-                self.net_rng.shuffle(&mut due);
-            }
-            for e in due {
-                if self.blocked.contains(&(e.from.clone(), e.to.clone())) {
-                    continue;
-                }
-                if self.nodes.get(&e.to).is_some_and(|n| n.crashed) && !self.is_paused(&e.from) {
-                    // The crashed node's host answers a connect with a refusal, as TCP does
-                    // once nothing listens on the port.
-                    let to = e.to;
-                    self.step(&e.from, false, |r, _| r.connection_refused(&to));
-                    continue;
-                }
-                let snapshot = is_snapshot(&e.frame);
-                let mut refused = None;
-                if self.step(&e.to, snapshot, |r, now| {
-                    refused = r.receive(e.frame, now).err()
-                }) {
-                    self.delivered += 1;
-                }
-                if let Some(refused) = refused {
-                    // Replicas of this product never send a frame another must refuse.
-                    self.failures.push(format!(
-                        "{} refused a frame from {}: {refused}",
-                        e.to, e.from
-                    ));
-                }
-            }
-        }
     }
 
     /// The clock moves one tick on every live replica.
