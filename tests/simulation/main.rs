@@ -74,9 +74,9 @@
 //!
 //! Files: this one holds the settings, the seed handling and the tests; `world.rs` the simulated
 //! nodes and clock, `world/network.rs` their network, `faults.rs` what a run does to them,
-//! `workload.rs` the client sessions, `history.rs` what they record, `check_*.rs` the checks,
-//! `run.rs` one seeded run and its failure report, `scripted.rs` the helpers of the scripted
-//! scenarios, `rng.rs` the random streams.
+//! `workload.rs` the client sessions (`workload/locks.rs` the lock sessions), `history.rs` what
+//! they record, `check_*.rs` the checks, `run.rs` one seeded run and its failure report,
+//! `scripted.rs` the helpers of the scripted scenarios, `rng.rs` the random streams.
 
 mod check_counters;
 mod check_locks;

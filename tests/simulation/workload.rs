@@ -1,5 +1,6 @@
 //! The client workload: plain and lock sessions, each with at most one outstanding operation,
-//! the janitor and barriers, and how observations move sessions on.
+//! the janitor and barriers, and how observations move sessions on (`workload/locks.rs` moves
+//! the lock sessions).
 
 use std::collections::BTreeMap;
 
@@ -13,50 +14,9 @@ use crate::{
     PLAIN_SESSIONS, QUARANTINE_TICKS, TTLS_MS,
 };
 
-#[derive(Debug)]
-enum LockPhase {
-    Idle {
-        next_tick: u64,
-    },
-    Acquiring {
-        node: String,
-        ticket: u32,
-    },
-    Queued {
-        node: String,
-        ticket: u32,
-        since: u64,
-    },
-    Holding {
-        node: String,
-        ticket: u32,
-        hold: usize,
-        release_tick: u64,
-        /// The node's incarnation when the grant was seen: a node removed and admitted again
-        /// since lost the lock, and does not release it (as the Java layer does).
-        incarnation: u32,
-    },
-    Releasing {
-        node: String,
-        ticket: u32,
-        op: usize,
-        /// The hold it ends (in `Workload::holds`).
-        hold: usize,
-    },
-}
+mod locks;
 
-impl LockPhase {
-    /// The node and acquire ticket this session is using, if any.
-    fn using(&self) -> Option<(&str, u32)> {
-        match self {
-            LockPhase::Idle { .. } => None,
-            LockPhase::Acquiring { node, ticket }
-            | LockPhase::Queued { node, ticket, .. }
-            | LockPhase::Holding { node, ticket, .. }
-            | LockPhase::Releasing { node, ticket, .. } => Some((node, *ticket)),
-        }
-    }
-}
+use locks::LockPhase;
 
 enum Session {
     Plain {
@@ -216,72 +176,9 @@ impl Workload {
                             *n = next_tick;
                         }
                     }
-                    Session::Lock { lock, phase } => {
+                    Session::Lock { lock, .. } => {
                         let lock = *lock;
-                        let new_phase = match (&*phase, &op.kind, &op.outcome) {
-                            (LockPhase::Acquiring { ticket, .. }, OpKind::Acquire(_), outcome)
-                                if *ticket == op.ticket =>
-                            {
-                                match outcome {
-                                    Outcome::Ok(Message::LockAcquireResponse {
-                                        granted: true,
-                                        fencing_token,
-                                    }) => {
-                                        let token = *fencing_token;
-                                        let seen = self.observed.clone();
-                                        let inc = (seen.incarnation, seen.node_id.as_str());
-                                        Some(self.start_hold(
-                                            s, lock, &op.node, op.ticket, token, clock, tick, inc,
-                                        ))
-                                    }
-                                    Outcome::Ok(Message::LockAcquireResponse {
-                                        granted: false,
-                                        ..
-                                    }) => Some(LockPhase::Queued {
-                                        node: op.node.clone(),
-                                        ticket: op.ticket,
-                                        since: tick,
-                                    }),
-                                    // Maybe applied later: the janitor releases such a grant.
-                                    _ => Some(LockPhase::Idle { next_tick }),
-                                }
-                            }
-                            (LockPhase::Releasing { op: o, hold, .. }, _, outcome) if *o == idx => {
-                                match outcome {
-                                    Outcome::Ok(Message::LockReleaseResponse {
-                                        released: true,
-                                    }) => {}
-                                    Outcome::Ok(Message::LockReleaseResponse {
-                                        released: false,
-                                    }) => {
-                                        // Refused rightly once the incarnation the lock was
-                                        // granted to was removed (which released it), even when
-                                        // the node was admitted again before this answer.
-                                        let h = &self.holds[*hold];
-                                        let released_by_removal = sim
-                                            .removals
-                                            .get(&h.node_id)
-                                            .is_some_and(|r| r.len() > h.incarnation as usize);
-                                        if !released_by_removal {
-                                            self.anomalies.push(format!(
-                                                "a holder's release was refused (released: false): {}",
-                                                op.describe(idx)
-                                            ));
-                                        }
-                                    }
-                                    _ => {
-                                        self.quarantine.insert((op.node.clone(), lock), tick);
-                                    }
-                                }
-                                Some(LockPhase::Idle { next_tick })
-                            }
-                            _ => None,
-                        };
-                        if let Some(p) = new_phase {
-                            if let Session::Lock { phase, .. } = &mut self.sessions[s] {
-                                *phase = p;
-                            }
-                        }
+                        self.lock_op_done(sim, s, lock, idx, &op, clock, next_tick);
                     }
                 }
             }
@@ -314,69 +211,6 @@ impl Workload {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn start_hold(
-        &mut self,
-        session: usize,
-        lock: &'static str,
-        node: &str,
-        ticket: u32,
-        token: u64,
-        clock: u64,
-        tick: u64,
-        (incarnation, node_id): (u32, &str),
-    ) -> LockPhase {
-        self.holds.push(Hold {
-            lock,
-            session,
-            node: node.to_owned(),
-            ticket,
-            token,
-            start: clock,
-            end: None,
-            incarnation,
-            node_id: node_id.to_owned(),
-        });
-        LockPhase::Holding {
-            node: node.to_owned(),
-            ticket,
-            hold: self.holds.len() - 1,
-            release_tick: tick + self.rng.between(2, 10),
-            incarnation,
-        }
-    }
-
-    fn on_granted(
-        &mut self,
-        sim: &Sim,
-        node: &str,
-        lock: &str,
-        ticket: u32,
-        token: u64,
-        clock: u64,
-    ) {
-        for s in 0..self.sessions.len() {
-            let Session::Lock { lock: l, phase } = &self.sessions[s] else {
-                continue;
-            };
-            let waiting = matches!(
-                phase,
-                LockPhase::Acquiring { .. } | LockPhase::Queued { .. }
-            );
-            if *l == lock && waiting && phase.using() == Some((node, ticket)) {
-                let l = *l;
-                let seen = self.observed.clone();
-                let inc = (seen.incarnation, seen.node_id.as_str());
-                let p = self.start_hold(s, l, node, ticket, token, clock, sim.tick, inc);
-                if let Session::Lock { phase, .. } = &mut self.sessions[s] {
-                    *phase = p;
-                }
-                return;
-            }
-        }
-        // Nobody waits for it: the janitor will release it.
-    }
-
     fn on_crash(&mut self, node: &str, clock: u64) {
         let lost: Vec<(String, u32)> = self
             .pending
@@ -406,19 +240,6 @@ impl Workload {
                 }
             }
         }
-    }
-
-    fn in_use(&self, node: &str, lock: &str, except: usize) -> bool {
-        self.sessions.iter().enumerate().any(|(i, s)| {
-            i != except
-                && matches!(s, Session::Lock { lock: l, phase } if *l == lock && phase.using().is_some_and(|(n, _)| n == node))
-        })
-    }
-
-    fn owned(&self, node: &str, lock: &str, ticket: u32) -> bool {
-        self.sessions.iter().any(|s| {
-            matches!(s, Session::Lock { lock: l, phase } if *l == lock && phase.using() == Some((node, ticket)))
-        })
     }
 
     fn plain_op(&mut self) -> OpKind {
