@@ -491,7 +491,7 @@ fn a_write_too_large_to_replicate_fails_at_once_and_the_cluster_carries_on() {
 /// unless the member has asked to be let in again and not heard the answer (it may be for the id
 /// it is being admitted under), or the leader it follows sent it (the cluster admitted it again
 /// under that id unheard): then it is dropped unread, and in the second case the member asks the
-/// leader for its id.
+/// leader for its id, once per probe interval, unless it is leaving.
 #[test]
 fn a_message_for_a_higher_raft_id_is_dropped_only_while_a_readmission_is_asked_or_from_the_leader()
 {
@@ -535,9 +535,24 @@ fn a_message_for_a_higher_raft_id_is_dropped_only_while_a_readmission_is_asked_o
         follower.take_outbox().is_empty(),
         "asked once per probe interval"
     );
+    follower.ticks += follower.cfg.rejoin_probe_ticks;
+    assert_eq!(follower.receive(frame(leader, higher), 0), Ok(()));
+    let asked_again = follower
+        .take_outbox()
+        .iter()
+        .filter(|(_, f)| matches!(f.payload, Message::ClusterJoinRequest { .. }))
+        .count();
+    assert_eq!(asked_again, 1, "asked again once the probe interval passed");
+
+    // A node that is leaving asks for nothing: its leave removes it.
+    follower.asked_readmission = false;
+    follower.leaving = Some(1);
+    let refused = follower.receive(frame(leader, higher), 0);
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(follower.take_outbox().is_empty());
+    follower.leaving = None;
 
     let lower = follower.raft_id() - 1;
-    follower.asked_readmission = false;
     assert_eq!(
         follower.receive(frame(other, lower), 0),
         Ok(()),

@@ -22,11 +22,14 @@ impl Replica {
                     reason: "undecodable raft message",
                     detail: format!("from {from_address}: {e}"),
                 })?;
-                if self.raw.is_none() || self.stale_recipient(&msg) {
+                if self.raw.is_none() {
                     return Ok(());
                 }
                 if self.readdressed_by_leader(&msg) {
                     self.ask_leader_for_own_id();
+                    return Ok(());
+                }
+                if self.stale_recipient(&msg) {
                     return Ok(());
                 }
                 let raw = self.raw.as_mut().expect("checked");
@@ -83,8 +86,8 @@ impl Replica {
     /// and until it is admitted under a new id, one for a higher id: the id it is being admitted
     /// under (the leader's first messages may come before its answer, and a late message from
     /// the leader may have made this replica believe it is still a member meanwhile). Dropped
-    /// unread, as raft lets any message be lost; any other wrong recipient is refused by the
-    /// checks.
+    /// unread, as raft lets any message be lost; any other wrong recipient, but one the leader
+    /// sent (`readdressed_by_leader`), is refused by the checks.
     fn stale_recipient(&self, msg: &RaftMsg) -> bool {
         let (own, to) = (self.raft_id(), msg.to);
         // A read index this replica sent to a leader that has stepped down since comes back:
@@ -104,11 +107,18 @@ impl Replica {
     /// A message for a higher raft id from the leader this replica follows: the cluster removed
     /// this node and admitted it again under that id while it did not hear of either (a join
     /// request it sent before its last admission reached the leader late, after a removal this
-    /// replica has not applied yet). Dropped unread; the caller asks the leader for the id. From
-    /// anyone else, such a message is refused by the checks.
+    /// replica has not applied yet). Dropped unread; the caller asks the leader for the id
+    /// (again every probe interval while such messages come). From anyone else, such a message
+    /// is refused by the checks unless this replica is waiting to be let in again
+    /// (`stale_recipient`). Not while this node leaves: its leave removes it, and a join request
+    /// then would admit it again.
     fn readdressed_by_leader(&self, msg: &RaftMsg) -> bool {
         let (own, leader) = (self.raft_id(), self.leader_id());
-        let readdressed = msg.to > own && msg.from == leader && leader != 0 && leader != own;
+        let readdressed = msg.to > own
+            && msg.from == leader
+            && leader != 0
+            && leader != own
+            && self.leaving.is_none();
         if readdressed {
             log::debug!(
                 "{}: the leader sent a raft message for raft id {} (this node is {own})",

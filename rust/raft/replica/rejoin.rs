@@ -86,9 +86,11 @@ impl Replica {
         }
     }
 
-    /// The leader addressed this replica by a higher raft id than its own: asks it (at most every
-    /// `rejoin_probe_ticks`) to let this node in, which it answers with that id, and waits as
-    /// a replica that asked to be let in again does.
+    /// The leader addressed this replica by a higher raft id than its own: asks it (at most once
+    /// every `rejoin_probe_ticks`) to let this node in, which it answers with that id, and waits
+    /// as a replica that asked to be let in again does. If the leader answers with this
+    /// replica's own id instead, the wait stays on (see `admitted`) until a readmission: higher
+    /// ids are dropped meanwhile rather than refused.
     pub(super) fn ask_leader_for_own_id(&mut self) {
         if self.ticks < self.next_rejoin_probe_tick {
             return;
