@@ -5,6 +5,16 @@
 
 use super::*;
 
+/// Opens an authenticated socket to `to` and writes `frame` on it as one sealed record; returns
+/// the socket and the record (to send again).
+fn send_sealed(net: &mut Net, to: SocketAddr, frame: &[u8]) -> (StdStream, Vec<u8>) {
+    let (mut raw, mut sealer) = authenticated_socket(net, to);
+    let mut sealed = Vec::new();
+    sealer.seal(frame, &mut sealed).unwrap();
+    raw.write_all(&sealed).unwrap();
+    (raw, sealed)
+}
+
 #[test]
 fn a_malformed_frame_from_a_member_closes_only_its_connection() {
     let mut net = Net::new();
@@ -16,10 +26,7 @@ fn a_malformed_frame_from_a_member_closes_only_its_connection() {
 
     let mut bad_checksum = put(2, 10).encode().unwrap();
     bad_checksum[HEADER_SIZE] ^= 0xff;
-    let (mut raw, mut sealer) = authenticated_socket(&mut net, to);
-    let mut sealed = Vec::new();
-    sealer.seal(&bad_checksum, &mut sealed).unwrap();
-    raw.write_all(&sealed).unwrap();
+    let (mut raw, _) = send_sealed(&mut net, to, &bad_checksum);
     net.pump_until("the malformed frame", |net| {
         net.nodes[b].stats().malformed_frames == 1
     });
@@ -28,10 +35,7 @@ fn a_malformed_frame_from_a_member_closes_only_its_connection() {
     // A header claiming more than the maximum is refused before anything is allocated for it.
     let mut huge_claim = put(3, 10).encode().unwrap();
     huge_claim[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-    let (mut raw, mut sealer) = authenticated_socket(&mut net, to);
-    let mut sealed = Vec::new();
-    sealer.seal(&huge_claim, &mut sealed).unwrap();
-    raw.write_all(&sealed).unwrap();
+    let _raw = send_sealed(&mut net, to, &huge_claim);
     net.pump_until("the oversized claim", |net| {
         net.nodes[b].stats().malformed_frames == 2
     });
@@ -117,10 +121,7 @@ fn an_altered_or_replayed_record_closes_the_connection() {
     let to = net.addr(b);
     let frame = put(1, 10).encode().unwrap();
 
-    let (mut raw, mut sealer) = authenticated_socket(&mut net, to);
-    let mut sealed = Vec::new();
-    sealer.seal(&frame, &mut sealed).unwrap();
-    raw.write_all(&sealed).unwrap();
+    let (mut raw, sealed) = send_sealed(&mut net, to, &frame);
     net.pump_until("the frame", |net| net.inboxes[b].len() == 1);
     raw.write_all(&sealed).unwrap();
     net.pump_until("the replay to be rejected", |net| {
