@@ -63,7 +63,7 @@
 //! sets the count, `VERTX_CLUSTER_SIM_FIRST_SEED` the first of them, 0 by default),
 //! `VERTX_CLUSTER_SIM_SEED=<n>` replays one seed and prints its run,
 //! `VERTX_CLUSTER_SIM_TICKS=<n>` changes the length of a run, `VERTX_CLUSTER_SIM_NODES=<n>` the
-//! number of members (3 to 5 by default; one more test runs a seed with 100).
+//! number of members (3 to 5 by default; one more test runs two seeds with 100).
 //!
 //! Determinism: the harness draws everything from splitmix64 streams of the seed and iterates
 //! ordered collections only, and gives each node a fixed election timeout derived from the seed

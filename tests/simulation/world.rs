@@ -13,6 +13,10 @@ use crate::{JOIN_RETRY_TICKS, TICK_MS};
 
 mod network;
 
+/// How many distinct election timeouts the nodes are given (ticks 10 to 19): beyond this many
+/// nodes some share one, see [`Sim::misses_tick`].
+const ELECTION_TIMEOUTS: usize = 10;
+
 /// A `LockGranted` event as one replica applied it, with the range of state-machine indexes
 /// applied by the step that produced it.
 #[derive(Debug, Clone)]
@@ -164,7 +168,7 @@ impl Sim {
             .map(|i| (format!("n{i}"), Node::new(format!("n{i}"))))
             .collect();
         let dup_p = knobs.dup_p;
-        let tick_jitter = (knobs.nodes > 10).then(|| Rng::new(seed, 6));
+        let tick_jitter = (knobs.nodes > ELECTION_TIMEOUTS).then(|| Rng::new(seed, 6));
         let clock_offset = if knobs.clock_skew {
             let mut rng = Rng::new(seed, 5);
             (1..=knobs.nodes)
@@ -205,7 +209,7 @@ impl Sim {
             failures: Vec::new(),
             delivered: 0,
             verbose: false,
-            election_base: (seed % 10) as usize,
+            election_base: (seed % ELECTION_TIMEOUTS as u64) as usize,
             tick_jitter,
             clock_offset,
             paused_until: BTreeMap::new(),
@@ -223,7 +227,7 @@ impl Sim {
         // candidates never tie forever; beyond that see `misses_tick`) and drawn from the seed:
         // raft-rs's own draw is not seeded.
         let index: usize = name.trim_start_matches('n').parse().unwrap_or(1);
-        let extra = (self.election_base + (index - 1) * 3) % 10;
+        let extra = (self.election_base + (index - 1) * 3) % ELECTION_TIMEOUTS;
         cfg.election_range = Some((10 + extra, 11 + extra));
         if let Some(t) = self.knobs.request_timeout_ticks {
             cfg.request_timeout_ticks = t;

@@ -53,7 +53,6 @@ impl Replica {
     /// writes back what a readmission restores once the cluster can take it.
     pub(super) fn rejoin_duties(&mut self) {
         if self.adrift() && self.ticks >= self.next_rejoin_probe_tick {
-            self.next_rejoin_probe_tick = self.ticks + self.cfg.rejoin_probe_ticks;
             let own = self.raft_id();
             let mut addresses: Vec<String> = self
                 .peers
@@ -67,11 +66,7 @@ impl Replica {
                 "{}: reaching no leader; asking {addresses:?} to let it in",
                 self.cfg.node_id
             );
-            for address in addresses {
-                let frame = self.join_request();
-                self.outbox.push((address, frame));
-            }
-            self.asked_readmission = true;
+            self.ask_to_be_let_in(addresses);
         }
         if !self.restore_queue.is_empty()
             && self.phase == Phase::Member
@@ -95,12 +90,20 @@ impl Replica {
         if self.ticks < self.next_rejoin_probe_tick {
             return;
         }
-        let Some(leader) = self.leader_address() else {
-            return;
-        };
+        if let Some(leader) = self.leader_address() {
+            self.ask_to_be_let_in(vec![leader]);
+        }
+    }
+
+    /// Sends a join request to each of `addresses`, and waits for an answer with a new raft id
+    /// (messages for a higher id are dropped meanwhile); the next ask is `rejoin_probe_ticks`
+    /// away.
+    fn ask_to_be_let_in(&mut self, addresses: Vec<String>) {
         self.next_rejoin_probe_tick = self.ticks + self.cfg.rejoin_probe_ticks;
-        let frame = self.join_request();
-        self.outbox.push((leader, frame));
+        for address in addresses {
+            let frame = self.join_request();
+            self.outbox.push((address, frame));
+        }
         self.asked_readmission = true;
     }
 
