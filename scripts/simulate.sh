@@ -18,6 +18,7 @@ seeds="${1:-5000}"
 ticks="${2:-700}"
 started=$(date +%s)
 status=0
+mkdir -p target  # a fresh clone has none before its first build
 VERTX_CLUSTER_SIM_SEEDS="$seeds" VERTX_CLUSTER_SIM_TICKS="$ticks" \
   cargo test -q --release --test simulation random_faults_keep -- --nocapture --test-threads 2 \
   >target/simulate.log 2>&1 || status=$?
