@@ -15,10 +15,7 @@ fn writes_resume_after_the_leader_is_killed() {
     let mut nodes = start_many(&cluster, 3);
     // The leader may die only once all three are voters: with two voters, the survivor alone
     // is no majority (README, "Guarantees, in plain words").
-    let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("3 members, all voters", || {
-        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
-    });
+    three_voters(&nodes);
     add_eventually(&nodes[0], "c");
     let leader = leader_index(&nodes);
     let dead = nodes.remove(leader);
@@ -50,15 +47,10 @@ fn a_minority_refuses_writes_and_catches_up_after_healing() {
             Node::start(o).unwrap()
         })
         .collect();
-    let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("3 members, all voters", || {
-        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
-    });
+    three_voters(&nodes);
     let leader = leader_index(&nodes);
     let follower = (leader + 1) % 3;
-    let addr = |i: usize| nodes[i].address().parse().unwrap();
-    let others: Vec<_> = (0..3).filter(|i| *i != follower).map(addr).collect();
-    faults.isolate(addr(follower), &others);
+    cut_off(&nodes, &faults, follower);
 
     match add(&nodes[follower], "c") {
         Message::ErrorResponse { code, message } => {
@@ -87,24 +79,7 @@ fn a_node_declared_dead_loses_its_locks_and_registrations() {
     let mut nodes = start_many(&cluster, 3);
     let waiter = holder_with_lock_and_registration(&nodes, 2);
     nodes.pop().unwrap().close();
-    let granted = waiter
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the waiter is granted");
-    assert!(
-        matches!(
-            granted,
-            Message::LockAcquireTimeoutResponse { granted: true, .. }
-        ),
-        "{granted:?}"
-    );
-    assert_eq!(
-        registrations(&nodes[1]),
-        Message::GetRegistrationsResponse {
-            registrations: vec![]
-        }
-    );
-    let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("2 members", || same_members(&refs, 2));
+    lock_and_registration_passed_on(&waiter, &nodes);
 }
 
 #[test]
@@ -149,10 +124,7 @@ fn a_closed_node_is_removed_long_before_the_failure_timeout() {
             Node::start(o).unwrap()
         })
         .collect();
-    let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("3 members, all voters", || {
-        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
-    });
+    three_voters(&nodes);
     let mut nodes = nodes;
     // The leader, so that the survivors must also elect a new one first.
     let dead = nodes.remove(leader_index(&nodes));
@@ -183,15 +155,10 @@ fn an_isolated_node_is_declared_dead_at_the_failure_timeout() {
             Node::start(o).unwrap()
         })
         .collect();
-    let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("3 members, all voters", || {
-        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
-    });
+    three_voters(&nodes);
     let leader = leader_index(&nodes);
     let follower = (leader + 1) % 3;
-    let addr = |i: usize| nodes[i].address().parse().unwrap();
-    let others: Vec<_> = (0..3).filter(|i| *i != follower).map(addr).collect();
-    faults.isolate(addr(follower), &others);
+    cut_off(&nodes, &faults, follower);
     let cut = Instant::now();
     let survivors: Vec<&Node> = (0..3)
         .filter(|i| *i != follower)
@@ -306,17 +273,12 @@ fn a_node_removed_while_cut_off_rejoins_once_the_network_heals() {
             Node::start(o).expect("node starts")
         })
         .collect();
-    let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("3 members, all voters", || {
-        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
-    });
+    three_voters(&nodes);
     let victim = (leader_index(&nodes) + 1) % 3;
     let victim_id = nodes[victim].node_id().to_string();
     let waiter = holder_with_lock_and_registration(&nodes, victim);
     let raft_id = nodes[victim].raft_id();
-    let addr = |i: usize| nodes[i].address().parse().unwrap();
-    let others: Vec<_> = (0..3).filter(|i| *i != victim).map(addr).collect();
-    faults.isolate(addr(victim), &others);
+    cut_off(&nodes, &faults, victim);
     let survivors: Vec<&Node> = (0..3).filter(|i| *i != victim).map(|i| &nodes[i]).collect();
     eventually("the cut-off node removed", || same_members(&survivors, 2));
     let waited = waiter.recv_timeout(Duration::from_secs(10));
@@ -362,4 +324,11 @@ fn a_node_removed_while_cut_off_rejoins_once_the_network_heals() {
         Message::LockReleaseResponse { released: false },
         "the lock it held before is not its own any more"
     );
+}
+
+/// Cuts node `i` off from the other two: frames between them are dropped, nothing is refused.
+fn cut_off(nodes: &[Node], faults: &Faults, i: usize) {
+    let addr = |i: usize| nodes[i].address().parse().unwrap();
+    let others: Vec<_> = (0..3).filter(|other| *other != i).map(addr).collect();
+    faults.isolate(addr(i), &others);
 }

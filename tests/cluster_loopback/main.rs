@@ -136,6 +136,37 @@ fn holder_with_lock_and_registration(
     rx
 }
 
+/// After the holder set up by `holder_with_lock_and_registration` is gone: the waiter was granted
+/// the lock, the registration went, and the two nodes of `nodes` list only each other.
+fn lock_and_registration_passed_on(waiter: &std::sync::mpsc::Receiver<Message>, nodes: &[Node]) {
+    let granted = waiter
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the waiter is granted");
+    assert!(
+        matches!(
+            granted,
+            Message::LockAcquireTimeoutResponse { granted: true, .. }
+        ),
+        "{granted:?}"
+    );
+    assert_eq!(
+        registrations(&nodes[1]),
+        Message::GetRegistrationsResponse {
+            registrations: vec![]
+        }
+    );
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("2 members", || same_members(&refs, 2));
+}
+
+/// Waits until all of `nodes` (three) list the same 3 members, all of them voters.
+fn three_voters(nodes: &[Node]) {
+    let refs: Vec<&Node> = nodes.iter().collect();
+    eventually("3 members, all voters", || {
+        same_members(&refs, 3) && refs.iter().all(|n| n.voters().len() == 3)
+    });
+}
+
 fn registrations(node: &Node) -> Message {
     node.call(Message::GetRegistrationsRequest {
         address: "svc".into(),

@@ -81,24 +81,7 @@ fn graceful_leave_releases_locks_and_registrations() {
         "leave took {:?}",
         started.elapsed()
     );
-    let granted = waiter
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the waiter is granted");
-    assert!(
-        matches!(
-            granted,
-            Message::LockAcquireTimeoutResponse { granted: true, .. }
-        ),
-        "{granted:?}"
-    );
-    assert_eq!(
-        registrations(&nodes[1]),
-        Message::GetRegistrationsResponse {
-            registrations: vec![]
-        }
-    );
-    let refs: Vec<&Node> = nodes.iter().collect();
-    eventually("2 members", || same_members(&refs, 2));
+    lock_and_registration_passed_on(&waiter, &nodes);
     eventually("the departure reported", || {
         events.lock().unwrap().contains(&Event::NodeLeft {
             node_id: leaver_id.clone(),

@@ -72,12 +72,7 @@ fn the_minority_side_fails_writes_with_no_quorum_while_the_majority_keeps_writin
 fn a_learner_on_the_minority_side_fails_writes_with_no_quorum() {
     let mut sim = Sim::cluster(Knobs::quiet(5));
     let leader = sim.leader().expect("a leader");
-    let voters = sim.replica(&leader).unwrap().voters();
-    let learner = sim
-        .live()
-        .into_iter()
-        .find(|n| !voters.contains(&sim.nodes[n].raft_id))
-        .expect("a learner");
+    let learner = sim.a_learner(&leader);
 
     sim.isolate(&learner);
     let cut_off = sim.submit(&learner, add("c")).unwrap();
@@ -200,12 +195,7 @@ fn a_node_declared_dead_is_never_granted_a_lock() {
     knobs.failure_timeout_ms = 1_000;
     let mut sim = Sim::cluster(knobs);
     let leader = sim.leader().expect("a leader");
-    let voters = sim.replica(&leader).unwrap().voters();
-    let learner = sim
-        .live()
-        .into_iter()
-        .find(|n| !voters.contains(&sim.nodes[n].raft_id))
-        .expect("a learner");
+    let learner = sim.a_learner(&leader);
 
     sim.isolate(&learner);
     sim.tick_n(200);

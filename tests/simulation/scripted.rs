@@ -54,6 +54,15 @@ impl Sim {
             .filter(|n| n != leader && voters.contains(&self.nodes[n].raft_id))
             .collect()
     }
+
+    /// A live member that is not among the voters `leader` knows.
+    pub(crate) fn a_learner(&self, leader: &str) -> String {
+        let voters = self.replica(leader).expect("live").voters();
+        self.live()
+            .into_iter()
+            .find(|n| !voters.contains(&self.nodes[n].raft_id))
+            .expect("a learner")
+    }
 }
 
 pub(crate) fn add(counter: &str) -> Message {
