@@ -1,10 +1,10 @@
 //! Scripted scenarios on the simulated cluster: partitions, a lost majority, snapshots that are
 //! lost or needed, and nodes declared dead, each driven step by step and checked at its end.
 
-use vertx_cluster::wire::{error_code, Message, RegistrationInfo};
+use vertx_cluster::wire::{Message, RegistrationInfo};
 
 use crate::faults::Knobs;
-use crate::scripted::{add, error_code_of, read, value};
+use crate::scripted::{add, assert_no_quorum, read, value};
 use crate::world::Sim;
 
 #[test]
@@ -47,19 +47,11 @@ fn the_minority_side_fails_writes_with_no_quorum_while_the_majority_keeps_writin
     let answer = sim
         .answer(&minority, cut_off, 100)
         .expect("the minority answers");
-    assert_eq!(
-        error_code_of(&answer),
-        Some(error_code::NO_QUORUM),
-        "{answer:?}"
-    );
+    assert_no_quorum(&answer);
     // Once it knows, it refuses at once.
     let refused = sim.submit(&minority, add("c")).unwrap();
     let answer = sim.answer(&minority, refused, 0).expect("refused at once");
-    assert_eq!(
-        error_code_of(&answer),
-        Some(error_code::NO_QUORUM),
-        "{answer:?}"
-    );
+    assert_no_quorum(&answer);
 
     sim.heal();
     sim.tick_n(50);
@@ -79,11 +71,7 @@ fn a_learner_on_the_minority_side_fails_writes_with_no_quorum() {
     let answer = sim
         .answer(&learner, cut_off, 100)
         .expect("the minority answers within a second");
-    assert_eq!(
-        error_code_of(&answer),
-        Some(error_code::NO_QUORUM),
-        "{answer:?}"
-    );
+    assert_no_quorum(&answer);
 }
 
 #[test]
@@ -102,11 +90,7 @@ fn an_isolated_leader_is_replaced_and_writes_resume() {
     );
     assert_eq!(value(&sim.call(&new, add("c"))), 2);
     let answer = sim.call(&old, add("c"));
-    assert_eq!(
-        error_code_of(&answer),
-        Some(error_code::NO_QUORUM),
-        "{answer:?}"
-    );
+    assert_no_quorum(&answer);
 
     sim.heal();
     sim.tick_n(50);

@@ -65,6 +65,15 @@ impl Sim {
     }
 }
 
+/// `answer` refuses a write for want of a quorum.
+pub(crate) fn assert_no_quorum(answer: &Message) {
+    assert_eq!(
+        error_code_of(answer),
+        Some(vertx_cluster::wire::error_code::NO_QUORUM),
+        "{answer:?}"
+    );
+}
+
 pub(crate) fn add(counter: &str) -> Message {
     Message::CounterAddAndGetRequest {
         counter_name: counter.into(),
@@ -87,7 +96,7 @@ pub(crate) fn value(m: &Message) -> i64 {
     }
 }
 
-pub(crate) fn error_code_of(m: &Message) -> Option<u16> {
+fn error_code_of(m: &Message) -> Option<u16> {
     match m {
         Message::ErrorResponse { code, .. } => Some(*code),
         _ => None,
