@@ -182,6 +182,7 @@ impl StateMachine {
 
     /// Adds a member at the end of the join order.
     fn push_member(&mut self, member: Member) {
+        self.sessions.readmitted(&member.node_id);
         self.member_index
             .insert(member.node_id.clone(), member.raft_id);
         self.members.push(member);

@@ -3,7 +3,10 @@
 //! Layout: magic `VXCS`, format version u16, CRC32 of the body u32, then the body in the wire
 //! codec's field encoding. Version 2 adds the state's clock (`time_ms`) after `next_raft_id`;
 //! version 1 snapshots (without it) are still read, at time 0. Version 3 adds each member's
-//! failure domain after its node info; older snapshots are read with the domains unknown. Every collection is written in sorted order (lock queues and
+//! failure domain after its node info; older snapshots are read with the domains unknown.
+//! Version 4 adds, after each exactly-once session, the log index of its node's removal (0 for a
+//! member): sessions outlive their node's removal since then, so older snapshots hold members'
+//! sessions only. Every collection is written in sorted order (lock queues and
 //! registration lists in their own order, which is part of the state), so two replicas with the
 //! same state produce the same bytes. Restoring decodes into a fresh state and swaps it in only
 //! when everything decoded, so a corrupt or foreign snapshot leaves the current state untouched.
@@ -17,7 +20,7 @@ use crate::wire::codec::{Reader, Writer};
 use crate::wire::{RegistrationInfo, WireError};
 
 const MAGIC: &[u8; 4] = b"VXCS";
-pub(crate) const FORMAT_VERSION: u16 = 3;
+pub(crate) const FORMAT_VERSION: u16 = 4;
 const PREAMBLE: usize = 10;
 
 /// Why snapshot bytes were refused.
@@ -129,13 +132,14 @@ impl StateMachine {
 
         let sessions = self.sessions.sorted();
         w.len(sessions.len());
-        for (origin, floor, applied) in sessions {
+        for (origin, floor, applied, retired_at) in sessions {
             w.put(origin);
             w.put(&floor);
             w.len(applied.len());
             for id in applied {
                 w.put(&id);
             }
+            w.put(&retired_at);
         }
 
         let mut out = Vec::with_capacity(PREAMBLE + body.len());
@@ -264,7 +268,12 @@ impl StateMachine {
             for _ in 0..r.len("session_applied", 4)? {
                 applied.push(r.get("session_request")?);
             }
-            sm.sessions.insert_raw(origin, floor, applied);
+            let retired_at = if version >= 4 {
+                r.get("session_retired_at")?
+            } else {
+                0
+            };
+            sm.sessions.insert_raw(origin, floor, applied, retired_at);
         }
         r.finish()?;
         Ok(sm)

@@ -45,6 +45,26 @@ impl Log {
         applied
     }
 
+    /// Applies a command as a replicated request of `origin`, once (see `apply_once`).
+    fn apply_once_as(
+        &mut self,
+        origin: &str,
+        request_id: u32,
+        settled_below: u32,
+        command: Message,
+    ) -> Option<Applied> {
+        self.index += 1;
+        let ctx = ApplyContext {
+            index: self.index,
+            now_ms: self.now_ms,
+            origin,
+            request_id,
+        };
+        let applied = self.sm.apply_once(command, &ctx, settled_below);
+        self.sm.check_invariants().expect("invariants hold");
+        applied
+    }
+
     fn apply(&mut self, command: Message) -> Message {
         self.apply_as("a", command).response
     }

@@ -105,7 +105,8 @@ impl StateMachine {
         }));
         self.locks
             .remove_node(node_id, ctx.index, ctx.now_ms, events);
-        self.sessions.remove(node_id);
+        // Kept: a late copy of one of its requests must not apply again if it comes back.
+        self.sessions.retire(node_id, ctx.index);
         if was_member {
             log::debug!("index {}: node {node_id} left", ctx.index);
             events.push(Event::NodeLeft {

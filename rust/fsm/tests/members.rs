@@ -172,3 +172,33 @@ fn leaving_drops_registrations_and_node_info_but_keeps_sync_map_entries() {
         }
     );
 }
+
+/// A node declared dead and admitted again keeps its exactly-once session: a late copy of a
+/// request its earlier incarnation had applied (relayed by a node that held it, or proposed again
+/// by the node before it heard of its removal) is not applied a second time.
+#[test]
+fn a_late_copy_of_a_removed_nodes_request_is_not_applied_again_after_it_is_readmitted() {
+    let mut log = Log::new();
+    log.join(&["a", "b"]);
+    let put = |value: &str| MapPutRequest {
+        map_name: "m".into(),
+        key: b("k"),
+        value: b(value),
+    };
+    assert!(log.apply_once_as("b", 7, 7, put("first")).is_some());
+    log.apply(put("second"));
+    log.apply(LeaveRequest {
+        node_id: "b".into(),
+    });
+    log.join(&["b"]);
+    assert!(
+        log.apply_once_as("b", 7, 7, put("first")).is_none(),
+        "the late copy is skipped"
+    );
+    assert_eq!(log.get("k"), Some(b("second")));
+    // The new incarnation's ids start past the old ones: its first request moves the floor.
+    let next = 7 + (1 << 20);
+    assert!(log.apply_once_as("b", next, next, put("third")).is_some());
+    assert!(log.apply_once_as("b", 7, 7, put("first")).is_none());
+    assert_eq!(log.get("k"), Some(b("third")));
+}
