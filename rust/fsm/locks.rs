@@ -177,11 +177,41 @@ impl LockTable {
         self.locks.remove(name);
     }
 
-    /// Withdraws a queued acquire. False when it is not queued (never was, expired, or granted).
-    pub fn cancel(&mut self, name: &str, node_id: &str, request_id: u32) -> bool {
+    /// Whether acquisition `request_id` of `node_id` holds or waits for lock `name`.
+    pub fn holds_or_waits(&self, name: &str, node_id: &str, request_id: u32) -> bool {
+        self.locks.get(name).is_some_and(|l| {
+            l.holder
+                .as_ref()
+                .is_some_and(|h| h.node_id == node_id && h.request_id == request_id)
+                || l.waiters
+                    .iter()
+                    .any(|w| w.node_id == node_id && w.request_id == request_id)
+        })
+    }
+
+    /// Withdraws an acquire: drops its wait if it is queued, or releases the lock if that
+    /// acquire holds it (a grant its caller never heard of: it gave up, or its request failed and
+    /// was applied anyway). Only that acquire's wait or hold, so a cancel applied late never frees
+    /// a later grant to the same node. False when the acquire neither waits nor holds.
+    pub fn cancel(
+        &mut self,
+        name: &str,
+        node_id: &str,
+        request_id: u32,
+        index: u64,
+        now_ms: u64,
+        events: &mut Vec<Event>,
+    ) -> bool {
         let Some(lock) = self.locks.get_mut(name) else {
             return false;
         };
+        if lock
+            .holder
+            .as_ref()
+            .is_some_and(|h| h.node_id == node_id && h.request_id == request_id)
+        {
+            return self.release(name, node_id, index, now_ms, events);
+        }
         let Some(pos) = lock
             .waiters
             .iter()

@@ -209,6 +209,17 @@ impl StateMachine {
         self.locks.holder(name)
     }
 
+    /// Whether acquisition `request_id` of `node_id` holds or waits for lock `name`.
+    pub fn acquisition_pending(&self, name: &str, node_id: &str, request_id: u32) -> bool {
+        self.locks.holds_or_waits(name, node_id, request_id)
+    }
+
+    /// Whether request `request_id` of `origin` can still be applied: it is not below the
+    /// lowest request id `origin` said was open, as of the last request of it applied.
+    pub fn may_still_apply(&self, origin: &str, request_id: u32) -> bool {
+        self.sessions.may_still_apply(origin, request_id)
+    }
+
     /// Applies one committed command. Read-only commands are answered too, without a change.
     pub fn apply(&mut self, command: Message, ctx: &ApplyContext<'_>) -> Applied {
         let ctx = &self.at_state_time(ctx);

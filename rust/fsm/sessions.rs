@@ -70,6 +70,14 @@ impl Sessions {
         true
     }
 
+    /// Whether a first copy of request `request_id` of `origin` would still be applied: it is
+    /// above the origin's floor (and not applied already).
+    pub fn may_still_apply(&self, origin: &str, request_id: u32) -> bool {
+        self.by_origin
+            .get(origin)
+            .is_none_or(|s| before(s.floor, request_id) && !s.applied.contains(&request_id))
+    }
+
     /// Keeps the session of a node removed from the cluster at log index `index`, and forgets
     /// the session removed longest ago when more than [`MAX_RETIRED`] are kept.
     pub fn retire(&mut self, origin: &str, index: u64) {

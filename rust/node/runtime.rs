@@ -11,7 +11,7 @@
 //! instead of sleeping in `polling.rs`, and starting a node (binding, discovery, the threads) in
 //! `start.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
@@ -141,10 +141,6 @@ struct Loop {
     /// Tickets of caller requests, with what they asked.
     callbacks: HashMap<u32, (Caller, Option<WaitFor>)>,
     lock_waits: HashMap<u32, LockWait>,
-    /// Acquisitions given up locally: a late grant is released at once.
-    abandoned: HashSet<u32>,
-    /// Tickets of the loop's own requests (cancels, releases), answered to nobody.
-    internal: HashSet<u32>,
     leave: Option<LeaveState>,
     joined: Option<Sender<Result<()>>>,
     join: JoinState,
@@ -286,7 +282,7 @@ impl Loop {
             // the member list sees at least that much applied, and a node that has just joined
             // sees itself among the members.
             self.publish_view();
-            self.flush(now_ms);
+            self.flush();
             self.check_joined();
             self.check_leave(now);
         }
@@ -317,13 +313,13 @@ impl Loop {
             .or_insert_with(|| address.to_socket_addrs().ok().and_then(|mut a| a.next()))
     }
 
-    fn flush(&mut self, now_ms: u64) {
+    fn flush(&mut self) {
         // Under light load the answers go first: writing the frames costs system calls, and a
         // caller waiting on an applied entry need not wait for them. Under load the frames go
         // first, so the followers work while this loop delivers.
         let answers_first = light_load();
         if answers_first {
-            self.deliver_outcomes(now_ms);
+            self.deliver_outcomes();
         }
         for (to, frame) in self.replica.take_outbox() {
             match self.resolve(&to) {
@@ -337,7 +333,7 @@ impl Loop {
         }
         self.transport.flush_queued(self.poll.registry());
         if !answers_first {
-            self.deliver_outcomes(now_ms);
+            self.deliver_outcomes();
         }
         for addr in self.departed.drain(..) {
             self.transport.forget(self.poll.registry(), addr);

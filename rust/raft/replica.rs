@@ -30,6 +30,7 @@ mod clock;
 mod feed;
 mod inbound;
 mod join;
+mod orphans;
 mod proposals;
 mod ready;
 mod rejoin;
@@ -183,6 +184,9 @@ pub struct Replica {
     captured: Option<Vec<Message>>,
     /// Writes that give a readmitted node back what its removal took, not yet proposed.
     restore_queue: Vec<Message>,
+    /// This node's lock acquisitions whose requests failed but may still be applied
+    /// (lock name, ticket): see `orphans.rs`.
+    failed_acquisitions: Vec<(String, u32)>,
     /// Those writes in flight, by ticket.
     restoring: HashMap<u32, Message>,
     next_rejoin_probe_tick: u64,
@@ -267,6 +271,7 @@ impl Replica {
             rejoin: None,
             captured: None,
             restore_queue: Vec::new(),
+            failed_acquisitions: Vec::new(),
             restoring: HashMap::new(),
             next_rejoin_probe_tick: 0,
             asked_readmission: false,
@@ -511,6 +516,7 @@ impl Replica {
             }
         }
         self.answer_reads();
+        self.cancel_orphaned_acquisitions();
     }
 
     /// Fails every open ticket (the node is closing).

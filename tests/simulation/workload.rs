@@ -2,7 +2,7 @@
 //! the janitor and barriers, and how observations move sessions on (`workload/locks.rs` moves
 //! the lock sessions).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use vertx_cluster::wire::Message;
 
@@ -38,6 +38,9 @@ pub(crate) struct Workload {
     /// (node, lock) -> tick of the last release there whose outcome is unknown.
     quarantine: BTreeMap<(String, &'static str), u64>,
     janitor: BTreeMap<(String, &'static str), usize>,
+    /// (node id, lock, acquire ticket) of holds whose release failed: the janitor's to release
+    /// (by node id: a restarted process numbers its requests from 1 again).
+    failed_releases: BTreeSet<(String, &'static str, u32)>,
     next_value: u64,
     /// Invocation tick of the latest write that succeeded.
     last_ok_write_tick: Option<u64>,
@@ -75,6 +78,7 @@ impl Workload {
             holds: Vec::new(),
             quarantine: BTreeMap::new(),
             janitor: BTreeMap::new(),
+            failed_releases: BTreeSet::new(),
             next_value: 1,
             last_ok_write_tick: None,
             wind_down: false,
@@ -311,8 +315,16 @@ impl Workload {
                             let ticket = self.ops[idx].ticket;
                             LockPhase::Acquiring { node, ticket }
                         }
-                        LockPhase::Queued { since, .. } if tick > since + LOCK_GIVE_UP_TICKS => {
-                            // The wait stays queued; its grant goes to the janitor.
+                        LockPhase::Queued {
+                            node,
+                            ticket,
+                            since,
+                        } if tick > since + LOCK_GIVE_UP_TICKS => {
+                            // As a node's loop gives up a wait: the replica cancels it.
+                            let (node, ticket) = (node.clone(), *ticket);
+                            if sim.replica(&node).is_some() {
+                                sim.abandon_lock_wait(&node, lock, ticket);
+                            }
                             LockPhase::Idle { next_tick: tick }
                         }
                         LockPhase::Holding {
@@ -370,8 +382,11 @@ impl Workload {
         }
     }
 
-    /// Releases grants no session waits for (an acquire that failed, or was given up, and was
-    /// applied anyway), from the holder's node, one release at a time per (node, lock).
+    /// Releases holds whose session's release failed and was never applied, from the holder's
+    /// node, one release at a time per (node, lock), once the failed release can no longer apply
+    /// (quarantine). A node's loop tells its caller the release failed and does nothing more, so
+    /// the janitor stands for a caller that releases again. Grants nobody waits for (a wait given
+    /// up, an acquire that failed but was applied) are the replica's to cancel: no janitor.
     fn run_janitor(&mut self, sim: &mut Sim) {
         for lock in LOCKS {
             for node in sim.healthy() {
@@ -383,7 +398,11 @@ impl Workload {
                     continue;
                 };
                 if holder.node_id != sim.nodes[&node].node_id
-                    || self.owned(&node, lock, holder.request_id)
+                    || !self.failed_releases.contains(&(
+                        holder.node_id.clone(),
+                        lock,
+                        holder.request_id,
+                    ))
                 {
                     continue;
                 }

@@ -520,6 +520,14 @@ impl Sim {
         ticket
     }
 
+    /// The caller of acquisition `ticket` on `node` stops waiting, as a node's loop does when a
+    /// wait outlives its timeout: the replica withdraws the wait, or releases a grant it got.
+    pub(crate) fn abandon_lock_wait(&mut self, node: &str, lock: &str, ticket: u32) {
+        self.step(node, false, |r, _| {
+            r.abandon_lock_wait(lock.to_owned(), ticket)
+        });
+    }
+
     /// One leader that every live, not removed node follows, all at the same applied index, and
     /// every member of the leader's list alive.
     pub(crate) fn converged(&self) -> Result<String, String> {

@@ -1,5 +1,5 @@
-//! Locks: acquisitions (queued in order, with or without a timeout), releases and cancels; the
-//! grant's fencing token is its log index.
+//! Locks: acquisitions (queued in order, with or without a timeout), releases and cancels (of
+//! one acquisition's wait or hold); the grant's fencing token is its log index.
 
 use super::super::locks::{AcquireOutcome, Wait};
 use super::super::{ApplyContext, Event, StateMachine};
@@ -47,9 +47,14 @@ impl StateMachine {
                 lock_name,
                 acquire_request_id,
             } => LockCancelResponse {
-                cancelled: self
-                    .locks
-                    .cancel(&lock_name, ctx.origin, acquire_request_id),
+                cancelled: self.locks.cancel(
+                    &lock_name,
+                    ctx.origin,
+                    acquire_request_id,
+                    ctx.index,
+                    now,
+                    events,
+                ),
             },
             other => return Err(other),
         })

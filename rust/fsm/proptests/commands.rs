@@ -114,8 +114,9 @@ pub(super) enum Cmd {
         lock: usize,
         by_holder: bool,
     },
-    /// Cancels the `pick`-th queued waiter (from its own node when `own`), or a stale request id
-    /// when nobody waits.
+    /// Cancels the holder's acquisition (every third `pick` while the lock is held), else the
+    /// `pick`-th queued waiter (from its own node when `own`), or a stale request id when nobody
+    /// waits.
     Cancel {
         lock: usize,
         pick: usize,

@@ -271,8 +271,19 @@ impl Model {
             }
             Cancel { lock, pick, own } => {
                 let queue = self.locks.get(LOCKS[lock]).map(|l| &l.queue);
-                let acquire_request_id = match queue {
-                    Some(q) if !q.is_empty() => {
+                let holder = self.holder(LOCKS[lock]).filter(|_| pick % 3 == 0);
+                let acquire_request_id = match (holder, queue) {
+                    // Every third pick, the holder's own acquisition: a cancel releases it.
+                    (Some(h), _) => {
+                        if own {
+                            origin = NODES
+                                .iter()
+                                .find(|n| **n == h.node)
+                                .expect("a node of the universe");
+                        }
+                        h.request_id
+                    }
+                    (None, Some(q)) if !q.is_empty() => {
                         let w = &q[pick % q.len()];
                         if own {
                             origin = NODES

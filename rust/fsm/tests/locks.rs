@@ -322,3 +322,42 @@ fn a_cancelled_wait_is_never_granted() {
     assert!(released.events.is_empty());
     assert_eq!(log.sm.lock_holder("l"), None);
 }
+
+/// A cancel withdraws one acquisition: its hold too, once granted, handing the lock on; never a
+/// later grant of the same lock to the same node.
+#[test]
+fn a_cancel_releases_the_hold_of_that_acquisition_only() {
+    let mut log = Log::new();
+    log.join(&["a", "b"]);
+    let acquire = || LockAcquireRequest {
+        lock_name: "l".into(),
+    };
+    let cancel = |acquire_request_id| LockCancelRequest {
+        lock_name: "l".into(),
+        acquire_request_id,
+    };
+    log.apply_as("a", acquire());
+    let first = log.index as u32;
+    log.apply_as("b", acquire());
+    let cancelled = log.apply_as("a", cancel(first));
+    assert_eq!(cancelled.response, LockCancelResponse { cancelled: true });
+    assert!(
+        matches!(&cancelled.events[..], [Event::LockGranted { node_id, .. }] if node_id == "b"),
+        "{:?}",
+        cancelled.events
+    );
+    log.apply_as(
+        "b",
+        LockReleaseRequest {
+            lock_name: "l".into(),
+        },
+    );
+    log.apply_as("a", acquire());
+    let second = log.index as u32;
+    assert_eq!(
+        log.apply_as("a", cancel(first)).response,
+        LockCancelResponse { cancelled: false },
+        "a late copy of the cancel leaves the later grant alone"
+    );
+    assert_eq!(log.sm.lock_holder("l").map(|h| h.request_id), Some(second));
+}

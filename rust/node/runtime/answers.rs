@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::callbacks::Delivery;
 use super::polling::Caller;
-use super::{monotonic_ms, Loop};
+use super::Loop;
 use crate::fsm::Event;
 use crate::raft::Completion;
 use crate::wire::{error_code, Message};
@@ -52,21 +52,18 @@ pub(super) struct LockWait {
 
 impl Loop {
     /// Answers callers and handles the replica's events.
-    pub(super) fn deliver_outcomes(&mut self, now_ms: u64) {
+    pub(super) fn deliver_outcomes(&mut self) {
         for completion in self.replica.take_completions() {
             self.complete(completion);
         }
         for event in self.replica.take_events() {
-            self.on_event(event, now_ms);
+            self.on_event(event);
         }
     }
 
     fn complete(&mut self, c: Completion) {
         if self.leave.as_ref().is_some_and(|l| l.ticket == c.ticket) {
             self.leave_applied(c.response);
-            return;
-        }
-        if self.internal.remove(&c.ticket) {
             return;
         }
         let Some((caller, wait)) = self.callbacks.remove(&c.ticket) else {
@@ -94,7 +91,7 @@ impl Loop {
         }
     }
 
-    fn on_event(&mut self, event: Event, now_ms: u64) {
+    fn on_event(&mut self, event: Event) {
         match &event {
             Event::LockGranted {
                 lock_name,
@@ -102,19 +99,11 @@ impl Loop {
                 request_id,
                 fencing_token,
             } if *node_id == self.cfg.node_id => {
+                // A grant nobody waits for (given up) is released by the cancel the replica
+                // sends for it (`Replica::abandon_lock_wait`).
                 if let Some(wait) = self.lock_waits.remove(request_id) {
                     let answer = grant_answer(wait.timed, true, *fencing_token);
                     self.deliver(Delivery::Answer(wait.caller, answer));
-                } else if self.abandoned.remove(request_id) {
-                    log::debug!(
-                        "{}: releasing {lock_name}, granted after the caller gave up",
-                        self.cfg.node_id
-                    );
-                    let release = Message::LockReleaseRequest {
-                        lock_name: lock_name.clone(),
-                    };
-                    let ticket = self.replica.submit(release, now_ms);
-                    self.internal.insert(ticket);
                 }
             }
             Event::NodeLeft { node_id } | Event::Rejoined { node_id }
@@ -145,7 +134,6 @@ impl Loop {
                 request_id,
                 ..
             } if *node_id == self.cfg.node_id => {
-                self.abandoned.remove(request_id);
                 if let Some(wait) = self.lock_waits.remove(request_id) {
                     let answer = grant_answer(wait.timed, false, 0);
                     self.deliver(Delivery::Answer(wait.caller, answer));
@@ -167,13 +155,7 @@ impl Loop {
             .collect();
         for ticket in due {
             let wait = self.lock_waits.remove(&ticket).expect("listed");
-            self.abandoned.insert(ticket);
-            let cancel = Message::LockCancelRequest {
-                lock_name: wait.lock_name,
-                acquire_request_id: ticket,
-            };
-            let t = self.replica.submit(cancel, monotonic_ms());
-            self.internal.insert(t);
+            self.replica.abandon_lock_wait(wait.lock_name, ticket);
             self.deliver(Delivery::Answer(
                 wait.caller,
                 grant_answer(wait.timed, false, 0),

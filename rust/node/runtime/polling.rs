@@ -106,7 +106,6 @@ impl Loop {
     pub(super) fn ticks_may_wait(&self) -> bool {
         self.callbacks.is_empty()
             && self.lock_waits.is_empty()
-            && self.internal.is_empty()
             && self.leave.is_none()
             && self.joined.is_none()
             && self.replica.is_idle_learner()

@@ -2,7 +2,7 @@
 //! transport, discovery's plan, and the loop and callback threads; `start` returns once the node
 //! has joined (or failed to).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -155,8 +155,6 @@ pub(in crate::node) fn start(options: NodeOptions) -> Result<Node> {
         shared: Arc::clone(&shared),
         callbacks: HashMap::new(),
         lock_waits: HashMap::new(),
-        abandoned: HashSet::new(),
-        internal: HashSet::new(),
         leave: None,
         joined: Some(joined_tx),
         join: JoinState {

@@ -163,7 +163,9 @@ impl Replica {
         expired.extend(reads.iter().map(|r| r.ticket));
         expired.sort_unstable();
         for ticket in expired {
-            self.pending_writes.remove(&ticket);
+            if let Some(w) = self.pending_writes.remove(&ticket) {
+                self.write_failed(ticket, &w.proposal);
+            }
             self.fail(ticket, message.0, message.1.clone());
         }
         let unsent_before = self.unsent.len();

@@ -276,6 +276,7 @@ impl Replica {
         {
             self.removal_ahead();
         }
+
         let Some(applied) = self.fsm.apply_once_ref(c.request, &ctx, c.settled_below) else {
             // A second copy of a request proposed again after a leader change.
             return;

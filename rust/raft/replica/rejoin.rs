@@ -174,7 +174,12 @@ impl Replica {
 
     /// Fails every open ticket with `code` (they belong to an incarnation that is gone).
     fn fail_open(&mut self, code: u16, message: &str) {
-        let mut tickets: Vec<u32> = self.pending_writes.drain().map(|(t, _)| t).collect();
+        let mut writes: Vec<(u32, PendingWrite)> = self.pending_writes.drain().collect();
+        writes.sort_unstable_by_key(|(t, _)| *t);
+        for (ticket, w) in &writes {
+            self.write_failed(*ticket, &w.proposal);
+        }
+        let mut tickets: Vec<u32> = writes.into_iter().map(|(t, _)| t).collect();
         tickets.extend(self.reads.drain().into_iter().map(|r| r.ticket));
         tickets.sort_unstable();
         for t in tickets {
@@ -230,7 +235,7 @@ impl Replica {
         }
     }
 
-    fn submit_restore(&mut self, write: Message) {
+    pub(super) fn submit_restore(&mut self, write: Message) {
         let ticket = self.next_ticket();
         let proposal = self.proposal(ticket, &write);
         self.pending_writes.insert(

@@ -90,7 +90,7 @@ impl Workload {
                             since: tick,
                         })
                     }
-                    // Maybe applied later: the janitor releases such a grant.
+                    // Maybe applied later: the replica cancels such an acquisition.
                     _ => Some(LockPhase::Idle { next_tick }),
                 }
             }
@@ -115,6 +115,9 @@ impl Workload {
                     }
                     _ => {
                         self.quarantine.insert((op.node.clone(), lock), tick);
+                        let h = &self.holds[*hold];
+                        let key = (h.node_id.clone(), lock, h.ticket);
+                        self.failed_releases.insert(key);
                     }
                 }
                 Some(LockPhase::Idle { next_tick })
@@ -173,10 +176,10 @@ impl Workload {
             let Session::Lock { lock: l, phase } = &self.sessions[s] else {
                 continue;
             };
-            let waiting = matches!(
-                phase,
-                LockPhase::Acquiring { .. } | LockPhase::Queued { .. }
-            );
+            // Only a wait the answer said was queued, as a node's loop does: a grant that comes
+            // while the acquisition's own answer is outstanding (its entry reached this node in a
+            // snapshot, say) goes to nobody, and the acquisition is cancelled if it then fails.
+            let waiting = matches!(phase, LockPhase::Queued { .. });
             if *l == lock && waiting && phase.using() == Some((node, ticket)) {
                 let l = *l;
                 let seen = self.observed.clone();
@@ -188,19 +191,13 @@ impl Workload {
                 return;
             }
         }
-        // Nobody waits for it: the janitor will release it.
+        // Nobody waits for it: the replica cancels it (the wait was given up).
     }
 
     pub(super) fn in_use(&self, node: &str, lock: &str, except: usize) -> bool {
         self.sessions.iter().enumerate().any(|(i, s)| {
             i != except
                 && matches!(s, Session::Lock { lock: l, phase } if *l == lock && phase.using().is_some_and(|(n, _)| n == node))
-        })
-    }
-
-    pub(super) fn owned(&self, node: &str, lock: &str, ticket: u32) -> bool {
-        self.sessions.iter().any(|s| {
-            matches!(s, Session::Lock { lock: l, phase } if *l == lock && phase.using() == Some((node, ticket)))
         })
     }
 }

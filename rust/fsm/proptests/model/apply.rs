@@ -383,8 +383,15 @@ impl Model {
                     lock_name,
                     acquire_request_id,
                 } => {
-                    let mut cancelled = false;
-                    if let Some(lock) = self.locks.get_mut(&lock_name) {
+                    // The acquisition's hold, if it was granted: released, the lock handed on.
+                    let holds = self
+                        .holder(&lock_name)
+                        .is_some_and(|h| h.node == c.origin && h.request_id == acquire_request_id);
+                    if holds {
+                        self.grant_next(&lock_name, c.index, now, &mut events);
+                    }
+                    let mut cancelled = holds;
+                    if let Some(lock) = self.locks.get_mut(&lock_name).filter(|_| !holds) {
                         if let Some(pos) = lock
                             .queue
                             .iter()

@@ -424,7 +424,7 @@ public final class BopMessages {
     return nameOnly(requestId, LOCK_RELEASE_REQUEST, lock);
   }
 
-  /** {@code LockCancelRequest { lock_name, acquire_request_id }}: withdraws a queued acquire. */
+  /** {@code LockCancelRequest { lock_name, acquire_request_id }}: withdraws an acquire: its queued wait, or its grant. */
   public static byte[] lockCancel(int requestId, String lock, int acquireRequestId) {
     return BopFrame.finish(request(requestId, LOCK_CANCEL_REQUEST, len(lock) + 4)
       .string(lock).u32(acquireRequestId));
