@@ -37,20 +37,15 @@ fn writes_resume_after_the_leader_is_killed() {
 #[test]
 fn a_minority_refuses_writes_and_catches_up_after_healing() {
     let cluster = cluster_name("partition");
-    let faults = Faults::new();
-    let nodes: Vec<Node> = (0..3)
-        .map(|_| {
-            let mut o = options(&cluster);
-            o.failure_timeout = Duration::from_secs(30);
-            o.faults = Some(faults.clone());
-            o.compact_after_entries = 50;
-            Node::start(o).unwrap()
-        })
-        .collect();
-    three_voters(&nodes);
-    let leader = leader_index(&nodes);
-    let follower = (leader + 1) % 3;
-    cut_off(&nodes, &faults, follower);
+    let CutOff {
+        nodes,
+        faults,
+        leader,
+        follower,
+    } = a_follower_cut_off(&cluster, |o| {
+        o.failure_timeout = Duration::from_secs(30);
+        o.compact_after_entries = 50;
+    });
 
     match add(&nodes[follower], "c") {
         Message::ErrorResponse { code, message } => {
@@ -145,20 +140,10 @@ fn a_closed_node_is_removed_long_before_the_failure_timeout() {
 #[test]
 fn an_isolated_node_is_declared_dead_at_the_failure_timeout() {
     let cluster = cluster_name("isolated");
-    let faults = Faults::new();
     let timeout = Duration::from_secs(2);
-    let nodes: Vec<Node> = (0..3)
-        .map(|_| {
-            let mut o = options(&cluster);
-            o.failure_timeout = timeout;
-            o.faults = Some(faults.clone());
-            Node::start(o).unwrap()
-        })
-        .collect();
-    three_voters(&nodes);
-    let leader = leader_index(&nodes);
-    let follower = (leader + 1) % 3;
-    cut_off(&nodes, &faults, follower);
+    let CutOff {
+        nodes, follower, ..
+    } = a_follower_cut_off(&cluster, |o| o.failure_timeout = timeout);
     let cut = Instant::now();
     let survivors: Vec<&Node> = (0..3)
         .filter(|i| *i != follower)
@@ -324,6 +309,38 @@ fn a_node_removed_while_cut_off_rejoins_once_the_network_heals() {
         Message::LockReleaseResponse { released: false },
         "the lock it held before is not its own any more"
     );
+}
+
+/// Three voters, one of the followers cut off from the others.
+struct CutOff {
+    nodes: Vec<Node>,
+    faults: Faults,
+    leader: usize,
+    follower: usize,
+}
+
+/// Three voters started with `configure` applied to their options, and one of the followers cut
+/// off from the others.
+fn a_follower_cut_off(cluster: &str, configure: impl Fn(&mut NodeOptions)) -> CutOff {
+    let faults = Faults::new();
+    let nodes: Vec<Node> = (0..3)
+        .map(|_| {
+            let mut o = options(cluster);
+            o.faults = Some(faults.clone());
+            configure(&mut o);
+            Node::start(o).unwrap()
+        })
+        .collect();
+    three_voters(&nodes);
+    let leader = leader_index(&nodes);
+    let follower = (leader + 1) % 3;
+    cut_off(&nodes, &faults, follower);
+    CutOff {
+        nodes,
+        faults,
+        leader,
+        follower,
+    }
 }
 
 /// Cuts node `i` off from the other two: frames between them are dropped, nothing is refused.

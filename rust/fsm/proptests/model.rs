@@ -272,28 +272,26 @@ impl Model {
             Cancel { lock, pick, own } => {
                 let queue = self.locks.get(LOCKS[lock]).map(|l| &l.queue);
                 let holder = self.holder(LOCKS[lock]).filter(|_| pick % 3 == 0);
-                let acquire_request_id = match (holder, queue) {
+                let acquisition = match (holder, queue) {
                     // Every third pick, the holder's own acquisition: a cancel releases it.
-                    (Some(h), _) => {
-                        if own {
-                            origin = NODES
-                                .iter()
-                                .find(|n| **n == h.node)
-                                .expect("a node of the universe");
-                        }
-                        h.request_id
-                    }
+                    (Some(h), _) => Some((&h.node, h.request_id)),
                     (None, Some(q)) if !q.is_empty() => {
                         let w = &q[pick % q.len()];
+                        Some((&w.node, w.request_id))
+                    }
+                    _ => None,
+                };
+                let acquire_request_id = match acquisition {
+                    Some((node, request_id)) => {
                         if own {
                             origin = NODES
                                 .iter()
-                                .find(|n| **n == w.node)
+                                .find(|n| *n == node)
                                 .expect("a node of the universe");
                         }
-                        w.request_id
+                        request_id
                     }
-                    _ => (clock.index as u32).wrapping_sub(pick as u32 + 1),
+                    None => (clock.index as u32).wrapping_sub(pick as u32 + 1),
                 };
                 Message::LockCancelRequest {
                     lock_name: LOCKS[lock].to_owned(),
