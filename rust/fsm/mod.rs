@@ -214,6 +214,12 @@ impl StateMachine {
         self.locks.holds_or_waits(name, node_id, request_id)
     }
 
+    /// The newest request id of `origin` this state knows of (its exactly-once floor, or a later
+    /// id applied), if it holds a session of `origin`.
+    pub fn newest_request_of(&self, origin: &str) -> Option<u32> {
+        self.sessions.newest(origin)
+    }
+
     /// Whether request `request_id` of `origin` can still be applied: it is not below the
     /// lowest request id `origin` said was open, as of the last request of it applied.
     pub fn may_still_apply(&self, origin: &str, request_id: u32) -> bool {

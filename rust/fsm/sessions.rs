@@ -70,6 +70,15 @@ impl Sessions {
         true
     }
 
+    /// The newest id of `origin` known: its floor, or a later id applied.
+    pub fn newest(&self, origin: &str) -> Option<u32> {
+        let s = self.by_origin.get(origin)?;
+        Some(s.applied.iter().copied().fold(
+            s.floor,
+            |newest, id| if before(newest, id) { id } else { newest },
+        ))
+    }
+
     /// Whether a first copy of request `request_id` of `origin` would still be applied: it is
     /// above the origin's floor (and not applied already).
     pub fn may_still_apply(&self, origin: &str, request_id: u32) -> bool {

@@ -187,6 +187,9 @@ pub struct Replica {
     /// This node's lock acquisitions whose requests failed but may still be applied
     /// (lock name, ticket): see `orphans.rs`.
     failed_acquisitions: Vec<(String, u32)>,
+    /// Whether this replica's request ids were checked against a session its node id left in
+    /// the cluster (`rejoin::number_past_earlier_process`).
+    numbered_past_earlier: bool,
     /// Those writes in flight, by ticket.
     restoring: HashMap<u32, Message>,
     next_rejoin_probe_tick: u64,
@@ -272,6 +275,7 @@ impl Replica {
             captured: None,
             restore_queue: Vec::new(),
             failed_acquisitions: Vec::new(),
+            numbered_past_earlier: false,
             restoring: HashMap::new(),
             next_rejoin_probe_tick: 0,
             asked_readmission: false,
@@ -516,6 +520,7 @@ impl Replica {
             }
         }
         self.answer_reads();
+        self.number_past_earlier_process();
         self.cancel_orphaned_acquisitions();
     }
 

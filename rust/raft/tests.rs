@@ -650,3 +650,30 @@ fn an_abandoned_lock_wait_is_withdrawn_or_its_grant_released() {
     c.tick(3);
     assert_eq!(c.replicas["n1"].fsm().lock_holder("l"), None);
 }
+
+/// A new process that joins under the node id of one the cluster removed numbers its requests
+/// past the earlier process's: the cluster kept that process's exactly-once session, and would
+/// otherwise skip the new requests as repeats.
+#[test]
+fn a_new_process_under_a_removed_nodes_id_gets_its_writes_applied() {
+    let mut c = Cluster::formed(&["n2", "n3"]);
+    for i in 1..=40 {
+        assert_eq!(
+            c.call("n3", add("c")),
+            Message::CounterAddAndGetResponse { value: i }
+        );
+    }
+    c.down.push("n3".into());
+    let dead_after = c.replicas["n1"].cfg.dead_after_ticks as usize;
+    c.tick(dead_after + 20);
+    assert!(!c.replicas["n1"].fsm().is_member("n3"), "n3 was removed");
+    c.down.clear();
+    c.replicas.remove("n3");
+    c.add("n3");
+    c.tick(50);
+    assert!(c.replicas["n1"].fsm().is_member("n3"), "a new n3 joined");
+    assert_eq!(
+        c.call("n3", add("c")),
+        Message::CounterAddAndGetResponse { value: 41 }
+    );
+}

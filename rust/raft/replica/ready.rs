@@ -263,7 +263,12 @@ impl Replica {
                 c.request.name(),
                 c.origin
             );
-            if c.origin == self.cfg.node_id && self.pending_writes.remove(&c.request_id).is_some() {
+            let refused = (c.origin == self.cfg.node_id)
+                .then(|| self.pending_writes.remove(&c.request_id))
+                .flatten();
+            if let Some(w) = refused {
+                // A copy of it may still come after this node is admitted again.
+                self.write_failed(c.request_id, &w.proposal);
                 self.fail(
                     c.request_id,
                     error_code::NOT_A_MEMBER,

@@ -27,7 +27,7 @@
 //! applies as a write of a member, as a write that timed out may.
 
 use super::proposals::Unsent;
-use super::{Completion, PendingWrite, Phase, Replica};
+use super::{serial_before, Completion, PendingWrite, Phase, Replica};
 use crate::fsm::{Event, StateMachine};
 use crate::wire::{error_code, Message};
 
@@ -248,6 +248,27 @@ impl Replica {
         );
         self.unsent.push(Unsent::Own(ticket));
         self.restoring.insert(ticket, write);
+    }
+
+    /// Once this node is a member: if the cluster kept a session of its node id from an earlier
+    /// process (one that left, or was declared dead, under the same id: sessions outlive their
+    /// node, see `fsm::sessions`), its request ids continue past that process's, which the state
+    /// machine would otherwise skip as repeats. A readmitted replica's ids are past them already.
+    pub(super) fn number_past_earlier_process(&mut self) {
+        if self.numbered_past_earlier || !self.fsm.is_member(&self.cfg.node_id) {
+            return;
+        }
+        self.numbered_past_earlier = true;
+        if let Some(newest) = self.fsm.newest_request_of(&self.cfg.node_id) {
+            if !serial_before(newest, self.next_ticket) {
+                log::debug!(
+                    "{}: the cluster holds requests of this node id up to {newest}; numbering \
+                     continues past them",
+                    self.cfg.node_id
+                );
+                self.next_ticket = newest.wrapping_add(TICKET_GAP);
+            }
+        }
     }
 
     /// A write-back ended: applied (`Ok`) or failed; a failed one is queued to be tried again.
