@@ -260,7 +260,8 @@ impl Replica {
         }
         self.numbered_past_earlier = true;
         if let Some(newest) = self.fsm.newest_request_of(&self.cfg.node_id) {
-            if !serial_before(newest, self.next_ticket) {
+            // Ahead of this process's own ids (at most its own join so far, when it bootstrapped).
+            if serial_before(self.next_ticket, newest) {
                 log::debug!(
                     "{}: the cluster holds requests of this node id up to {newest}; numbering \
                      continues past them",
