@@ -177,6 +177,22 @@ impl LockTable {
         self.locks.remove(name);
     }
 
+    /// The acquisitions of `node_id` waiting in a queue: (lock, acquire request id).
+    pub fn waits_of(&self, node_id: &str) -> Vec<(String, u32)> {
+        let mut waits: Vec<(String, u32)> = self
+            .locks
+            .iter()
+            .flat_map(|(name, l)| {
+                l.waiters
+                    .iter()
+                    .filter(|w| w.node_id == node_id)
+                    .map(move |w| (name.clone(), w.request_id))
+            })
+            .collect();
+        waits.sort_unstable();
+        waits
+    }
+
     /// Whether acquisition `request_id` of `node_id` holds or waits for lock `name`.
     pub fn holds_or_waits(&self, name: &str, node_id: &str, request_id: u32) -> bool {
         self.locks.get(name).is_some_and(|l| {

@@ -184,9 +184,9 @@ pub struct Replica {
     captured: Option<Vec<Message>>,
     /// Writes that give a readmitted node back what its removal took, not yet proposed.
     restore_queue: Vec<Message>,
-    /// This node's lock acquisitions whose requests failed but may still be applied
-    /// (lock name, ticket): see `orphans.rs`.
-    failed_acquisitions: Vec<(String, u32)>,
+    /// This node's lock acquisitions that may hold or wait for nobody: requests that failed
+    /// but may still be applied, and holds whose release failed (see `orphans.rs`).
+    failed_acquisitions: Vec<orphans::Orphan>,
     /// Whether this replica's request ids were checked against a session its node id left in
     /// the cluster (`rejoin::number_past_earlier_process`).
     numbered_past_earlier: bool,
@@ -443,6 +443,7 @@ impl Replica {
         }
         if self.quorum_lost() {
             let msg = self.no_quorum_message();
+            self.release_failed(ticket, &request);
             self.fail(ticket, error_code::NO_QUORUM, msg);
             return ticket;
         }

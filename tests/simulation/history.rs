@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use vertx_cluster::wire::Message;
 
 use crate::workload::Workload;
-use crate::{BARRIER, FINAL, JANITOR, MAP, TTL_MAP};
+use crate::{FINAL, MAP, TTL_MAP};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum OpKind {
@@ -16,8 +16,6 @@ pub(crate) enum OpKind {
     Get(usize),
     Acquire(&'static str),
     Release(&'static str),
-    JanitorRelease(&'static str),
-    Barrier(u64),
     /// A put of key `t<id>` (written once) in the TTL map, with a TTL in ms.
     PutTtl(u64, u64),
     /// A read of key `t<id>` in the TTL map.
@@ -47,7 +45,7 @@ impl OpKind {
             OpKind::Acquire(l) => Message::LockAcquireRequest {
                 lock_name: (*l).into(),
             },
-            OpKind::Release(l) | OpKind::JanitorRelease(l) => Message::LockReleaseRequest {
+            OpKind::Release(l) => Message::LockReleaseRequest {
                 lock_name: (*l).into(),
             },
             OpKind::PutTtl(id, ttl_ms) => Message::MapPutTtlRequest {
@@ -60,19 +58,7 @@ impl OpKind {
                 map_name: TTL_MAP.into(),
                 key: format!("t{id}").into_bytes(),
             },
-            OpKind::Barrier(v) => Message::MapPutRequest {
-                map_name: "barrier".into(),
-                key: b"b".to_vec(),
-                value: v.to_le_bytes().to_vec(),
-            },
         }
-    }
-
-    pub(crate) fn is_write(&self) -> bool {
-        !matches!(
-            self,
-            OpKind::CounterGet(_) | OpKind::Get(_) | OpKind::GetTtl(_)
-        )
     }
 }
 
@@ -103,8 +89,6 @@ impl Op {
     pub(crate) fn describe(&self, idx: usize) -> String {
         let who = match self.session {
             FINAL => "final".to_owned(),
-            JANITOR => "janitor".to_owned(),
-            BARRIER => "barrier".to_owned(),
             s => format!("s{s}"),
         };
         let outcome = match &self.outcome {

@@ -1,8 +1,8 @@
 //! The client workload: plain and lock sessions, each with at most one outstanding operation,
-//! the janitor and barriers, and how observations move sessions on (`workload/locks.rs` moves
+//! and how observations move sessions on (`workload/locks.rs` moves
 //! the lock sessions).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use vertx_cluster::wire::Message;
 
@@ -10,8 +10,8 @@ use crate::history::{Hold, Op, OpKind, Outcome};
 use crate::rng::Rng;
 use crate::world::{Obs, Process, Sim};
 use crate::{
-    BARRIER, COUNTERS, FINAL, JANITOR, KEYS, LOCKS, LOCK_GIVE_UP_TICKS, LOCK_SESSIONS_PER_LOCK,
-    PLAIN_SESSIONS, QUARANTINE_TICKS, TTLS_MS,
+    COUNTERS, FINAL, KEYS, LOCKS, LOCK_GIVE_UP_TICKS, LOCK_SESSIONS_PER_LOCK, PLAIN_SESSIONS,
+    TTLS_MS,
 };
 
 mod locks;
@@ -35,15 +35,7 @@ pub(crate) struct Workload {
     pending: BTreeMap<(String, u32), usize>,
     sessions: Vec<Session>,
     pub(crate) holds: Vec<Hold>,
-    /// (node, lock) -> tick of the last release there whose outcome is unknown.
-    quarantine: BTreeMap<(String, &'static str), u64>,
-    janitor: BTreeMap<(String, &'static str), usize>,
-    /// (node id, lock, acquire ticket) of holds whose release failed: the janitor's to release
-    /// (by node id: a restarted process numbers its requests from 1 again).
-    failed_releases: BTreeSet<(String, &'static str, u32)>,
     next_value: u64,
-    /// Invocation tick of the latest write that succeeded.
-    last_ok_write_tick: Option<u64>,
     pub(crate) wind_down: bool,
     /// Where the final reads go.
     pub(crate) final_nodes: Vec<String>,
@@ -76,11 +68,7 @@ impl Workload {
             pending: BTreeMap::new(),
             sessions,
             holds: Vec::new(),
-            quarantine: BTreeMap::new(),
-            janitor: BTreeMap::new(),
-            failed_releases: BTreeSet::new(),
             next_value: 1,
-            last_ok_write_tick: None,
             wind_down: false,
             final_nodes: Vec::new(),
             anomalies: Vec::new(),
@@ -132,11 +120,6 @@ impl Workload {
                         Message::ErrorResponse { code, .. } => Outcome::Failed(code),
                         m => Outcome::Ok(m),
                     };
-                    if op.kind.is_write() && matches!(op.outcome, Outcome::Ok(_)) {
-                        let t = op.inv_tick;
-                        self.last_ok_write_tick =
-                            Some(self.last_ok_write_tick.map_or(t, |b| b.max(t)));
-                    }
                     self.on_done(sim, idx, clock);
                 }
                 Obs::Granted {
@@ -162,15 +145,7 @@ impl Workload {
                 .push(format!("unexpected answer: {}", op.describe(idx)));
         }
         match op.session {
-            FINAL | BARRIER => {}
-            JANITOR => {
-                if let OpKind::JanitorRelease(lock) = op.kind {
-                    self.janitor.remove(&(op.node.clone(), lock));
-                    if matches!(op.outcome, Outcome::Failed(_)) {
-                        self.quarantine.insert((op.node.clone(), lock), tick);
-                    }
-                }
-            }
+            FINAL => {}
             s => {
                 let next_tick = tick + self.rng.between(0, 3);
                 match &mut self.sessions[s] {
@@ -196,7 +171,7 @@ impl Workload {
         match op.kind {
             OpKind::Inc(_) => matches!(m, Message::CounterAddAndGetResponse { .. }),
             OpKind::CounterGet(_) => matches!(m, Message::CounterGetResponse { .. }),
-            OpKind::Put(..) | OpKind::Barrier(_) => matches!(m, Message::MapPutResponse {}),
+            OpKind::Put(..) => matches!(m, Message::MapPutResponse {}),
             OpKind::PutTtl(..) => matches!(m, Message::MapPutTtlResponse {}),
             OpKind::GetTtl(id) => match m {
                 Message::MapGetResponse { value } => value
@@ -209,7 +184,7 @@ impl Workload {
                 _ => false,
             },
             OpKind::Acquire(_) => matches!(m, Message::LockAcquireResponse { .. }),
-            OpKind::Release(_) | OpKind::JanitorRelease(_) => {
+            OpKind::Release(_) => {
                 matches!(m, Message::LockReleaseResponse { .. })
             }
         }
@@ -226,7 +201,6 @@ impl Workload {
             let idx = self.pending.remove(&key).expect("listed");
             self.ops[idx].outcome = Outcome::Lost;
         }
-        self.janitor.retain(|(n, _), _| n != node);
         for s in 0..self.sessions.len() {
             match &mut self.sessions[s] {
                 Session::Plain { busy, .. } => {
@@ -274,12 +248,9 @@ impl Workload {
         }
     }
 
-    /// Starts new operations, moves lock sessions on, and runs the janitor.
+    /// Starts new operations and moves lock sessions on.
     pub(crate) fn issue(&mut self, sim: &mut Sim) {
         let tick = sim.tick;
-        if let Some(b) = self.last_ok_write_tick {
-            self.quarantine.retain(|_, t| b < *t + QUARANTINE_TICKS);
-        }
         let targets = sim.members();
         for s in 0..self.sessions.len() {
             match &self.sessions[s] {
@@ -302,10 +273,7 @@ impl Workload {
                         LockPhase::Idle { next_tick } if !self.wind_down && *next_tick <= tick => {
                             let candidates: Vec<String> = targets
                                 .iter()
-                                .filter(|n| {
-                                    !self.quarantine.contains_key(&((*n).clone(), lock))
-                                        && !self.in_use(n, lock, s)
-                                })
+                                .filter(|n| !self.in_use(n, lock, s))
                                 .cloned()
                                 .collect();
                             let Some(node) = self.rng.pick(&candidates).cloned() else {
@@ -322,6 +290,12 @@ impl Workload {
                         } if tick > since + LOCK_GIVE_UP_TICKS => {
                             // As a node's loop gives up a wait: the replica cancels it.
                             let (node, ticket) = (node.clone(), *ticket);
+                            if sim.grant_unreported(&node, lock, ticket) {
+                                self.anomalies.push(format!(
+                                    "s{s} gave up waiting for {lock} (ticket {ticket} on {node}), \
+                                     which {node} shows granted to it: the grant was never reported"
+                                ));
+                            }
                             if sim.replica(&node).is_some() {
                                 sim.abandon_lock_wait(&node, lock, ticket);
                             }
@@ -365,51 +339,6 @@ impl Workload {
                 }
             }
         }
-        self.run_janitor(sim);
-        if self.wind_down
-            && !self.quarantine.is_empty()
-            && !self
-                .pending
-                .values()
-                .any(|i| self.ops[*i].session == BARRIER)
-        {
-            // Writes lift the quarantine; in the wind-down only barriers write.
-            if let Some(node) = self.rng.pick(&sim.healthy()).cloned() {
-                self.next_value += 1;
-                let v = self.next_value;
-                self.invoke(sim, BARRIER, &node, OpKind::Barrier(v));
-            }
-        }
-    }
-
-    /// Releases holds whose session's release failed and was never applied, from the holder's
-    /// node, one release at a time per (node, lock), once the failed release can no longer apply
-    /// (quarantine). A node's loop tells its caller the release failed and does nothing more, so
-    /// the janitor stands for a caller that releases again. Grants nobody waits for (a wait given
-    /// up, an acquire that failed but was applied) are the replica's to cancel: no janitor.
-    fn run_janitor(&mut self, sim: &mut Sim) {
-        for lock in LOCKS {
-            for node in sim.healthy() {
-                let key = (node.clone(), lock);
-                if self.quarantine.contains_key(&key) || self.janitor.contains_key(&key) {
-                    continue;
-                }
-                let Some(holder) = sim.replica(&node).expect("live").fsm().lock_holder(lock) else {
-                    continue;
-                };
-                if holder.node_id != sim.nodes[&node].node_id
-                    || !self.failed_releases.contains(&(
-                        holder.node_id.clone(),
-                        lock,
-                        holder.request_id,
-                    ))
-                {
-                    continue;
-                }
-                let idx = self.invoke(sim, JANITOR, &node, OpKind::JanitorRelease(lock));
-                self.janitor.insert(key, idx);
-            }
-        }
     }
 
     /// Nothing outstanding, no session in the middle of a lock, and no lock held.
@@ -430,9 +359,6 @@ impl Workload {
                     return Err(format!("a lock session is {phase:?}"));
                 }
             }
-        }
-        if !self.quarantine.is_empty() {
-            return Err(format!("quarantined: {:?}", self.quarantine));
         }
         for node in sim.healthy() {
             for lock in LOCKS {

@@ -522,6 +522,15 @@ impl Sim {
 
     /// The caller of acquisition `ticket` on `node` stops waiting, as a node's loop does when a
     /// wait outlives its timeout: the replica withdraws the wait, or releases a grant it got.
+    /// Whether `node`'s replica shows `lock` held by acquisition `ticket` of its current process
+    /// (a lock session sees every grant its node applies as it is applied).
+    pub(crate) fn grant_unreported(&self, node: &str, lock: &str, ticket: u32) -> bool {
+        let Some(holder) = self.replica(node).and_then(|r| r.fsm().lock_holder(lock)) else {
+            return false;
+        };
+        holder.node_id == self.nodes[node].node_id && holder.request_id == ticket
+    }
+
     pub(crate) fn abandon_lock_wait(&mut self, node: &str, lock: &str, ticket: u32) {
         self.step(node, false, |r, _| {
             r.abandon_lock_wait(lock.to_owned(), ticket)

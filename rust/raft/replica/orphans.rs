@@ -3,19 +3,40 @@
 //! drops that acquisition's wait or releases that acquisition's hold, and nothing else) through
 //! the write-back queue of `rejoin.rs`, which proposes it again until it is applied.
 //!
-//! Two ways to get there: the caller gave up waiting (the node's loop says so, see
-//! [`Replica::abandon_lock_wait`]), or the acquisition's request failed here (it timed out, the
-//! quorum was lost, or this node started over after a removal) while a copy of it was on its way
-//! to the log. Such an acquisition is remembered until the state shows it holding or waiting
-//! (then it is cancelled) or shows it can no longer be applied (this node's next request applied
-//! moves its exactly-once floor past it, see `fsm::sessions`). Checked after every drive, so an
-//! acquisition applied through an installed snapshot is found too.
+//! Three ways to get there:
+//! - the caller gave up waiting (the node's loop says so, see [`Replica::abandon_lock_wait`]);
+//! - the acquisition's request failed here (it timed out, the quorum was lost, or this node
+//!   started over after a removal) while a copy of it was on its way to the log;
+//! - the caller released the lock and the release failed (timed out, or no quorum). A Vert.x
+//!   `Lock.release()` returns nothing: its caller cannot know, nor try again.
+//!
+//! Such an acquisition is remembered until the state shows it holding or waiting (then it is
+//! cancelled) or shows it can no longer be applied (this node's next request applied moves its
+//! exactly-once floor past it, see `fsm::sessions`). Checked after every drive, so an acquisition
+//! applied through an installed snapshot is found too.
+//!
+//! A failed release is taken for the acquisition that held the lock here when it failed: the
+//! caller released the grant it was told of, and this replica applied that grant before telling
+//! it. Its cancel waits until every request of this node up to the release is settled, so the
+//! cancel carries an exactly-once floor past the release: a late copy of the release, applied
+//! after the cancel freed the lock and it went to a later acquisition of this node, is skipped
+//! instead of freeing that one.
 
-use super::{Phase, Replica};
+use super::{serial_before, Phase, Replica};
 use crate::wire::{Message, MessageRef, Proposal};
 
 /// Failed acquisitions remembered at most (the oldest are forgotten first).
 const MAX_FAILED_ACQUISITIONS: usize = 1024;
+
+/// An acquisition of this node that may hold or wait for nobody.
+#[derive(Debug)]
+pub(super) struct Orphan {
+    lock_name: String,
+    /// The request id of the acquisition.
+    acquisition: u32,
+    /// The failed release of its hold, whose request id must be settled before the cancel.
+    release: Option<u32>,
+}
 
 impl Replica {
     /// The caller of acquisition `ticket` of `lock_name` stopped waiting: its wait is withdrawn,
@@ -25,23 +46,64 @@ impl Replica {
     }
 
     /// A write of this node failed before it was known to be applied: if it is a lock
-    /// acquisition, it is watched for in the state.
+    /// acquisition, it is watched for in the state; if it is a release, the hold it released
+    /// is cancelled instead.
     pub(super) fn write_failed(&mut self, ticket: u32, proposal: &Proposal) {
-        let acquisition = MessageRef::decode_payload(proposal.kind, &proposal.payload)
-            .ok()
-            .and_then(|request| match request {
+        match MessageRef::decode_payload(proposal.kind, &proposal.payload) {
+            Ok(
                 MessageRef::LockAcquireRequest { lock_name }
-                | MessageRef::LockAcquireTimeoutRequest { lock_name, .. } => {
-                    Some(lock_name.to_owned())
-                }
-                _ => None,
-            });
-        if let Some(lock_name) = acquisition {
-            if self.failed_acquisitions.len() == MAX_FAILED_ACQUISITIONS {
-                self.failed_acquisitions.remove(0);
+                | MessageRef::LockAcquireTimeoutRequest { lock_name, .. },
+            ) => {
+                let lock_name = lock_name.to_owned();
+                self.remember(Orphan {
+                    lock_name,
+                    acquisition: ticket,
+                    release: None,
+                });
             }
-            self.failed_acquisitions.push((lock_name, ticket));
+            Ok(MessageRef::LockReleaseRequest { lock_name }) => {
+                let lock_name = lock_name.to_owned();
+                self.release_lost(ticket, lock_name);
+            }
+            _ => {}
         }
+    }
+
+    /// A request of this node failed before it was proposed: if it is a release, the hold it
+    /// released is cancelled instead.
+    pub(super) fn release_failed(&mut self, ticket: u32, request: &Message) {
+        if let Message::LockReleaseRequest { lock_name } = request {
+            self.release_lost(ticket, lock_name.clone());
+        }
+    }
+
+    fn release_lost(&mut self, release: u32, lock_name: String) {
+        let me = &self.cfg.node_id;
+        let Some(holder) = self
+            .fsm
+            .lock_holder(&lock_name)
+            .filter(|h| h.node_id == *me)
+        else {
+            // Not held by this node here: nothing to release.
+            return;
+        };
+        let acquisition = holder.request_id;
+        log::debug!(
+            "{me}: releasing lock {lock_name} failed (request {release}); its hold (acquisition \
+             {acquisition}) is cancelled instead"
+        );
+        self.remember(Orphan {
+            lock_name,
+            acquisition,
+            release: Some(release),
+        });
+    }
+
+    fn remember(&mut self, orphan: Orphan) {
+        if self.failed_acquisitions.len() == MAX_FAILED_ACQUISITIONS {
+            self.failed_acquisitions.remove(0);
+        }
+        self.failed_acquisitions.push(orphan);
     }
 
     /// Cancels the failed acquisitions the state shows holding or waiting, and forgets those
@@ -51,19 +113,27 @@ impl Replica {
             return;
         }
         let me = self.cfg.node_id.clone();
+        let settled_below = self.settled_below();
         let mut orphans = Vec::new();
-        self.failed_acquisitions.retain(|(lock_name, ticket)| {
-            if self.fsm.acquisition_pending(lock_name, &me, *ticket) {
-                orphans.push((lock_name.clone(), *ticket));
-                false
+        self.failed_acquisitions.retain(|o| {
+            if self
+                .fsm
+                .acquisition_pending(&o.lock_name, &me, o.acquisition)
+            {
+                // A hold whose release failed waits until that release can no longer apply.
+                let ready = o.release.is_none_or(|r| serial_before(r, settled_below));
+                if ready {
+                    orphans.push((o.lock_name.clone(), o.acquisition));
+                }
+                !ready
             } else {
-                self.fsm.may_still_apply(&me, *ticket)
+                o.release.is_none() && self.fsm.may_still_apply(&me, o.acquisition)
             }
         });
         for (lock_name, ticket) in orphans {
             log::debug!(
-                "{me}: lock acquisition {ticket} of {lock_name} was applied after its request \
-                 failed; cancelling it"
+                "{me}: lock acquisition {ticket} of {lock_name} holds or waits for nobody; \
+                 cancelling it"
             );
             self.cancel_acquisition(lock_name, ticket);
         }

@@ -32,7 +32,7 @@ impl Replica {
 
     /// The oldest ticket of this replica that may still be applied: every earlier one is settled.
     /// Computed once per drive (a scan of the open tickets), not once per proposal.
-    fn settled_below(&self) -> u32 {
+    pub(super) fn settled_below(&self) -> u32 {
         if let Some(floor) = self.settled_floor.get() {
             return floor;
         }

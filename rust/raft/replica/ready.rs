@@ -231,13 +231,41 @@ impl Replica {
 
     /// A member that skipped part of the log by installing a snapshot tells the layer above
     /// what the skipped entries would have: who left and joined, which registrations changed,
-    /// and its own removal if that was among them.
+    /// which of its lock waits were granted or ended, and its own removal if that was among them.
     fn catch_up_events(&mut self, before: &StateMachine) {
         if self.replaying() || before.last_applied() == 0 || self.phase != Phase::Member {
             return;
         }
         self.events.extend(self.fsm.changes_since(before, None));
         let me = &self.cfg.node_id;
+        let mut ended: Vec<(u64, Event)> = Vec::new();
+        for (lock_name, request_id) in before.lock_waits_of(me) {
+            let event = match self.fsm.lock_holder(&lock_name) {
+                Some(h) if h.node_id == *me && h.request_id == request_id => (
+                    h.fencing_token,
+                    Event::LockGranted {
+                        lock_name,
+                        node_id: me.clone(),
+                        request_id,
+                        fencing_token: h.fencing_token,
+                    },
+                ),
+                _ if self.fsm.acquisition_pending(&lock_name, me, request_id) => continue,
+                // Expired, or dropped with a cancel: not granted, in any case.
+                _ => (
+                    0,
+                    Event::LockWaitExpired {
+                        lock_name,
+                        node_id: me.clone(),
+                        request_id,
+                    },
+                ),
+            };
+            ended.push(event);
+        }
+        // Grants in the order they were made, as the entries would have told them.
+        ended.sort_by_key(|(token, _)| *token);
+        self.events.extend(ended.into_iter().map(|(_, e)| e));
         if before.is_member(me) && !self.fsm.is_member(me) {
             let left = self.leaving.is_some();
             if !left && self.captured.is_none() {

@@ -114,10 +114,7 @@ impl Workload {
                         }
                     }
                     _ => {
-                        self.quarantine.insert((op.node.clone(), lock), tick);
-                        let h = &self.holds[*hold];
-                        let key = (h.node_id.clone(), lock, h.ticket);
-                        self.failed_releases.insert(key);
+                        // The replica cancels the hold itself (nobody can release again).
                     }
                 }
                 Some(LockPhase::Idle { next_tick })

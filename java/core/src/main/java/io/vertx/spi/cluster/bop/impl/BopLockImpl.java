@@ -57,7 +57,9 @@ final class BopLockImpl implements BopLock {
     }
     gateway.request(id -> BopMessages.lockRelease(id, name), BopResponses::bool).whenComplete((ok, failure) -> {
       if (failure != null) {
-        log.warn("Releasing lock " + name + " failed", BopGateway.unwrap(failure));
+        // The native node finishes it: it cancels the hold once this release can no longer apply.
+        log.warn("Releasing lock " + name + " failed; the node releases it once the cluster is reachable",
+          BopGateway.unwrap(failure));
       }
     });
   }
