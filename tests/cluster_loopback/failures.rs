@@ -68,6 +68,80 @@ fn a_minority_refuses_writes_and_catches_up_after_healing() {
     assert_eq!(add_eventually(&nodes[follower], "c"), 201);
 }
 
+/// A holder cut off from the others releases its lock: the release fails (no quorum), and its
+/// caller cannot release again (`Lock.release()` returns nothing). Once the network heals, the
+/// node frees the lock itself, and a waiter gets it; nobody was declared dead.
+#[test]
+fn a_release_that_failed_in_a_partition_frees_the_lock_after_healing() {
+    let cluster = cluster_name("failed-release");
+    let CutOff {
+        nodes,
+        faults,
+        leader,
+        follower,
+    } = a_follower_cut_off(&cluster, |o| {
+        o.failure_timeout = Duration::from_secs(60);
+        o.request_timeout = Duration::from_secs(2);
+    });
+    faults.heal();
+    let acquire = || Message::LockAcquireRequest {
+        lock_name: "l".into(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match nodes[follower].call(acquire()) {
+            Message::LockAcquireResponse { granted: true, .. } => break,
+            other => assert!(Instant::now() < deadline, "not granted: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cut_off(&nodes, &faults, follower);
+    let release = nodes[follower].call(Message::LockReleaseRequest {
+        lock_name: "l".into(),
+    });
+    assert!(
+        matches!(release, Message::ErrorResponse { .. }),
+        "the release failed: {release:?}"
+    );
+    let waiter = nodes[leader].call(Message::LockAcquireTimeoutRequest {
+        lock_name: "l".into(),
+        timeout_ms: 0,
+    });
+    assert!(
+        matches!(
+            waiter,
+            Message::LockAcquireTimeoutResponse { granted: false, .. }
+        ),
+        "still held across the partition: {waiter:?}"
+    );
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    nodes[leader]
+        .request(
+            Message::LockAcquireTimeoutRequest {
+                lock_name: "l".into(),
+                timeout_ms: 30_000,
+            },
+            Box::new(move |m| {
+                let _ = tx.send(m);
+            }),
+        )
+        .expect("the node takes requests");
+    faults.heal();
+    let granted = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("the waiter is answered");
+    assert!(
+        matches!(
+            granted,
+            Message::LockAcquireTimeoutResponse { granted: true, .. }
+        ),
+        "{granted:?}"
+    );
+    let refs: Vec<&Node> = nodes.iter().collect();
+    assert!(same_members(&refs, 3), "nobody was declared dead");
+}
+
 #[test]
 fn a_node_declared_dead_loses_its_locks_and_registrations() {
     let cluster = cluster_name("dead");
