@@ -53,7 +53,7 @@ pub(crate) fn check_locks(sim: &Sim, w: &Workload, out: &mut Vec<String>) {
                     out.push(format!(
                         "check 1: two sessions hold {lock} at once: s{} on {} (ticket {}, token {}) from {} to {a_end}, and s{} on {} (ticket {}, token {}) from {b_start}\n{}",
                         a.session, a.node, a.ticket, a.token, a.start, b.session, b.node, b.ticket, b.token,
-                        excerpt(w, |o| matches!(o.kind, OpKind::Acquire(l) | OpKind::Release(l) if l == lock), *b_start, 30)
+                        excerpt(w, |o| matches!(o.kind, OpKind::Acquire(l, _) | OpKind::Release(l) if l == lock), *b_start, 30)
                     ));
                     break 'pairs;
                 }

@@ -14,7 +14,8 @@ pub(crate) enum OpKind {
     CounterGet(&'static str),
     Put(usize, u64),
     Get(usize),
-    Acquire(&'static str),
+    /// A lock acquisition, with a timeout in ms (`getLockWithTimeout`) or without.
+    Acquire(&'static str, Option<u64>),
     Release(&'static str),
     /// A put of key `t<id>` (written once) in the TTL map, with a TTL in ms.
     PutTtl(u64, u64),
@@ -42,8 +43,12 @@ impl OpKind {
                 map_name: MAP.into(),
                 key: key(k),
             },
-            OpKind::Acquire(l) => Message::LockAcquireRequest {
+            OpKind::Acquire(l, None) => Message::LockAcquireRequest {
                 lock_name: (*l).into(),
+            },
+            OpKind::Acquire(l, Some(timeout_ms)) => Message::LockAcquireTimeoutRequest {
+                lock_name: (*l).into(),
+                timeout_ms: *timeout_ms,
             },
             OpKind::Release(l) => Message::LockReleaseRequest {
                 lock_name: (*l).into(),

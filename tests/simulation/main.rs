@@ -17,8 +17,11 @@
 //!
 //! Client sessions, each with at most one outstanding operation, call random live nodes:
 //! counter increments and reads, map puts (a unique value per put) and gets on a few keys (one
-//! register per key), puts with a TTL (each to a key of its own) and reads of them, and locks that are acquired (granted in the response or later by a
-//! `LockGranted` event on the asking node), held a few ticks, and released from the same node.
+//! register per key), puts with a TTL (each to a key of its own) and reads of them, and locks that
+//! are acquired, half of the time with a timeout of 0 to 1000 ms (granted in the response or later
+//! by a `LockGranted` event on the asking node, or given up at a `LockWaitExpired` event), held a
+//! few ticks, and released from the same node. A session that gives up a wait, or is told it
+//! expired, while its node shows the lock granted to it is an anomaly: a grant never reported.
 //! Every operation records its invocation and completion on one logical clock, and its result:
 //! an answer, an `ErrorResponse`, or nothing (its node crashed). After the faulty part of a run
 //! everything heals and the cluster must settle (one leader, every live member caught up, no lock
@@ -109,6 +112,8 @@ const MAX_ROUNDS_PER_TICK: usize = 64;
 const JOIN_RETRY_TICKS: u64 = 15;
 const SAMPLE_EVERY_TICKS: u64 = 20;
 const LOCK_GIVE_UP_TICKS: u64 = 400;
+/// Timeouts of timed lock acquisitions: 0 (only if free at once) to a second.
+const LOCK_TIMEOUTS_MS: [u64; 4] = [0, 30, 200, 1000];
 const SETTLE_LIMIT_TICKS: u64 = 1500;
 const DEFAULT_SEEDS: u64 = 300;
 const DEFAULT_RUN_TICKS: u64 = 700;
@@ -182,8 +187,8 @@ fn run_seeds(label: &str, seeds: &[u64], run_ticks: u64, nodes: Option<usize>, v
         }
     }
     println!(
-        "{label}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} partitions, {} pauses, {} clock jumps, {} crashes, {} restarts, {} nodes removed, {} rejoined, {} messages duplicated, {} snapshots installed, {} messages, {} register checks inconclusive",
-        totals.runs, started.elapsed(), totals.ops, totals.acked, totals.failed, totals.holds,
+        "{label}: {} seeds of {run_ticks} ticks in {:.1?}: {} ops ({} answered, {} failed), {} lock holds, {} waits expired, {} partitions, {} pauses, {} clock jumps, {} crashes, {} restarts, {} nodes removed, {} rejoined, {} messages duplicated, {} snapshots installed, {} messages, {} register checks inconclusive",
+        totals.runs, started.elapsed(), totals.ops, totals.acked, totals.failed, totals.holds, totals.expired,
         totals.partitions, totals.pauses, totals.clock_jumps, totals.crashes, totals.restarts, totals.removed, totals.rejoined, totals.duplicated, totals.snapshots, totals.messages, totals.inconclusive
     );
     if !failed.is_empty() {

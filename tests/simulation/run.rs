@@ -22,6 +22,7 @@ pub(crate) struct Totals {
     pub(crate) acked: u64,
     pub(crate) failed: u64,
     pub(crate) holds: u64,
+    pub(crate) expired: u64,
     pub(crate) partitions: u64,
     pub(crate) crashes: u64,
     pub(crate) removed: u64,
@@ -151,6 +152,7 @@ pub(crate) fn run_seed(
         .filter(|o| matches!(o.outcome, Outcome::Failed(_)))
         .count() as u64;
     totals.holds += w.holds.len() as u64;
+    totals.expired += w.expired;
     totals.partitions += sim.partitions as u64;
     totals.crashes += sim.crashes as u64;
     totals.removed += sim.removals.values().map(|r| r.len() as u64).sum::<u64>();

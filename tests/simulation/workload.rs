@@ -10,8 +10,8 @@ use crate::history::{Hold, Op, OpKind, Outcome};
 use crate::rng::Rng;
 use crate::world::{Obs, Process, Sim};
 use crate::{
-    COUNTERS, FINAL, KEYS, LOCKS, LOCK_GIVE_UP_TICKS, LOCK_SESSIONS_PER_LOCK, PLAIN_SESSIONS,
-    TTLS_MS,
+    COUNTERS, FINAL, KEYS, LOCKS, LOCK_GIVE_UP_TICKS, LOCK_SESSIONS_PER_LOCK, LOCK_TIMEOUTS_MS,
+    PLAIN_SESSIONS, TTLS_MS,
 };
 
 mod locks;
@@ -35,6 +35,8 @@ pub(crate) struct Workload {
     pending: BTreeMap<(String, u32), usize>,
     sessions: Vec<Session>,
     pub(crate) holds: Vec<Hold>,
+    /// Timed waits of sessions that expired.
+    pub(crate) expired: u64,
     next_value: u64,
     pub(crate) wind_down: bool,
     /// Where the final reads go.
@@ -68,6 +70,7 @@ impl Workload {
             pending: BTreeMap::new(),
             sessions,
             holds: Vec::new(),
+            expired: 0,
             next_value: 1,
             wind_down: false,
             final_nodes: Vec::new(),
@@ -132,6 +135,7 @@ impl Workload {
                     self.observed = process;
                     self.on_granted(sim, &node, &lock, ticket, token, clock)
                 }
+                Obs::Expired { node, lock, ticket } => self.on_expired(sim, &node, &lock, ticket),
                 Obs::Crashed { node } => self.on_crash(&node, clock),
             }
         }
@@ -183,7 +187,10 @@ impl Workload {
                 Message::MapGetResponse { value } => value.as_ref().is_none_or(|v| v.len() == 8),
                 _ => false,
             },
-            OpKind::Acquire(_) => matches!(m, Message::LockAcquireResponse { .. }),
+            OpKind::Acquire(_, None) => matches!(m, Message::LockAcquireResponse { .. }),
+            OpKind::Acquire(_, Some(_)) => {
+                matches!(m, Message::LockAcquireTimeoutResponse { .. })
+            }
             OpKind::Release(_) => {
                 matches!(m, Message::LockReleaseResponse { .. })
             }
@@ -279,7 +286,11 @@ impl Workload {
                             let Some(node) = self.rng.pick(&candidates).cloned() else {
                                 continue;
                             };
-                            let idx = self.invoke(sim, s, &node, OpKind::Acquire(lock));
+                            // Half of them with a timeout, as Vert.x's `getLockWithTimeout`.
+                            let timeout = (self.rng.below(2) == 0)
+                                .then(|| LOCK_TIMEOUTS_MS[self.rng.below(4) as usize]);
+                            let kind = OpKind::Acquire(lock, timeout);
+                            let idx = self.invoke(sim, s, &node, kind);
                             let ticket = self.ops[idx].ticket;
                             LockPhase::Acquiring { node, ticket }
                         }
@@ -290,7 +301,7 @@ impl Workload {
                         } if tick > since + LOCK_GIVE_UP_TICKS => {
                             // As a node's loop gives up a wait: the replica cancels it.
                             let (node, ticket) = (node.clone(), *ticket);
-                            if sim.grant_unreported(&node, lock, ticket) {
+                            if locks::grant_unreported(sim, &node, lock, ticket) {
                                 self.anomalies.push(format!(
                                     "s{s} gave up waiting for {lock} (ticket {ticket} on {node}), \
                                      which {node} shows granted to it: the grant was never reported"

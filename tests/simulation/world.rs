@@ -71,6 +71,12 @@ pub(crate) enum Obs {
         token: u64,
         process: Process,
     },
+    /// A queued timed acquisition of the node's process expired without a grant.
+    Expired {
+        node: String,
+        lock: String,
+        ticket: u32,
+    },
     Crashed {
         node: String,
     },
@@ -439,6 +445,19 @@ impl Sim {
                     };
                     self.obs.push((self.clock, obs));
                 }
+                Event::LockWaitExpired {
+                    lock_name,
+                    node_id,
+                    request_id,
+                } if node_id == own_id => {
+                    self.clock += 1;
+                    let obs = Obs::Expired {
+                        node: name.to_owned(),
+                        lock: lock_name,
+                        ticket: request_id,
+                    };
+                    self.obs.push((self.clock, obs));
+                }
                 _ => {}
             }
         }
@@ -522,15 +541,6 @@ impl Sim {
 
     /// The caller of acquisition `ticket` on `node` stops waiting, as a node's loop does when a
     /// wait outlives its timeout: the replica withdraws the wait, or releases a grant it got.
-    /// Whether `node`'s replica shows `lock` held by acquisition `ticket` of its current process
-    /// (a lock session sees every grant its node applies as it is applied).
-    pub(crate) fn grant_unreported(&self, node: &str, lock: &str, ticket: u32) -> bool {
-        let Some(holder) = self.replica(node).and_then(|r| r.fsm().lock_holder(lock)) else {
-            return false;
-        };
-        holder.node_id == self.nodes[node].node_id && holder.request_id == ticket
-    }
-
     pub(crate) fn abandon_lock_wait(&mut self, node: &str, lock: &str, ticket: u32) {
         self.step(node, false, |r, _| {
             r.abandon_lock_wait(lock.to_owned(), ticket)

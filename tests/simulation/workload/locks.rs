@@ -70,26 +70,39 @@ impl Workload {
             return;
         };
         let new_phase = match (phase, &op.kind, &op.outcome) {
-            (LockPhase::Acquiring { ticket, .. }, OpKind::Acquire(_), outcome)
+            (LockPhase::Acquiring { ticket, .. }, OpKind::Acquire(_, timeout), outcome)
                 if *ticket == op.ticket =>
             {
                 match outcome {
-                    Outcome::Ok(Message::LockAcquireResponse {
-                        granted: true,
-                        fencing_token,
-                    }) => {
+                    Outcome::Ok(
+                        Message::LockAcquireResponse {
+                            granted: true,
+                            fencing_token,
+                        }
+                        | Message::LockAcquireTimeoutResponse {
+                            granted: true,
+                            fencing_token,
+                        },
+                    ) => {
                         let token = *fencing_token;
                         let seen = self.observed.clone();
                         let inc = (seen.incarnation, seen.node_id.as_str());
                         Some(self.start_hold(s, lock, &op.node, op.ticket, token, clock, tick, inc))
                     }
-                    Outcome::Ok(Message::LockAcquireResponse { granted: false, .. }) => {
-                        Some(LockPhase::Queued {
-                            node: op.node.clone(),
-                            ticket: op.ticket,
-                            since: tick,
-                        })
+                    // A timeout of 0 asks for the lock only if it is free: nothing is queued.
+                    Outcome::Ok(Message::LockAcquireTimeoutResponse { granted: false, .. })
+                        if *timeout == Some(0) =>
+                    {
+                        Some(LockPhase::Idle { next_tick })
                     }
+                    Outcome::Ok(
+                        Message::LockAcquireResponse { granted: false, .. }
+                        | Message::LockAcquireTimeoutResponse { granted: false, .. },
+                    ) => Some(LockPhase::Queued {
+                        node: op.node.clone(),
+                        ticket: op.ticket,
+                        since: tick,
+                    }),
                     // Maybe applied later: the replica cancels such an acquisition.
                     _ => Some(LockPhase::Idle { next_tick }),
                 }
@@ -191,10 +204,45 @@ impl Workload {
         // Nobody waits for it: the replica cancels it (the wait was given up).
     }
 
+    /// A timed wait expired: its session stops waiting. The lock must not be its.
+    pub(super) fn on_expired(&mut self, sim: &Sim, node: &str, lock: &str, ticket: u32) {
+        if grant_unreported(sim, node, lock, ticket) {
+            self.anomalies.push(format!(
+                "the wait of ticket {ticket} on {node} for {lock} expired, but {node} shows it \
+                 holding the lock"
+            ));
+        }
+        for s in 0..self.sessions.len() {
+            let Session::Lock { lock: l, phase } = &mut self.sessions[s] else {
+                continue;
+            };
+            if *l == lock
+                && matches!(phase, LockPhase::Queued { .. })
+                && phase.using() == Some((node, ticket))
+            {
+                *phase = LockPhase::Idle {
+                    next_tick: sim.tick,
+                };
+                self.expired += 1;
+                return;
+            }
+        }
+    }
+
     pub(super) fn in_use(&self, node: &str, lock: &str, except: usize) -> bool {
         self.sessions.iter().enumerate().any(|(i, s)| {
             i != except
                 && matches!(s, Session::Lock { lock: l, phase } if *l == lock && phase.using().is_some_and(|(n, _)| n == node))
         })
     }
+}
+
+/// Whether `node`'s replica shows `lock` held by acquisition `ticket` of its current process (a
+/// session that still waits, or was told its wait expired: the grant was never reported to it,
+/// though a session sees every grant its node applies as it is applied).
+pub(super) fn grant_unreported(sim: &Sim, node: &str, lock: &str, ticket: u32) -> bool {
+    let Some(holder) = sim.replica(node).and_then(|r| r.fsm().lock_holder(lock)) else {
+        return false;
+    };
+    holder.node_id == sim.nodes[node].node_id && holder.request_id == ticket
 }
