@@ -521,7 +521,8 @@ impl Sim {
             }
             let node = &self.nodes[&name];
             let r = node.replica.as_ref().expect("live");
-            if r.phase() != Phase::Joining || self.tick < node.next_join_tick {
+            let joining = r.phase() == Phase::Joining || r.needs_join_contact();
+            if !joining || self.tick < node.next_join_tick {
                 continue;
             }
             let frame = r.join_request();

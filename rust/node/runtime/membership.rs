@@ -69,6 +69,12 @@ impl Loop {
 
     pub(super) fn joining_step(&mut self, now: Instant) -> Result<()> {
         if self.replica.phase() != Phase::Joining {
+            if self.replica.needs_join_contact() && now >= self.join.next_attempt {
+                // Admitted, then cut off before the cluster's state came: it knows no member
+                // but those it joined through.
+                self.join.next_attempt = now + JOIN_RETRY;
+                self.send_join_request();
+            }
             if self.joined.is_some() && now >= self.join.deadline {
                 // Admitted (a raft id was assigned) but the cluster's log never arrived.
                 return Err(Error::Join(
@@ -114,8 +120,14 @@ impl Loop {
                 Err(e) => log::warn!("{}: discovery failed: {e}", self.cfg.node_id),
             }
         }
+        self.send_join_request();
+        Ok(())
+    }
+
+    /// Sends a join request to the next of the join candidates, if there are any.
+    fn send_join_request(&mut self) {
         if self.join.candidates.is_empty() {
-            return Ok(());
+            return;
         }
         let to = self.join.candidates[self.join.attempt % self.join.candidates.len()];
         self.join.attempt += 1;
@@ -123,7 +135,6 @@ impl Loop {
         if let Err(e) = self.transport.send(self.poll.registry(), to, &frame) {
             log::debug!("{}: join request to {to} not sent: {e}", self.cfg.node_id);
         }
-        Ok(())
     }
 
     pub(super) fn leave_applied(&mut self, response: Message) {

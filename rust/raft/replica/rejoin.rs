@@ -49,6 +49,19 @@ impl Replica {
             && (self.phase == (Phase::Removed { left: false }) || self.quorum_lost())
     }
 
+    /// Whether this replica is adrift and knows no other member to ask to let it in again: it
+    /// was admitted, and cut off before the cluster's state reached it. The layer above then
+    /// sends [`Replica::join_request`] to the addresses it joined through, as while joining; an
+    /// answer admits it again like any readmission.
+    pub fn needs_join_contact(&self) -> bool {
+        let own = self.raft_id();
+        self.adrift()
+            && !self
+                .peers
+                .iter()
+                .any(|(id, a)| *id != own && *a != self.cfg.address)
+    }
+
     /// Tick: asks every member this replica knows to let it in again when it is adrift, and
     /// writes back what a readmission restores once the cluster can take it.
     pub(super) fn rejoin_duties(&mut self) {

@@ -188,3 +188,42 @@ fn an_idle_learner_gets_a_heartbeat_every_fourth_tick_and_a_voter_every_other() 
     );
     assert!(c.replicas[&learner].is_idle_learner());
 }
+
+/// A node admitted and cut off before any of the cluster's state reached it knows no member to
+/// ask to let it in again: it says so, and the layer above asks those it joined through.
+#[test]
+fn a_node_cut_off_right_after_its_admission_asks_to_be_contacted() {
+    let mut c = Cluster::formed(&["n2", "n3"]);
+    let mut n4 = Replica::joining(cfg("n4"));
+    c.queue.push_back(("n1".to_string(), n4.join_request()));
+    // Only the join's answer reaches n4: no log, no snapshot.
+    let mut admitted = false;
+    for _ in 0..50 {
+        while let Some((to, frame)) = c.queue.pop_front() {
+            if to == "n4" {
+                if matches!(frame.payload, Message::ClusterJoinResponse { .. }) {
+                    n4.receive(frame, c.now_ms).unwrap();
+                    admitted = true;
+                }
+            } else if let Some(r) = c.replicas.get_mut(&to) {
+                r.receive(frame, c.now_ms).unwrap();
+            }
+        }
+        for r in c.replicas.values_mut() {
+            r.drive(c.now_ms);
+            c.queue.extend(r.take_outbox());
+        }
+    }
+    assert!(admitted, "n1 answered the join");
+    assert_eq!(n4.phase(), Phase::Member);
+    assert!(!n4.needs_join_contact(), "not adrift yet");
+    let mut now = c.now_ms;
+    for _ in 0..=n4.cfg.no_quorum_after_ticks {
+        now += 10;
+        n4.tick(now);
+        n4.drive(now);
+    }
+    assert!(n4.needs_join_contact());
+    // A member that has the cluster's state knows whom to ask.
+    assert!(!c.replicas["n2"].needs_join_contact());
+}
