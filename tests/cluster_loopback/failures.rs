@@ -68,7 +68,7 @@ fn a_minority_refuses_writes_and_catches_up_after_healing() {
     assert_eq!(add_eventually(&nodes[follower], "c"), 201);
 }
 
-/// A holder cut off from the others releases its lock: the release fails (no quorum), and its
+/// A holder cut off from the others releases its lock: the release fails (timed out), and its
 /// caller cannot release again (`Lock.release()` returns nothing). Once the network heals, the
 /// node frees the lock itself, and a waiter gets it; nobody was declared dead.
 #[test]
