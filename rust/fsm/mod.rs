@@ -209,12 +209,12 @@ impl StateMachine {
         self.locks.holder(name)
     }
 
-    /// Whether acquisition `request_id` of `node_id` holds or waits for lock `name`.
     /// The acquisitions of `node_id` waiting for a lock: (lock, acquire request id).
     pub fn lock_waits_of(&self, node_id: &str) -> Vec<(String, u32)> {
         self.locks.waits_of(node_id)
     }
 
+    /// Whether acquisition `request_id` of `node_id` holds or waits for lock `name`.
     pub fn acquisition_pending(&self, name: &str, node_id: &str, request_id: u32) -> bool {
         self.locks.holds_or_waits(name, node_id, request_id)
     }
