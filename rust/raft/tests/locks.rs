@@ -1,7 +1,30 @@
-//! Lock acquisitions nobody waits for: one applied after its request failed, and waits given
-//! up, are cancelled by their node (`replica/orphans.rs`).
+//! Lock acquisitions nobody waits for: one applied after its request failed, waits given up,
+//! and holds whose release failed are cancelled by their node (`replica/orphans.rs`); waits
+//! decided in entries skipped by a snapshot are reported (`replica/ready.rs`).
 
 use super::*;
+
+/// Submits `request` on `node` and withholds its forwarded copy until the request has timed out
+/// there: its ticket, and the copy (which may still reach the log).
+fn time_out_withheld(
+    c: &mut Cluster,
+    node: &str,
+    request: Message,
+) -> (u32, Vec<(String, FramedMessage<Message>)>) {
+    let r = c.replicas.get_mut(node).unwrap();
+    let ticket = r.submit(request, c.now_ms);
+    r.drive(c.now_ms);
+    let withheld = r.take_outbox();
+    assert!(!withheld.is_empty(), "the request is forwarded");
+    let timeout = c.replicas[node].cfg.request_timeout_ticks as usize;
+    c.tick(timeout + 1);
+    let answer = c.done.get(&(node.to_string(), ticket));
+    assert!(
+        matches!(answer, Some(Message::ErrorResponse { code, .. }) if *code == error_code::TIMEOUT),
+        "{answer:?}"
+    );
+    (ticket, withheld)
+}
 
 /// A lock acquisition whose request failed here (it timed out) but whose forwarded copy was
 /// applied anyway holds the lock for nobody: the replica cancels it, and the lock is free again.
@@ -11,18 +34,7 @@ fn an_acquisition_applied_after_its_request_failed_is_cancelled() {
     let acquire = Message::LockAcquireRequest {
         lock_name: "l".into(),
     };
-    let n2 = c.replicas.get_mut("n2").unwrap();
-    let ticket = n2.submit(acquire, c.now_ms);
-    n2.drive(c.now_ms);
-    let forwarded = n2.take_outbox();
-    assert!(!forwarded.is_empty(), "the acquisition is forwarded");
-    let timeout = c.replicas["n2"].cfg.request_timeout_ticks as usize;
-    c.tick(timeout + 1);
-    assert!(
-        matches!(c.done.get(&("n2".to_string(), ticket)), Some(Message::ErrorResponse { code, .. }) if *code == error_code::TIMEOUT),
-        "{:?}",
-        c.done.get(&("n2".to_string(), ticket))
-    );
+    let (ticket, forwarded) = time_out_withheld(&mut c, "n2", acquire);
     c.queue.extend(forwarded);
     c.settle();
     assert!(
@@ -107,23 +119,10 @@ fn a_failed_release_frees_the_lock_and_its_late_copy_frees_no_later_grant() {
         c.call("n2", acquire()),
         Message::LockAcquireResponse { granted: true, .. }
     ));
-    let n2 = c.replicas.get_mut("n2").unwrap();
-    let release = n2.submit(
-        Message::LockReleaseRequest {
-            lock_name: "l".into(),
-        },
-        c.now_ms,
-    );
-    n2.drive(c.now_ms);
-    let late_copy = n2.take_outbox();
-    assert!(!late_copy.is_empty(), "the release is forwarded");
-    let timeout = c.replicas["n2"].cfg.request_timeout_ticks as usize;
-    c.tick(timeout + 1);
-    assert!(
-        matches!(c.done.get(&("n2".to_string(), release)), Some(Message::ErrorResponse { code, .. }) if *code == error_code::TIMEOUT),
-        "{:?}",
-        c.done.get(&("n2".to_string(), release))
-    );
+    let release = Message::LockReleaseRequest {
+        lock_name: "l".into(),
+    };
+    let (_, late_copy) = time_out_withheld(&mut c, "n2", release);
     c.tick(3);
     assert_eq!(c.replicas["n1"].fsm().lock_holder("l"), None, "released");
 
