@@ -33,6 +33,13 @@ pub use roles::{is_local_read, is_read_only, may_come_from_outside, role, Role};
 use sessions::Sessions;
 pub use snapshot::SnapshotError;
 
+/// The version of this state machine's rules: the snapshot layout and what each command does to
+/// the state. Raised with every change of either, since replicas that applied one command
+/// differently would hold different states without noticing. Members of one cluster must agree
+/// on it, so nodes tell it to each other before anything else (the transport's hello) and refuse
+/// a peer whose build has another.
+pub const RULES_VERSION: u16 = snapshot::FORMAT_VERSION;
+
 /// Hash maps with a fixed-seed fast hash: quick on short byte keys, and the same iteration order
 /// on every replica (listings are sorted anyway; nothing depends on it).
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;

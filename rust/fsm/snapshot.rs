@@ -20,6 +20,8 @@ use crate::wire::codec::{Reader, Writer};
 use crate::wire::{RegistrationInfo, WireError};
 
 const MAGIC: &[u8; 4] = b"VXCS";
+/// Also the state machine's [`super::RULES_VERSION`]: raised when a command's effect changes,
+/// even if the layout does not.
 pub(crate) const FORMAT_VERSION: u16 = 4;
 const PREAMBLE: usize = 10;
 

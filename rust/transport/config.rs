@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::secure::{Auth, Identity};
+use super::secure::{Auth, Build, Identity};
 use crate::wire::DEFAULT_MAX_FRAME_SIZE;
 
 /// Limits and timers of the transport.
@@ -45,6 +45,7 @@ impl TransportConfig {
             identity: Identity {
                 cluster_name: cluster_name.into(),
                 auth,
+                build: Build::THIS,
             },
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             ping_interval: Duration::from_secs(20),

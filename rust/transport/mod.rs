@@ -103,6 +103,8 @@ pub(crate) struct Transport {
     stats: TransportStats,
     /// When a refusal of each kind was last logged as a warning.
     refusals_logged: HashMap<&'static str, Instant>,
+    /// Why the last outbound handshake failed, with its destination.
+    last_handshake_failure: Option<String>,
 }
 
 impl Transport {
@@ -132,6 +134,7 @@ impl Transport {
             refused: Vec::new(),
             stats: TransportStats::default(),
             refusals_logged: HashMap::new(),
+            last_handshake_failure: None,
         })
     }
 
@@ -240,6 +243,7 @@ impl Transport {
                 LinkChange::HandshakeFailed(error) => {
                     self.stats.handshakes_failed += 1;
                     let local = self.local_addr;
+                    self.last_handshake_failure = Some(format!("{to}: {error}"));
                     self.log_refusal(&error, now, |error| {
                         format!("{local} cannot connect to {to}: {error}")
                     });
@@ -342,6 +346,12 @@ impl Transport {
     /// connects time out).
     pub fn take_refused(&mut self) -> Vec<SocketAddr> {
         std::mem::take(&mut self.refused)
+    }
+
+    /// Why the last handshake this node started failed, and with whom: what a node that no
+    /// member answered says about it.
+    pub fn last_handshake_failure(&self) -> Option<&str> {
+        self.last_handshake_failure.as_deref()
     }
 
     pub fn stats(&self) -> TransportStats {

@@ -11,9 +11,11 @@
 //!
 //! A connection, from the connecting node (initiator) to the listening one (responder):
 //! 1. The initiator sends a `Hello` record in clear: magic, channel version, whether it
-//!    authenticates with a secret, and its cluster name. The responder refuses a hello of another
-//!    cluster, another version or another mode with a `Refusal` record naming the difference, so
-//!    both sides can log why, and closes.
+//!    authenticates with a secret, its build (the frames' protocol version and the state
+//!    machine's rules version) and its cluster name. The responder refuses a hello of another
+//!    cluster, another channel version, another build or another mode with a `Refusal` record
+//!    naming the difference, so both sides can log why, and closes. A cluster runs one build:
+//!    a replica that applied a command by other rules would diverge without noticing.
 //! 2. Noise `NNpsk0` (`NN` when both sides opted out of authentication): the initiator's first
 //!    message, pipelined after the hello, is keyed by the pre-shared key; the responder answers
 //!    with its own. The hello's bytes are the Noise prologue, so a hello altered on the way makes
@@ -47,8 +49,8 @@ const MAX_RECORD_PLAINTEXT: usize = MAX_RECORD_BODY - TAG_LEN;
 const TAG_LEN: usize = 16;
 
 const MAGIC: &[u8; 4] = b"VXBC";
-/// The channel's own version, apart from the frames' protocol version it carries.
-const CHANNEL_VERSION: u8 = 1;
+/// The channel's own version. Version 2 added the build to the hello.
+const CHANNEL_VERSION: u8 = 2;
 const RECORD_HELLO: u8 = 1;
 const RECORD_NOISE: u8 = 2;
 const RECORD_REFUSAL: u8 = 3;
@@ -107,6 +109,33 @@ pub enum Auth {
 pub(crate) struct Identity {
     pub cluster_name: String,
     pub auth: Auth,
+    pub build: Build,
+}
+
+/// What a node's build must agree on with its peers': the frames it speaks and the rules by
+/// which its state machine applies commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Build {
+    pub protocol: u8,
+    pub rules: u16,
+}
+
+impl Build {
+    /// This build.
+    pub(crate) const THIS: Build = Build {
+        protocol: crate::wire::PROTOCOL_VERSION,
+        rules: crate::fsm::RULES_VERSION,
+    };
+}
+
+impl fmt::Display for Build {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "protocol version {}, rules version {}",
+            self.protocol, self.rules
+        )
+    }
 }
 
 impl Identity {
@@ -119,11 +148,13 @@ impl Identity {
 
     fn hello(&self) -> Vec<u8> {
         let name = truncated(&self.cluster_name, MAX_CLUSTER_NAME_BYTES);
-        let mut body = Vec::with_capacity(8 + name.len());
+        let mut body = Vec::with_capacity(11 + name.len());
         body.push(RECORD_HELLO);
         body.extend_from_slice(MAGIC);
         body.push(CHANNEL_VERSION);
         body.push(self.mode());
+        body.push(self.build.protocol);
+        body.extend_from_slice(&self.build.rules.to_le_bytes());
         body.push(name.len() as u8);
         body.extend_from_slice(name.as_bytes());
         body
@@ -155,6 +186,9 @@ pub(crate) enum HandshakeError {
     /// A node of another cluster.
     #[error("{0}")]
     OtherCluster(String),
+    /// A node of another build: other frames, or other rules for the state machine.
+    #[error("{0}")]
+    OtherBuild(String),
     /// One side authenticates with a secret and the other opted out.
     #[error("{0}")]
     ModeMismatch(String),
@@ -178,6 +212,7 @@ impl HandshakeError {
         match self {
             HandshakeError::Protocol(_) => "protocol",
             HandshakeError::OtherCluster(_) => "other cluster",
+            HandshakeError::OtherBuild(_) => "other build",
             HandshakeError::ModeMismatch(_) => "mode",
             HandshakeError::Unauthenticated(_) => "secret",
             HandshakeError::RefusedByPeer(_) => "refused",
@@ -379,6 +414,10 @@ impl Responder {
     }
 }
 
+/// What a refusal for another build advises.
+const ONE_BUILD: &str = "the members of a cluster run one build (stop every node of the other \
+                         build before starting nodes of this one)";
+
 fn check_hello(identity: &Identity, body: &[u8]) -> Result<(), HandshakeError> {
     let not_ours = || {
         HandshakeError::Protocol(
@@ -387,15 +426,29 @@ fn check_hello(identity: &Identity, body: &[u8]) -> Result<(), HandshakeError> {
                 .into(),
         )
     };
-    let [RECORD_HELLO, m0, m1, m2, m3, version, mode, name_len, name @ ..] = body else {
+    let [RECORD_HELLO, m0, m1, m2, m3, version, rest @ ..] = body else {
         return Err(not_ours());
     };
     if [*m0, *m1, *m2, *m3] != *MAGIC {
         return Err(not_ours());
     }
     if *version != CHANNEL_VERSION {
-        return Err(HandshakeError::Protocol(format!(
-            "the peer speaks channel version {version}, this node {CHANNEL_VERSION}"
+        return Err(HandshakeError::OtherBuild(format!(
+            "the peer runs a build of channel version {version}, this node {CHANNEL_VERSION}: \
+             {ONE_BUILD}"
+        )));
+    }
+    let [mode, protocol, r0, r1, name_len, name @ ..] = rest else {
+        return Err(not_ours());
+    };
+    let peer = Build {
+        protocol: *protocol,
+        rules: u16::from_le_bytes([*r0, *r1]),
+    };
+    if peer != identity.build {
+        return Err(HandshakeError::OtherBuild(format!(
+            "the peer runs a build of {peer}, this node {}: {ONE_BUILD}",
+            identity.build
         )));
     }
     if name.len() != *name_len as usize {

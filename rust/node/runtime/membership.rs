@@ -89,8 +89,12 @@ impl Loop {
             return self.bootstrap();
         }
         if now >= self.join.deadline {
+            let refused = match self.transport.last_handshake_failure() {
+                Some(why) => format!("; the last connection refused: {why}"),
+                None => String::new(),
+            };
             return Err(Error::Join(format!(
-                "no member answered within the join timeout (tried {:?})",
+                "no member answered within the join timeout (tried {:?}{refused})",
                 self.join.candidates
             )));
         }

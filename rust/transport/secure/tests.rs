@@ -7,6 +7,7 @@ fn identity(cluster: &str, secret: Option<&str>) -> Identity {
             Some(s) => Auth::Secret(ClusterKey::from_secret(s.as_bytes()).unwrap()),
             None => Auth::Insecure,
         },
+        build: Build::THIS,
     }
 }
 
@@ -153,6 +154,58 @@ fn secure_and_insecure_nodes_refuse_each_other() {
         assert!(matches!(error, HandshakeError::ModeMismatch(_)), "{error}");
     }
     assert!(connect(&identity("c", None), &identity("c", None)).is_ok());
+}
+
+/// The initiator's hello, in the layout of `channel` 1, the builds before the hello carried the
+/// build: magic, version, mode, the cluster name.
+fn hello_of_channel_1(cluster: &str) -> Vec<u8> {
+    let mut body = vec![RECORD_HELLO];
+    body.extend_from_slice(MAGIC);
+    body.extend_from_slice(&[1, MODE_SECRET, cluster.len() as u8]);
+    body.extend_from_slice(cluster.as_bytes());
+    body
+}
+
+#[test]
+fn a_node_of_another_build_is_refused_and_both_sides_are_told_which() {
+    let ours = identity("orders", Some(SECRET));
+    let mut other_rules = ours.clone();
+    other_rules.build.rules += 1;
+    let mut other_frames = ours.clone();
+    other_frames.build.protocol += 1;
+    for theirs in [other_rules, other_frames] {
+        let (initiator, hello) = Initiator::start(&theirs).unwrap();
+        let (outcome, _) = respond(&ours, &hello);
+        let error = outcome.err().expect("refused");
+        assert!(matches!(error, HandshakeError::OtherBuild(_)), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("the peer runs a build of {}", theirs.build))
+                && text.contains(&format!("this node {}", ours.build))
+                && text.contains("stop every node of the other build"),
+            "{text}"
+        );
+        let refusal = error.refusal().unwrap();
+        let told = initiator
+            .finish(&records(&refusal)[0], &mut Vec::new())
+            .err()
+            .unwrap();
+        assert!(told.to_string().contains(&text), "{told}");
+        // Its own build is accepted.
+        assert!(connect(&theirs, &theirs).is_ok());
+    }
+    // The builds before the hello carried the build are refused by their channel version.
+    let error = Responder::new()
+        .step(&ours, &hello_of_channel_1("orders"))
+        .err()
+        .unwrap();
+    assert!(matches!(error, HandshakeError::OtherBuild(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("channel version 1, this node {CHANNEL_VERSION}")),
+        "{error}"
+    );
 }
 
 #[test]

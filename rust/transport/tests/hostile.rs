@@ -83,16 +83,28 @@ fn a_plain_frame_without_the_handshake_is_never_parsed() {
 }
 
 #[test]
-fn a_node_without_the_secret_or_of_another_cluster_is_refused_on_both_sides() {
+fn a_node_without_the_secret_of_another_cluster_or_build_is_refused_on_both_sides() {
     let mut net = Net::new();
     let b = net.add(member(), None);
     let to = net.addr(b);
+    let mut other_build = member();
+    other_build.identity.build.rules += 1;
     let strangers = [
-        TransportConfig::new("tests", with_secret("not the secret of this cluster")),
-        TransportConfig::new("another cluster", with_secret(SECRET)),
-        TransportConfig::new("tests", Auth::Insecure),
+        (
+            TransportConfig::new("tests", with_secret("not the secret of this cluster")),
+            "does not hold this cluster's secret",
+        ),
+        (
+            TransportConfig::new("another cluster", with_secret(SECRET)),
+            "the peer is a node of cluster \"another cluster\"",
+        ),
+        (
+            TransportConfig::new("tests", Auth::Insecure),
+            "this node requires the secret",
+        ),
+        (other_build, "the peer runs a build of protocol version"),
     ];
-    for config in strangers {
+    for (config, why) in strangers {
         let refused_before = net.nodes[b].stats().handshakes_refused;
         let stranger = net.add(config, None);
         net.send(stranger, to, &put(1, 10)).unwrap();
@@ -102,6 +114,11 @@ fn a_node_without_the_secret_or_of_another_cluster_is_refused_on_both_sides() {
                 && net.nodes[stranger].stats().handshakes_failed >= 1
         });
         assert_eq!(net.nodes[stranger].stats().connects, 0);
+        let failure = net.nodes[stranger].last_handshake_failure().unwrap();
+        assert!(
+            failure.starts_with(&format!("{to}: refused by the peer: ")) && failure.contains(why),
+            "{failure}"
+        );
     }
     assert!(
         net.inboxes[b].is_empty(),
