@@ -6,6 +6,7 @@ use vertx_cluster::wire::Message;
 use super::{Session, Workload};
 use crate::history::{Hold, Op, OpKind, Outcome};
 use crate::world::Sim;
+use crate::TICK_MS;
 
 #[derive(Debug)]
 pub(super) enum LockPhase {
@@ -204,7 +205,9 @@ impl Workload {
         // Nobody waits for it: the replica cancels it (the wait was given up).
     }
 
-    /// A timed wait expired: its session stops waiting. The lock must not be its.
+    /// A wait ended without its lock (its node reports it expired): its session stops waiting.
+    /// The lock must not be its, and the wait must have lasted its timeout, unless its node was
+    /// removed meanwhile.
     pub(super) fn on_expired(&mut self, sim: &Sim, node: &str, lock: &str, ticket: u32) {
         if grant_unreported(sim, node, lock, ticket) {
             self.anomalies.push(format!(
@@ -220,6 +223,9 @@ impl Workload {
                 && matches!(phase, LockPhase::Queued { .. })
                 && phase.using() == Some((node, ticket))
             {
+                if let Some(early) = expired_early(sim, &self.ops, node, ticket) {
+                    self.anomalies.push(early);
+                }
                 *phase = LockPhase::Idle {
                     next_tick: sim.tick,
                 };
@@ -234,6 +240,44 @@ impl Workload {
             i != except
                 && matches!(s, Session::Lock { lock: l, phase } if *l == lock && phase.using().is_some_and(|(n, _)| n == node))
         })
+    }
+}
+
+/// Why the end of `node`'s wait `ticket`, seen now, came too early, if it did. A wait ends
+/// without its lock when its timeout runs out, or when its node is removed from the cluster (the
+/// node reports it when it is let in again); otherwise it lasts. The timeout is timed by the
+/// cluster's time, which leads real time by at most one tick (see check 5), so a jump of a
+/// node's clock makes no expiry early.
+fn expired_early(sim: &Sim, ops: &[Op], node: &str, ticket: u32) -> Option<String> {
+    let (idx, op) = ops
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, o)| o.node == node && o.ticket == ticket)?;
+    let OpKind::Acquire(_, timeout) = op.kind else {
+        return None;
+    };
+    let removed_since = sim
+        .removals
+        .get(&sim.nodes[node].node_id)
+        .is_some_and(|at| at.iter().any(|&c| c > op.inv));
+    if removed_since {
+        return None;
+    }
+    let tick = sim.tick;
+    let elapsed_ms = (tick.saturating_sub(op.inv_tick) + 1) * TICK_MS;
+    match timeout {
+        None => Some(format!(
+            "an acquisition without a timeout was told its wait ended, its node never removed: \
+             {}",
+            op.describe(idx)
+        )),
+        Some(t) if elapsed_ms < t => Some(format!(
+            "a wait expired at most {elapsed_ms} ms after its acquisition (timeout {t} ms) was \
+             invoked: {}",
+            op.describe(idx)
+        )),
+        Some(_) => None,
     }
 }
 

@@ -73,4 +73,10 @@ public final class BopNodeStatus {
   public long counter(String name) {
     return counters.getOrDefault(name, 0L);
   }
+
+  @Override
+  public String toString() {
+    return "address " + address + (leader ? " (leader)" : "") + ", members " + members + ", voters "
+      + voters + ", counters " + counters;
+  }
 }
