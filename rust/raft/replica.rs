@@ -186,7 +186,7 @@ pub struct Replica {
     restore_queue: Vec<Message>,
     /// This node's lock acquisitions that may hold or wait for nobody: requests that failed
     /// but may still be applied, and holds whose release failed (see `orphans.rs`).
-    failed_acquisitions: Vec<orphans::Orphan>,
+    failed_acquisitions: orphans::Orphans,
     /// Whether this replica's request ids were checked against a session its node id left in
     /// the cluster (`rejoin::number_past_earlier_process`).
     numbered_past_earlier: bool,
@@ -274,7 +274,7 @@ impl Replica {
             rejoin: None,
             captured: None,
             restore_queue: Vec::new(),
-            failed_acquisitions: Vec::new(),
+            failed_acquisitions: orphans::Orphans::default(),
             numbered_past_earlier: false,
             restoring: HashMap::new(),
             next_rejoin_probe_tick: 0,

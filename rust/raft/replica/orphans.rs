@@ -22,11 +22,26 @@
 //! after the cancel freed the lock and it went to a later acquisition of this node, is skipped
 //! instead of freeing that one.
 
+use std::collections::VecDeque;
+
 use super::{serial_before, Phase, Replica};
 use crate::wire::{Message, MessageRef, Proposal};
 
-/// Failed acquisitions remembered at most (the oldest are forgotten first).
-const MAX_FAILED_ACQUISITIONS: usize = 1024;
+/// Failed acquisitions remembered at most (the oldest are forgotten first, with a warning).
+/// Each is a request of this node's own callers that failed while it may still apply; the
+/// list empties as soon as any later request of this node applies, so it holds about as many
+/// as were in flight when a partition or a lost quorum failed them.
+const MAX_FAILED_ACQUISITIONS: usize = 65_536;
+
+/// This node's acquisitions that may hold or wait for nobody.
+#[derive(Debug, Default)]
+pub(super) struct Orphans {
+    waiting: VecDeque<Orphan>,
+    /// This replica's raft id, its applied index and its settled floor when `waiting` was last
+    /// checked against the state: nothing can have changed for them until one of these moves
+    /// or an orphan is added.
+    checked_at: Option<(u64, u64, u32)>,
+}
 
 /// An acquisition of this node that may hold or wait for nobody.
 #[derive(Debug)]
@@ -100,22 +115,38 @@ impl Replica {
     }
 
     fn remember(&mut self, orphan: Orphan) {
-        if self.failed_acquisitions.len() == MAX_FAILED_ACQUISITIONS {
-            self.failed_acquisitions.remove(0);
+        let orphans = &mut self.failed_acquisitions;
+        if orphans.waiting.len() == MAX_FAILED_ACQUISITIONS {
+            if let Some(oldest) = orphans.waiting.pop_front() {
+                log::warn!(
+                    "{}: over {MAX_FAILED_ACQUISITIONS} failed lock requests may still be \
+                     applied; forgetting acquisition {} of lock {}, which keeps its lock held \
+                     until this node leaves if it was applied",
+                    self.cfg.node_id,
+                    oldest.acquisition,
+                    oldest.lock_name
+                );
+            }
         }
-        self.failed_acquisitions.push(orphan);
+        orphans.waiting.push_back(orphan);
+        orphans.checked_at = None;
     }
 
     /// Cancels the failed acquisitions the state shows holding or waiting, and forgets those
     /// that can no longer be applied.
     pub(super) fn cancel_orphaned_acquisitions(&mut self) {
-        if self.failed_acquisitions.is_empty() || self.replaying() {
+        if self.failed_acquisitions.waiting.is_empty() || self.replaying() {
             return;
         }
-        let me = self.cfg.node_id.clone();
         let settled_below = self.settled_below();
+        let at = Some((self.raft_id(), self.fsm.last_applied(), settled_below));
+        if self.failed_acquisitions.checked_at == at {
+            return;
+        }
+        self.failed_acquisitions.checked_at = at;
+        let me = self.cfg.node_id.clone();
         let mut orphans = Vec::new();
-        self.failed_acquisitions.retain(|o| {
+        self.failed_acquisitions.waiting.retain(|o| {
             if self
                 .fsm
                 .acquisition_pending(&o.lock_name, &me, o.acquisition)
