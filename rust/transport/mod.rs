@@ -103,8 +103,9 @@ pub(crate) struct Transport {
     stats: TransportStats,
     /// When a refusal of each kind was last logged as a warning.
     refusals_logged: HashMap<&'static str, Instant>,
-    /// Why the last outbound handshake failed, with its destination.
-    last_handshake_failure: Option<String>,
+    /// Why the last outbound handshake failed, with its destination, until a connection to
+    /// that destination authenticates.
+    last_handshake_failure: Option<(SocketAddr, String)>,
 }
 
 impl Transport {
@@ -236,6 +237,13 @@ impl Transport {
                 LinkChange::Unchanged => {}
                 LinkChange::Connected => {
                     self.stats.connects += 1;
+                    if self
+                        .last_handshake_failure
+                        .as_ref()
+                        .is_some_and(|(at, _)| *at == to)
+                    {
+                        self.last_handshake_failure = None;
+                    }
                     log::debug!("{} connected to {to}", self.local_addr);
                     self.drive(registry, to, now);
                 }
@@ -243,7 +251,7 @@ impl Transport {
                 LinkChange::HandshakeFailed(error) => {
                     self.stats.handshakes_failed += 1;
                     let local = self.local_addr;
-                    self.last_handshake_failure = Some(format!("{to}: {error}"));
+                    self.last_handshake_failure = Some((to, format!("{to}: {error}")));
                     self.log_refusal(&error, now, |error| {
                         format!("{local} cannot connect to {to}: {error}")
                     });
@@ -348,10 +356,12 @@ impl Transport {
         std::mem::take(&mut self.refused)
     }
 
-    /// Why the last handshake this node started failed, and with whom: what a node that no
-    /// member answered says about it.
+    /// Why the last handshake this node started failed, and with whom, unless a connection to
+    /// that peer has authenticated since: what a node that no member answered says about it.
     pub fn last_handshake_failure(&self) -> Option<&str> {
-        self.last_handshake_failure.as_deref()
+        self.last_handshake_failure
+            .as_ref()
+            .map(|(_, why)| why.as_str())
     }
 
     pub fn stats(&self) -> TransportStats {
