@@ -9,6 +9,7 @@ use super::*;
 use crate::fsm::Event;
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, RegistrationInfo};
 
+mod batching;
 mod learners;
 mod locks;
 mod placement;
