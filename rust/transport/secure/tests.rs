@@ -156,8 +156,8 @@ fn secure_and_insecure_nodes_refuse_each_other() {
     assert!(connect(&identity("c", None), &identity("c", None)).is_ok());
 }
 
-/// The initiator's hello, in the layout of `channel` 1, the builds before the hello carried the
-/// build: magic, version, mode, the cluster name.
+/// A hello in the layout of channel version 1, which the builds before the hello carried the
+/// build sent: magic, version, mode, the cluster name.
 fn hello_of_channel_1(cluster: &str) -> Vec<u8> {
     let mut body = vec![RECORD_HELLO];
     body.extend_from_slice(MAGIC);

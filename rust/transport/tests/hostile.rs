@@ -1,7 +1,7 @@
 //! What a hostile peer can send a transport: malformed frames and oversized claims from a
-//! member, plain frames without the handshake, handshakes without the secret or of another
-//! cluster, altered and replayed records, and silent connections holding handshake places.
-//! Each is refused, counted, and costs only its own connection.
+//! member, plain frames without the handshake, handshakes without the secret, of another cluster
+//! or of another build, altered and replayed records, and silent connections holding handshake
+//! places. Each is refused, counted, and costs only its own connection.
 
 use super::*;
 
@@ -83,7 +83,7 @@ fn a_plain_frame_without_the_handshake_is_never_parsed() {
 }
 
 #[test]
-fn a_node_without_the_secret_of_another_cluster_or_build_is_refused_on_both_sides() {
+fn strangers_and_other_builds_are_refused_on_both_sides_and_told_why() {
     let mut net = Net::new();
     let b = net.add(member(), None);
     let to = net.addr(b);
