@@ -512,9 +512,6 @@ impl Replica {
             self.handle_ready();
         }
         if self.is_leader() {
-            // Writes held while the last batch was being committed go out once it is, when its
-            // commit came in a Ready above (a single voter commits on persisting).
-            self.send_unsent(now_ms);
             self.reconcile_membership();
             // raft asks for a snapshot while sending, outside any Ready.
             self.maybe_snapshot();

@@ -9,7 +9,6 @@ use super::*;
 use crate::fsm::Event;
 use crate::wire::{error_code, FramedMessage, Message, MessageFlags, RegistrationInfo};
 
-mod batching;
 mod learners;
 mod locks;
 mod placement;

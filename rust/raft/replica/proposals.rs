@@ -8,9 +8,6 @@ use super::super::command;
 use super::{serial_before, PendingWrite, Replica};
 use crate::wire::{FramedMessage, Message, MessageFlags, Proposal};
 
-/// The most writes a leader holds while its last batch is being committed.
-const MAX_COALESCED: usize = 4096;
-
 /// A write waiting to be proposed (leader) or forwarded (follower).
 #[derive(Debug)]
 pub(super) enum Unsent {
@@ -145,23 +142,11 @@ impl Replica {
         }
     }
 
-    /// Whether the leader holds its queued writes for the next batch: while entries it proposed
-    /// are not committed yet, writes that arrive meanwhile go out together once they are (group
-    /// commit), up to [`MAX_COALESCED`] of them.
-    fn coalescing(&self) -> bool {
-        let raw = self.raw.as_ref().expect("a leader has raft");
-        let log = &raw.raft.raft_log;
-        log.last_index() > log.committed && self.unsent.len() < MAX_COALESCED
-    }
-
     /// Sends the queued writes on: proposed in one batch when this replica leads, forwarded in
     /// one frame to the leader otherwise (they wait while there is none).
     pub(super) fn send_unsent(&mut self, now_ms: u64) {
         if !self.unsent.is_empty() {
             if self.is_leader() {
-                if self.coalescing() {
-                    return;
-                }
                 let batch = std::mem::take(&mut self.unsent);
                 self.propose_batch(batch, now_ms);
             } else if let Some(addr) = self.leader_address() {
