@@ -35,7 +35,7 @@ pub(crate) struct Workload {
     pending: BTreeMap<(String, u32), usize>,
     sessions: Vec<Session>,
     pub(crate) holds: Vec<Hold>,
-    /// Timed waits of sessions that expired.
+    /// Waits of sessions that ended without their lock (timed out, or dropped by a removal).
     pub(crate) expired: u64,
     next_value: u64,
     pub(crate) wind_down: bool,

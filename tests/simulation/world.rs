@@ -71,7 +71,8 @@ pub(crate) enum Obs {
         token: u64,
         process: Process,
     },
-    /// A queued timed acquisition of the node's process expired without a grant.
+    /// A queued acquisition of the node's process ended without a grant: its timeout ran out,
+    /// or the node's removal dropped it (reported when the node is let in again).
     Expired {
         node: String,
         lock: String,

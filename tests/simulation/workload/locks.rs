@@ -264,8 +264,7 @@ fn expired_early(sim: &Sim, ops: &[Op], node: &str, ticket: u32) -> Option<Strin
     if removed_since {
         return None;
     }
-    let tick = sim.tick;
-    let elapsed_ms = (tick.saturating_sub(op.inv_tick) + 1) * TICK_MS;
+    let elapsed_ms = (sim.tick.saturating_sub(op.inv_tick) + 1) * TICK_MS;
     match timeout {
         None => Some(format!(
             "an acquisition without a timeout was told its wait ended, its node never removed: \
