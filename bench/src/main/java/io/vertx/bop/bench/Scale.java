@@ -30,8 +30,9 @@ import java.util.concurrent.TimeUnit;
  * every node's {@code buildClustered()} has completed, each timed in the JVM where it happens;
  * over child JVMs from the moment every child has loaded Vert.x, and from their launch), map put and get
  * latency from one member with one request in flight (p50, p99), registration fan-out (from
- * {@code consumer()} on one member until a request from every member reached it: first when no
- * member has an event-bus connection to it yet, then for a second address), memory per
+ * {@code consumer()} on one member until every member's request was answered, and until a request
+ * from every member reached the consumer: first when no member has an event-bus connection to
+ * it yet, then for a second address), memory per
  * member (resident set growth, and heap after GC, divided by N), and the time until writes resume
  * after the leader stops abruptly: in this JVM its node is closed without leaving; over child JVMs
  * (this JVM then holds no member and only drives them) the leader's JVM is killed (SIGKILL).
@@ -49,7 +50,10 @@ import java.util.concurrent.TimeUnit;
  * each child JVM at formation, when each of its members was handed its Vert.x instance, asked to
  * join, joined, was asked to set its node info, had set it, and had started (ms after GO), then
  * in each fan-out its members' registrations and node info reads ({@code ScaleNodes.TimedManager}),
- * and this JVM logs the child JVMs' CPU from GO to formation.
+ * and this JVM logs the child JVMs' CPU from GO to formation; {@code -Dbench.settledFans=N} runs
+ * N more fan-outs after the second, each after {@code -Dbench.settleMs} (2000) ms of rest and
+ * repeated to its address after as long again (Vert.x then sends without asking the manager), and
+ * logs them.
  */
 public final class Scale {
 
@@ -89,7 +93,7 @@ public final class Scale {
     if (spread > 0) {
       rows.add(multiJvm(spread, jvms));
     }
-    System.out.println("| setup | members | formation: all list N / all started (ms) | put p50 / p99 (ms) | get p50 / p99 (ms) | fan-out, first contact (ms) | fan-out, connected (ms) "
+    System.out.println("| setup | members | formation: all list N / all started (ms) | put p50 / p99 (ms) | get p50 / p99 (ms) | fan-out, first contact: answered / reached (ms) | fan-out, connected: answered / reached (ms) "
       + "| memory per member: RSS / heap (MiB) | writes resume after the leader stops (ms) |");
     System.out.println("|---|---|---|---|---|---|---|---|---|");
     rows.forEach(System.out::println);
@@ -110,7 +114,17 @@ public final class Scale {
     Vertx probe = s.nodes.get(n - 1);
     String latency = ScaleNodes.latency(probe, ops);
     Vertx owner = s.nodes.get(0);
-    String fan = fanOut(address -> owner.eventBus().<String>consumer(address, m -> m.reply("ok")), s, new ArrayList<>());
+    String fan = fanOut(new Registrar() {
+      @Override
+      public void register(String address) {
+        ScaleNodes.consumeFan(owner, address);
+      }
+
+      @Override
+      public String reached(String address, long startedMillis) {
+        return ScaleNodes.reached(address, startedMillis);
+      }
+    }, s, new ArrayList<>());
     gc();
     double rss = (ScaleNodes.rss() - rssBefore) / (double) n / (1 << 20);
     double heap = (heapUsed() - heapBefore) / (double) n / (1 << 20);
@@ -177,7 +191,17 @@ public final class Scale {
     }
     Child owner = probe;
     String latency = probe.call("LATENCY " + ops);
-    String fan = fanOut(address -> owner.call("CONSUME " + address), null, children);
+    String fan = fanOut(new Registrar() {
+      @Override
+      public void register(String address) throws Exception {
+        owner.call("CONSUME " + address);
+      }
+
+      @Override
+      public String reached(String address, long startedMillis) throws Exception {
+        return owner.call("REACHED " + address + " " + startedMillis);
+      }
+    }, null, children);
     long rss = 0;
     for (Child c : children) {
       rss += Long.parseLong(c.call("RSS"));
@@ -204,9 +228,13 @@ public final class Scale {
       jvms, n / jvms, n, formation, latency, fan, rss / (double) n / (1 << 20), resume);
   }
 
-  /** Registers a consumer for an address on the member that owns a fan-out. */
+  /** The member that owns a fan-out. */
   private interface Registrar {
+    /** Registers the fan-out's consumer ({@link ScaleNodes#consumeFan}) for {@code address}. */
     void register(String address) throws Exception;
+
+    /** {@link ScaleNodes#reached}: "ms count", when the last member's first request reached the consumer. */
+    String reached(String address, long startedMillis) throws Exception;
   }
 
   /**
@@ -214,18 +242,35 @@ public final class Scale {
    * twice: first while no member has talked to the owner yet (each request also opens the event
    * bus's connection), then for a second address once the first is answered everywhere. The
    * members are those of {@code local} (null when this JVM holds none) and of {@code children}.
-   * Returns "first | second" in milliseconds.
+   * With {@code -Dbench.settledFans=N}, N more fan-outs follow, each after {@code bench.settleMs}
+   * (2000) ms of rest, logged only. Returns "first | second", each as {@link #fanOutOnce} gives it.
    */
   private static String fanOut(Registrar owner, ScaleNodes local, List<Child> children) throws Exception {
-    long first = fanOutOnce(owner, local, children);
-    long second = fanOutOnce(owner, local, children);
+    String first = fanOutOnce(owner, local, children, "fan." + UUID.randomUUID(), true);
+    String second = fanOutOnce(owner, local, children, "fan." + UUID.randomUUID(), true);
+    for (int i = 0; i < Integer.getInteger("bench.settledFans", 0); i++) {
+      Thread.sleep(Long.getLong("bench.settleMs", 2_000));
+      String address = "fan." + UUID.randomUUID();
+      log("settled fan-out " + (i + 1) + ": " + fanOutOnce(owner, local, children, address, true) + " ms");
+      Thread.sleep(Long.getLong("bench.settleMs", 2_000));
+      log("settled fan-out " + (i + 1) + " again, to the address every member has sent to: "
+        + fanOutOnce(owner, local, children, address, false) + " ms");
+    }
     return first + " | " + second;
   }
 
-  private static long fanOutOnce(Registrar owner, ScaleNodes local, List<Child> children) throws Exception {
-    String address = "fan." + UUID.randomUUID();
+  /**
+   * One fan-out to {@code address}: "answered / reached", the ms from the consumer's registration
+   * being asked for (from the start, when {@code register} is false: the consumer is there
+   * already) until every member had its answer, and until the first request of every member had
+   * reached the consumer (the issue's measure; one host, one clock).
+   */
+  private static String fanOutOnce(Registrar owner, ScaleNodes local, List<Child> children, String address,
+      boolean register) throws Exception {
     long started = System.currentTimeMillis();
-    owner.register(address);
+    if (register) {
+      owner.register(address);
+    }
     for (Child c : children) {
       c.send("FAN " + address + " " + started);
     }
@@ -239,9 +284,13 @@ public final class Scale {
     }
     times.sort(null);
     long last = times.get(times.size() - 1);
+    String[] reached = owner.reached(address, started).split(" ");
+    if (Integer.parseInt(reached[1]) != times.size()) {
+      throw new IllegalStateException("the consumer of " + address + " heard from " + reached[1] + " members of " + times.size());
+    }
     log("fan-out to " + address + ": last member answered after " + last + " ms, median "
-      + times.get(times.size() / 2) + " ms");
-    return last;
+      + times.get(times.size() / 2) + " ms; the last member's first request reached the consumer after " + reached[0] + " ms");
+    return last + " / " + reached[0];
   }
 
   /** Stops the leader without leaving; the milliseconds until a put from another member succeeds. */

@@ -41,6 +41,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * Vert.x instances had started), {@code FAN address} (every node requests {@code address} until answered;
  * the answer is each node's milliseconds until it was, comma-separated), {@code RSS} (this JVM's resident set in
  * bytes), {@code CONSUME address} (its first node registers a consumer that answers "ok"),
+ * {@code REACHED address since} (for an address it owns: the ms from {@code since} until the
+ * last member's first request reached its consumer, and how many members' requests did),
  * {@code LATENCY ops} (put and get latency from its last node, as "p50 / p99 | p50 / p99" in ms),
  * {@code LEADS} ({@code true} when one of its nodes leads the cluster), {@code RESUME since}
  * (puts from its last node until one is accepted; the answer is the wall-clock milliseconds from
@@ -224,9 +226,9 @@ public final class ScaleNodes {
       probeVisible(address, startedMillis);
     }
     List<Future<Long>> answered = new ArrayList<>();
-    for (Vertx vertx : nodes) {
+    for (int i = 0; i < nodes.size(); i++) {
       Promise<Long> p = Promise.promise();
-      attempt(vertx, address, startedMillis, p);
+      attempt(nodes.get(i), ProcessHandle.current().pid() + "/" + i + "@" + startedMillis, address, startedMillis, p);
       answered.add(p.future());
     }
     List<Long> times = new ArrayList<>();
@@ -329,12 +331,39 @@ public final class ScaleNodes {
   /** How long a member waits before it asks again for an address nobody answered yet. */
   private static final long FAN_RETRY_MS = Long.getLong("bench.fanRetryMs", 1);
 
-  private static void attempt(Vertx vertx, String address, long startedMillis, Promise<Long> done) {
-    vertx.eventBus().request(address, "fan", new DeliveryOptions().setSendTimeout(5_000)).onComplete(ar -> {
+  /** Per fan-out address owned in this JVM: each requesting member's id, and when its first request reached the owner (ms). */
+  private static final Map<String, Map<String, Long>> ARRIVALS = new ConcurrentHashMap<>();
+
+  /**
+   * Registers the fan-out consumer for {@code address} on {@code owner}: it answers "ok" and notes
+   * when the first request of each member in each fan-out (the request's body names both) reached it.
+   */
+  static io.vertx.core.eventbus.MessageConsumer<String> consumeFan(Vertx owner, String address) {
+    Map<String, Long> arrivals = ARRIVALS.computeIfAbsent(address, a -> new ConcurrentHashMap<>());
+    return owner.eventBus().<String>consumer(address, m -> {
+      arrivals.putIfAbsent(m.body(), System.currentTimeMillis());
+      m.reply("ok");
+    });
+  }
+
+  /**
+   * For a fan-out owned in this JVM, started at {@code startedMillis}: "last count", the ms until
+   * the first request of the last member reached the owner, and how many members' requests did.
+   */
+  static String reached(String address, long startedMillis) {
+    // A request's body names its member and its fan-out's start: an address can be fanned out to again.
+    String suffix = "@" + startedMillis;
+    long[] last = ARRIVALS.getOrDefault(address, Collections.emptyMap()).entrySet().stream()
+      .filter(e -> e.getKey().endsWith(suffix)).mapToLong(Map.Entry::getValue).toArray();
+    return (Arrays.stream(last).max().orElse(startedMillis - 1) - startedMillis) + " " + last.length;
+  }
+
+  private static void attempt(Vertx vertx, String member, String address, long startedMillis, Promise<Long> done) {
+    vertx.eventBus().request(address, member, new DeliveryOptions().setSendTimeout(5_000)).onComplete(ar -> {
       if (ar.succeeded()) {
         done.complete(System.currentTimeMillis() - startedMillis);
       } else {
-        vertx.setTimer(FAN_RETRY_MS, t -> attempt(vertx, address, startedMillis, done));
+        vertx.setTimer(FAN_RETRY_MS, t -> attempt(vertx, member, address, startedMillis, done));
       }
     });
   }
@@ -469,10 +498,13 @@ public final class ScaleNodes {
             break;
           case "CONSUME":
             long asked = System.currentTimeMillis();
-            s.nodes.get(0).eventBus().<String>consumer(c[1], m -> m.reply("ok")).completion().onComplete(ar ->
+            consumeFan(s.nodes.get(0), c[1]).completion().onComplete(ar ->
               System.err.println("[scale] consumer of " + c[1] + " registered (" + ar.succeeded() + ") after "
                 + (System.currentTimeMillis() - asked) + " ms"));
             proto.println("@@ OK");
+            break;
+          case "REACHED":
+            proto.println("@@ " + reached(c[1], Long.parseLong(c[2])));
             break;
           case "LATENCY":
             proto.println("@@ " + latency(s.nodes.get(s.nodes.size() - 1), Integer.parseInt(c[1])));
