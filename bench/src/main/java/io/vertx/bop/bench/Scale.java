@@ -53,7 +53,9 @@ import java.util.concurrent.TimeUnit;
  * and this JVM logs the child JVMs' CPU from GO to formation; {@code -Dbench.settledFans=N} runs
  * N more fan-outs after the second, each after {@code -Dbench.settleMs} (2000) ms of rest and
  * repeated to its address after as long again (Vert.x then sends without asking the manager), and
- * logs them.
+ * logs them; {@code -Dbench.churnMs=N}, in each one-JVM run, has the put and get probe (a learner)
+ * run 8 chains of consumer register+unregister for N ms, then 8 chains of map puts, and logs both
+ * rates.
  */
 public final class Scale {
 
@@ -125,6 +127,11 @@ public final class Scale {
         return ScaleNodes.reached(address, startedMillis);
       }
     }, s, new ArrayList<>());
+    long churnMs = Long.getLong("bench.churnMs", 0);
+    if (churnMs > 0) {
+      log("in-process, " + n + " members: 8 chains of register+unregister / of puts on a learner (cycles/s): "
+        + ScaleNodes.churn(probe, 8, churnMs));
+    }
     gc();
     double rss = (ScaleNodes.rss() - rssBefore) / (double) n / (1 << 20);
     double heap = (heapUsed() - heapBefore) / (double) n / (1 << 20);

@@ -391,6 +391,52 @@ public final class ScaleNodes {
     return pct(puts) + " | " + pct(gets);
   }
 
+  /**
+   * {@code chains} chains on {@code vertx} for {@code ms}: each registers a consumer of its own
+   * address, unregisters it once registered, and starts again; then the same with map puts.
+   * "registrations / puts" in cycles per second.
+   */
+  static String churn(Vertx vertx, int chains, long ms) throws Exception {
+    AsyncMap<String, String> map = get(vertx.sharedData().<String, String>getAsyncMap("scale"), 30_000);
+    double consumers = chains(chains, ms, i -> {
+      io.vertx.core.eventbus.MessageConsumer<String> c = vertx.eventBus().consumer("churn." + i, m -> { });
+      return c.completion().compose(v -> c.unregister());
+    });
+    double puts = chains(chains, ms, i -> map.put("churn." + i, "v").mapEmpty());
+    return String.format("%.0f / %.0f", consumers, puts);
+  }
+
+  private static double chains(int chains, long ms, java.util.function.IntFunction<Future<Void>> step) throws Exception {
+    AtomicLong done = new AtomicLong();
+    long end = System.currentTimeMillis() + ms;
+    List<Future<Void>> all = new ArrayList<>();
+    for (int i = 0; i < chains; i++) {
+      Promise<Void> p = Promise.promise();
+      chain(i, end, done, step, p);
+      all.add(p.future());
+    }
+    long t0 = System.nanoTime();
+    for (Future<Void> f : all) {
+      get(f, ms + 30_000);
+    }
+    return done.get() / ((System.nanoTime() - t0) / 1e9);
+  }
+
+  private static void chain(int i, long end, AtomicLong done, java.util.function.IntFunction<Future<Void>> step, Promise<Void> p) {
+    if (System.currentTimeMillis() >= end) {
+      p.complete();
+      return;
+    }
+    step.apply(i).onComplete(ar -> {
+      if (ar.failed()) {
+        p.fail(ar.cause());
+        return;
+      }
+      done.incrementAndGet();
+      chain(i, end, done, step, p);
+    });
+  }
+
   private static String pct(long[] nanos) {
     long[] sorted = nanos.clone();
     Arrays.sort(sorted);
