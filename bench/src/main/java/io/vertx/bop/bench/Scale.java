@@ -249,8 +249,10 @@ public final class Scale {
    * twice: first while no member has talked to the owner yet (each request also opens the event
    * bus's connection), then for a second address once the first is answered everywhere. The
    * members are those of {@code local} (null when this JVM holds none) and of {@code children}.
-   * With {@code -Dbench.settledFans=N}, N more fan-outs follow, each after {@code bench.settleMs}
-   * (2000) ms of rest, logged only. Returns "first | second", each as {@link #fanOutOnce} gives it.
+   * With {@code -Dbench.settledFans=N}, N more fan-outs follow, each to a new address after
+   * {@code bench.settleMs} (2000) ms of rest and then again to the same address after as long
+   * (every member's Vert.x then routes by the registrations it holds), logged only. Returns
+   * "first | second", each as {@link #fanOutOnce} gives it.
    */
   private static String fanOut(Registrar owner, ScaleNodes local, List<Child> children) throws Exception {
     String first = fanOutOnce(owner, local, children, "fan." + UUID.randomUUID(), true);
