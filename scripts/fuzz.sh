@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes what takes bytes from outside: frame decoding, the replica's receive path (raft messages
-# and frames delivered into a real three-replica cluster), snapshot decoding, the JNI settings
-# (Rust, rust/fuzz) and the Java value codec (BopValueCodecFuzzTest). Prints, per target, the
+# and frames delivered into a real three-replica cluster), snapshot decoding, the JNI settings,
+# the secure channel's handshake (Rust, rust/fuzz) and the Java value codec (BopValueCodecFuzzTest). Prints, per target, the
 # inputs tried and the failures; exits non-zero if any input failed (saved under
 # target/fuzz-failures/ for the Rust targets, printed in hex for both).
 #
@@ -27,7 +27,7 @@ if [[ "${1:-}" == "--coverage" ]]; then
   # No sanitizer: the code under test is safe Rust (`unsafe` lives only in rust/jni), and ASan
   # would cost most of the speed.
   cargo +nightly fuzz build -O -s none
-  for target in frame replica snapshot settings; do
+  for target in frame replica snapshot settings handshake; do
     echo "== libFuzzer: $target, $runs runs"
     cargo +nightly fuzz run -O -s none "$target" "corpus/$target" -- \
       -runs="$runs" -max_len=65536 -print_final_stats=1 2>&1 \

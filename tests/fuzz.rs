@@ -1,5 +1,6 @@
 //! The seeded mutation fuzzer over the targets of `vertx_cluster::fuzz`: frame decoding, the
-//! replica's receive path, snapshot decoding and the JNI settings. One test per target; each
+//! replica's receive path, snapshot decoding, the JNI settings and the secure channel's
+//! handshake. One test per target; each
 //! starts from the golden vectors in `tests/vectors` and a real cluster's traffic, mutates
 //! (bytes, and raft messages field by field), runs every input under `catch_unwind` and counts
 //! failures (a panic or a broken round trip). Failing inputs are saved under
@@ -23,6 +24,9 @@ use vertx_cluster::fuzz::{replica_outcomes, reset_replica_cluster, Target};
 
 /// Inputs per target of a plain `cargo test` (debug build): a few seconds each.
 const DEFAULT_INPUTS: u64 = 3_000;
+/// The same for the handshake target, whose inputs cost milliseconds each in a debug build
+/// (key exchanges).
+const DEFAULT_HANDSHAKE_INPUTS: u64 = 1_000;
 /// Mutated inputs kept to mutate further (one in `KEEP_ONE_IN`), at most this many.
 const MAX_CORPUS: usize = 4_096;
 const KEEP_ONE_IN: usize = 64;
@@ -114,7 +118,11 @@ fn fuzz(target: Target) {
         }
         return;
     }
-    let inputs = env_u64("VERTX_CLUSTER_FUZZ_INPUTS").unwrap_or(DEFAULT_INPUTS);
+    let inputs = env_u64("VERTX_CLUSTER_FUZZ_INPUTS").unwrap_or(if target == Target::Handshake {
+        DEFAULT_HANDSHAKE_INPUTS
+    } else {
+        DEFAULT_INPUTS
+    });
     let first_seed = env_u64("VERTX_CLUSTER_FUZZ_SEED").unwrap_or(1);
     let mut rng = Rng::new(first_seed.wrapping_mul(0x1000_0001) ^ target as u64);
     let seeds = target.seeds(&vectors());
@@ -218,4 +226,9 @@ fn fuzz_snapshot_decoding() {
 #[test]
 fn fuzz_the_jni_settings() {
     fuzz(Target::Settings);
+}
+
+#[test]
+fn fuzz_the_handshake() {
+    fuzz(Target::Handshake);
 }

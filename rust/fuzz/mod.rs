@@ -16,8 +16,11 @@
 //! - [`Target::Snapshot`]: state-machine snapshot bytes, as is and with the checksum made
 //!   right; a snapshot that decodes re-encodes to bytes that decode and re-encode the same.
 //! - [`Target::Settings`]: the node settings Java passes to `start`.
+//! - [`Target::Handshake`]: the secure channel's records before and right after the peer is
+//!   authenticated, on the listening and on the connecting side (`handshake.rs`).
 
 mod cluster;
+mod handshake;
 pub mod mutate;
 
 use std::cell::RefCell;
@@ -39,14 +42,16 @@ pub enum Target {
     Replica,
     Snapshot,
     Settings,
+    Handshake,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 5] = [
         Target::Frame,
         Target::Replica,
         Target::Snapshot,
         Target::Settings,
+        Target::Handshake,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +60,7 @@ impl Target {
             Target::Replica => "replica",
             Target::Snapshot => "snapshot",
             Target::Settings => "settings",
+            Target::Handshake => "handshake",
         }
     }
 
@@ -65,6 +71,7 @@ impl Target {
             Target::Replica => replica(data),
             Target::Snapshot => snapshot(data),
             Target::Settings => settings(data),
+            Target::Handshake => handshake::run(data),
         }
     }
 
@@ -117,6 +124,31 @@ impl Target {
                 seeds
             }
             Target::Settings => files(&vectors.join("jni"), "settings"),
+            Target::Handshake => {
+                let mut seeds = Vec::new();
+                for secret in [false, true] {
+                    let mode = u8::from(secret);
+                    let with = |control: u8, rest: &[u8]| [&[mode | control][..], rest].concat();
+                    // A peer's opening; a confirmation that does not verify after a genuine
+                    // one; the listener's genuine answer, and a refusal; sealed frames.
+                    seeds.push(with(0x00, &handshake::opening(secret)));
+                    seeds.push(with(
+                        0x04,
+                        &[16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                    ));
+                    seeds.push(with(0x02, &handshake::answer(secret)));
+                    seeds.push(with(0x02, b"\x0a\x00\x03refused!!"));
+                    let frames = files(vectors, "");
+                    for frame in frames.iter().take(4) {
+                        seeds.push(with(0x08, frame));
+                    }
+                    // Many frames in a row, and more than one record holds.
+                    seeds.push(with(0x08, &frames.concat()));
+                    let long: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+                    seeds.push(with(0x08, &long));
+                }
+                seeds
+            }
         }
     }
 }
