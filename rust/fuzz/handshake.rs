@@ -7,7 +7,8 @@
 //!   [`Initiator::finish`]); else it listens (the rest is what a connecting peer sends, cut into
 //!   records and stepped through a [`Responder`], as the inbound connection does);
 //! - bit 2, listening: a genuine peer's hello and first handshake message come first, so the
-//!   rest meets the stage that waits for the confirmation, and then the open channel;
+//!   rest meets the stage that waits for the confirmation (which no input can forge: the open
+//!   channel's records are reached through bit 3);
 //! - bit 3, listening: the rest is the plaintext of a genuine peer that completed the
 //!   handshake, sealed into records: opened, it must give back the same bytes (an
 //!   authenticated peer's records never panic the node either; what they carry is the frame
