@@ -8,7 +8,7 @@
 //!   records and stepped through a [`Responder`], as the inbound connection does);
 //! - bit 2, listening: a genuine peer's hello and first handshake message come first, so the
 //!   rest meets the stage that waits for the confirmation (which no input can forge: the open
-//!   channel's records are reached through bit 3);
+//!   channel's records are bit 3's);
 //! - bit 3, listening: the rest is the plaintext of a genuine peer that completed the
 //!   handshake, sealed into records: opened, it must give back the same bytes (an
 //!   authenticated peer's records never panic the node either; what they carry is the frame
@@ -63,32 +63,29 @@ pub(super) fn opening(secret: bool) -> Vec<u8> {
 
 /// What a listening node answers a genuine opening with (its reply records).
 pub(super) fn answer(secret: bool) -> Vec<u8> {
-    let identity = identity(secret);
-    let mut responder = Responder::new();
-    let mut stream = &opening(secret)[..];
-    while let Ok(Some(len)) = record_len(stream, HANDSHAKE_RECORD_LIMIT) {
+    reply(&identity(secret), &mut Responder::new(), &opening(secret))
+}
+
+/// Steps `responder` through the records of a genuine `opening`: its reply records.
+fn reply(identity: &Identity, responder: &mut Responder, mut opening: &[u8]) -> Vec<u8> {
+    while let Ok(Some(len)) = record_len(opening, HANDSHAKE_RECORD_LIMIT) {
         if let Ok(ResponderStep::Reply(reply)) =
-            responder.step(&identity, &stream[RECORD_HEADER..len])
+            responder.step(identity, &opening[RECORD_HEADER..len])
         {
             return reply;
         }
-        stream = &stream[len..];
+        opening = &opening[len..];
     }
     unreachable!("a genuine opening is answered")
 }
 
-/// Cuts `stream` into records and takes them as a listening node does: through the handshake,
-/// then opened. Stops at the first refusal or rejection, or at an incomplete record.
+/// Cuts `stream` into records and steps them through the handshake as a listening node does,
+/// until a refusal or an incomplete record. (No input can forge the confirmation: the open
+/// channel's records are the sealed path's.)
 fn listen(identity: &Identity, mut stream: &[u8]) {
     let mut responder = Responder::new();
-    let mut opener: Option<Opener> = None;
     loop {
-        let limit = if opener.is_some() {
-            RECORD_HEADER + MAX_RECORD_BODY
-        } else {
-            HANDSHAKE_RECORD_LIMIT
-        };
-        let len = match record_len(stream, limit) {
+        let len = match record_len(stream, HANDSHAKE_RECORD_LIMIT) {
             Ok(Some(len)) => len,
             Ok(None) => return,
             Err(refused) => {
@@ -96,22 +93,15 @@ fn listen(identity: &Identity, mut stream: &[u8]) {
                 return;
             }
         };
-        let body = &stream[RECORD_HEADER..len];
-        match opener.as_mut() {
-            None => match responder.step(identity, body) {
-                Ok(ResponderStep::Authenticated(o)) => opener = Some(o),
-                Ok(ResponderStep::Continue | ResponderStep::Reply(_)) => {}
-                Err(refused) => {
-                    // The refusal record the node would send back, built from the peer's bytes.
-                    let _ = (refused.kind(), refused.refusal());
-                    return;
-                }
-            },
-            Some(o) => {
-                let mut plain = vec![0u8; Opener::plaintext_len(body.len())];
-                if o.open(body, &mut plain).is_err() {
-                    return;
-                }
+        match responder.step(identity, &stream[RECORD_HEADER..len]) {
+            Ok(ResponderStep::Continue | ResponderStep::Reply(_)) => {}
+            Ok(ResponderStep::Authenticated(_)) => {
+                panic!("a confirmation no genuine peer sealed authenticated")
+            }
+            Err(refused) => {
+                // The refusal record the node would send back, built from the peer's bytes.
+                let _ = (refused.kind(), refused.refusal());
+                return;
             }
         }
         stream = &stream[len..];
@@ -170,14 +160,7 @@ fn sealed_by_peer(identity: &Identity, plaintext: &[u8]) {
 fn session(identity: &Identity) -> (Sealer, Opener) {
     let (initiator, opening) = Initiator::start(identity).expect("a handshake starts");
     let mut responder = Responder::new();
-    let mut reply = Vec::new();
-    let mut rest = &opening[..];
-    while let Ok(Some(len)) = record_len(rest, HANDSHAKE_RECORD_LIMIT) {
-        if let Ok(ResponderStep::Reply(r)) = responder.step(identity, &rest[RECORD_HEADER..len]) {
-            reply = r;
-        }
-        rest = &rest[len..];
-    }
+    let reply = reply(identity, &mut responder, &opening);
     let mut confirmation = Vec::new();
     let sealer = initiator
         .finish(&reply[RECORD_HEADER..], &mut confirmation)

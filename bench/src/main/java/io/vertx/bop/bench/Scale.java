@@ -257,11 +257,12 @@ public final class Scale {
   private static String fanOut(Registrar owner, ScaleNodes local, List<Child> children) throws Exception {
     String first = fanOutOnce(owner, local, children, "fan." + UUID.randomUUID(), true);
     String second = fanOutOnce(owner, local, children, "fan." + UUID.randomUUID(), true);
+    long settleMs = Long.getLong("bench.settleMs", 2_000);
     for (int i = 0; i < Integer.getInteger("bench.settledFans", 0); i++) {
-      Thread.sleep(Long.getLong("bench.settleMs", 2_000));
+      Thread.sleep(settleMs);
       String address = "fan." + UUID.randomUUID();
       log("settled fan-out " + (i + 1) + ": " + fanOutOnce(owner, local, children, address, true) + " ms");
-      Thread.sleep(Long.getLong("bench.settleMs", 2_000));
+      Thread.sleep(settleMs);
       log("settled fan-out " + (i + 1) + " again, to the address every member has sent to: "
         + fanOutOnce(owner, local, children, address, false) + " ms");
     }

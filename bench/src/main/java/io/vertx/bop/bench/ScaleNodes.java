@@ -5,6 +5,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.DeliveryOptions;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.shareddata.AsyncMap;
 import io.vertx.core.spi.cluster.ClusterManager;
 import io.vertx.core.spi.cluster.NodeInfo;
@@ -31,6 +32,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.function.IntFunction;
 
 /**
  * Several clustered Vert.x nodes in one JVM, for {@link Scale}: in the benchmark's own JVM, or in a
@@ -338,7 +340,7 @@ public final class ScaleNodes {
    * Registers the fan-out consumer for {@code address} on {@code owner}: it answers "ok" and notes
    * when the first request of each member in each fan-out (the request's body names both) reached it.
    */
-  static io.vertx.core.eventbus.MessageConsumer<String> consumeFan(Vertx owner, String address) {
+  static MessageConsumer<String> consumeFan(Vertx owner, String address) {
     Map<String, Long> arrivals = ARRIVALS.computeIfAbsent(address, a -> new ConcurrentHashMap<>());
     return owner.eventBus().<String>consumer(address, m -> {
       arrivals.putIfAbsent(m.body(), System.currentTimeMillis());
@@ -399,14 +401,14 @@ public final class ScaleNodes {
   static String churn(Vertx vertx, int chains, long ms) throws Exception {
     AsyncMap<String, String> map = get(vertx.sharedData().<String, String>getAsyncMap("scale"), 30_000);
     double consumers = chains(chains, ms, i -> {
-      io.vertx.core.eventbus.MessageConsumer<String> c = vertx.eventBus().consumer("churn." + i, m -> { });
+      MessageConsumer<String> c = vertx.eventBus().consumer("churn." + i, m -> { });
       return c.completion().compose(v -> c.unregister());
     });
     double puts = chains(chains, ms, i -> map.put("churn." + i, "v").mapEmpty());
     return String.format("%.0f / %.0f", consumers, puts);
   }
 
-  private static double chains(int chains, long ms, java.util.function.IntFunction<Future<Void>> step) throws Exception {
+  private static double chains(int chains, long ms, IntFunction<Future<Void>> step) throws Exception {
     AtomicLong done = new AtomicLong();
     long end = System.currentTimeMillis() + ms;
     List<Future<Void>> all = new ArrayList<>();
@@ -422,7 +424,7 @@ public final class ScaleNodes {
     return done.get() / ((System.nanoTime() - t0) / 1e9);
   }
 
-  private static void chain(int i, long end, AtomicLong done, java.util.function.IntFunction<Future<Void>> step, Promise<Void> p) {
+  private static void chain(int i, long end, AtomicLong done, IntFunction<Future<Void>> step, Promise<Void> p) {
     if (System.currentTimeMillis() >= end) {
       p.complete();
       return;
